@@ -1,0 +1,79 @@
+"""The command line: parse options, call one function below, render its result.
+
+Subcommands are imported only when they are invoked, so `runner --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from runner import __version__
+from runner.errors import ExitCode, RunnerError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": (
+        "runner.cli.validate",
+        "Check the configuration files; every error, with its line.",
+    ),
+    "schema": ("runner.cli.schema", "Print the JSON Schema of a job file (draft-07)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[cmd_name][0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runner")
+def cli() -> None:
+    """runner: jobs, schedules, task order and holds as YAML in git.
+
+    \b
+    runner validate        check the files (in CI, or as a pre-commit hook)
+    runner schema          the JSON Schema, for editor completion
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run a command and return its exit code; the one place errors are turned into text."""
+    try:
+        result: Any = cli.main(args=argv, prog_name="runner", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except RunnerError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (`runner ... | head`)
+        return ExitCode.ERROR
+    except Exception:  # a bug, not a user's mistake
+        traceback.print_exc()
+        click.echo("runner hit a bug; please report it with the traceback above.", err=True)
+        return 70
+    return result if isinstance(result, int) else ExitCode.OK

@@ -1,0 +1,187 @@
+"""Read a configuration folder: every file, every document, every problem.
+
+The result keeps each file apart (a file with errors is skipped by `apply` while the
+others are applied) and every diagnostic carries its file, line and column.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.config.yamlread import Document, locate, read_yaml
+from runner.diagnostics import Diagnostic, sort_key
+from runner.errors import ConfigError
+from runner.spec import Finding, JobRef, Parsed, Resource, check_references, parse_resource
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(slots=True)
+class Loaded:
+    """One resource as a file states it (not normalised), with where it is."""
+
+    resource: Resource
+    file: str
+    line: int
+
+    @property
+    def source(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(slots=True)
+class SourceFile:
+    path: str
+    resources: list[Loaded] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    named: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) declared
+
+    @property
+    def valid(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+@dataclass(slots=True)
+class Configuration:
+    """A folder (or files) read and checked: the desired state and what is wrong with it."""
+
+    paths: list[str]
+    files: list[SourceFile]
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted((d for f in self.files for d in f.diagnostics), key=sort_key)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def valid(self) -> bool:
+        return all(f.valid for f in self.files)
+
+    @property
+    def resources(self) -> list[Loaded]:
+        """Resources of the files that passed validation."""
+        return [r for f in self.files if f.valid for r in f.resources]
+
+    @property
+    def resource_count(self) -> int:
+        return sum(len(f.named) for f in self.files)
+
+
+def load_config(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    known_jobs: Mapping[str, JobRef] | None = None,
+) -> Configuration:
+    """Read and check every YAML file under `paths` (folders are read recursively)."""
+    files: list[SourceFile] = []
+    documents: list[Document] = []  # beside each loaded resource, in order
+    for path in find_files(paths):
+        source, docs = _read_file(path)
+        files.append(source)
+        documents += docs
+    _check_across(files, documents, known_jobs or {})
+    return Configuration([str(p) for p in paths], files)
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += _walk(path)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ConfigError(
+                f"{path}: no such file or folder; name the configuration folder "
+                "(--config PATH or RUNNER_CONFIG)"
+            )
+    return found
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.endswith(SUFFIXES) and not name.startswith("."):
+                yield Path(dirpath, name)
+
+
+def display_path(path: Path) -> str:
+    text = os.path.relpath(path)
+    return str(path) if text.startswith("..") else text
+
+
+def _read_file(path: Path) -> tuple[SourceFile, list[Document]]:
+    shown = display_path(path)
+    source = SourceFile(shown)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        source.diagnostics.append(
+            Diagnostic(
+                file=shown,
+                line=1,
+                column=1,
+                path=(),
+                code="unreadable",
+                message=f"cannot read the file: {exc.strerror or exc}",
+            )
+        )
+        return source, []
+    result = read_yaml(raw, shown)
+    source.diagnostics += result.diagnostics
+    documents = []
+    for doc in result.documents:
+        if doc.data is None:
+            continue  # an empty document, such as a trailing `---`
+        parsed: Parsed = parse_resource(doc.data)
+        source.diagnostics += [_place(shown, doc, f) for f in parsed.findings]
+        if parsed.kind and parsed.name:
+            source.named.append((parsed.kind, parsed.name))
+        if parsed.resource is not None:
+            source.resources.append(Loaded(parsed.resource, shown, doc.line))
+            documents.append(doc)
+    return source, documents
+
+
+def _check_across(
+    files: list[SourceFile], documents: list[Document], known_jobs: Mapping[str, JobRef]
+) -> None:
+    loaded = [r for f in files for r in f.resources]
+    by_file = {f.path: f for f in files}
+    known = dict(known_jobs)
+    for f in files:
+        parsed_names = {r.resource.name for r in f.resources if r.resource.kind == "Job"}
+        for kind, name in f.named:
+            if kind == "Job" and name not in parsed_names:
+                known.setdefault(name, JobRef(name, None, {}))
+    found = check_references(
+        [r.resource for r in loaded], sources=[r.source for r in loaded], known_jobs=known
+    )
+    for index, finding in found:
+        item = loaded[index]
+        by_file[item.file].diagnostics.append(_place(item.file, documents[index], finding))
+
+
+def _place(file: str, doc: Document, finding: Finding) -> Diagnostic:
+    line, column = locate(doc.root, finding.path, at_key=finding.at_key)
+    return Diagnostic(
+        file=file,
+        line=line,
+        column=column,
+        path=finding.path,
+        code=finding.code,
+        message=finding.message,
+        severity=finding.severity,
+    )

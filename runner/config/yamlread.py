@@ -1,0 +1,400 @@
+"""A strict YAML reader: YAML 1.2 scalars, no duplicate keys, core tags only, bounded.
+
+libyaml (PyYAML's C parser) composes the node tree; we walk the nodes ourselves and
+resolve plain scalars by YAML 1.2's core schema, so `no`, `on` and `yes` stay strings,
+`0755` stays 755 and timestamps stay strings. The node tree is kept beside the data so
+that any later error can be pointed at a file, line and column (`locate`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from runner.diagnostics import Diagnostic, JsonPath
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 100
+ALIAS_BUDGET = 10_000  # nodes that aliases may add by repeating what they point at
+
+_CORE = "tag:yaml.org,2002:"
+_IMPLICIT = "?"
+_INT = re.compile(r"[-+]?[0-9]+")
+_OCT = re.compile(r"0o[0-7]+")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
+_NAN = re.compile(r"\.(nan|NaN|NAN)")
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_TRUE = frozenset(("true", "True", "TRUE"))
+_FALSE = frozenset(("false", "False", "FALSE"))
+
+
+class _Loader(yaml.CSafeLoader):
+    """libyaml's parser and composer, leaving tag resolution to us."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode and not implicit[0]:
+            return _CORE + "str"  # quoted or block scalar
+        return _IMPLICIT
+
+
+@dataclass(slots=True)
+class Document:
+    """One `---` document: its plain data and the node tree it came from."""
+
+    index: int
+    data: Any
+    root: Node
+
+    @property
+    def line(self) -> int:
+        return int(self.root.start_mark.line) + 1
+
+
+@dataclass(slots=True)
+class ReadResult:
+    documents: list[Document]
+    diagnostics: list[Diagnostic]
+
+
+def read_yaml(raw: bytes, file: str) -> ReadResult:
+    """Every document of a file, or diagnostics saying why some could not be read."""
+    if len(raw) > MAX_BYTES:
+        return ReadResult(
+            [],
+            [
+                _diag(
+                    file,
+                    1,
+                    1,
+                    "too-large",
+                    f"file is {len(raw):,} bytes; the limit is 1 MiB "
+                    "(1,048,576 bytes): split it into several files",
+                )
+            ],
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _position(raw[: exc.start].decode("utf-8", "replace"), exc.start)
+        return ReadResult(
+            [], [_diag(file, line, col, "encoding", "file is not UTF-8 text: save it as UTF-8")]
+        )
+    too_deep = _too_deep(text, file)
+    if too_deep:
+        return ReadResult([], [too_deep])
+    documents: list[Document] = []
+    diagnostics: list[Diagnostic] = []
+    try:
+        for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
+            walker = _Walker(file)
+            data = walker.document(root)
+            diagnostics += walker.diagnostics
+            if not walker.fatal:
+                documents.append(Document(index, data, root))
+    except yaml.MarkedYAMLError as exc:
+        diagnostics.append(_syntax_error(exc, file))
+    except yaml.reader.ReaderError as exc:
+        line, col = _position(text, exc.position)
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        diagnostics.append(
+            _diag(
+                file,
+                line,
+                col,
+                "yaml-syntax",
+                f"control character U+{ord(char[:1] or ' '):04X} is not "
+                "allowed in YAML; remove it or escape it in a quoted string",
+            )
+        )
+    except yaml.YAMLError as exc:
+        diagnostics.append(_diag(file, 1, 1, "yaml-syntax", f"YAML: {exc}"))
+    return ReadResult(documents, diagnostics)
+
+
+def locate(root: Node, path: JsonPath, *, at_key: bool = False) -> tuple[int, int]:
+    """The 1-based line and column of the value at `path` (or of its key), or of the
+    deepest node on the way there when the path goes further than the file."""
+    node = root
+    for depth, part in enumerate(path):
+        if isinstance(node, MappingNode) and isinstance(part, str):
+            pair = _find_pair(node, part)
+            if pair is None:
+                break
+            if at_key and depth == len(path) - 1:
+                node = pair[0]
+                break
+            node = pair[1]
+        elif (
+            isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value)
+        ):
+            node = node.value[part]
+        else:
+            break
+    return int(node.start_mark.line) + 1, int(node.start_mark.column) + 1
+
+
+def _find_pair(node: MappingNode, key: str) -> tuple[Node, Node] | None:
+    merged: list[Node] = []
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key and not _is_merge(k):
+            return k, v
+        if _is_merge(k):
+            merged += v.value if isinstance(v, SequenceNode) else [v]
+    for source in merged:
+        if isinstance(source, MappingNode):
+            found = _find_pair(source, key)
+            if found:
+                return found
+    return None
+
+
+def _is_merge(key: Node) -> bool:
+    return isinstance(key, ScalarNode) and key.value == "<<" and key.tag == _IMPLICIT
+
+
+class _Refused(Exception):
+    def __init__(self, node: Node, code: str, message: str) -> None:
+        self.node, self.code, self.message = node, code, message
+
+
+class _Walker:
+    """Turns one document's nodes into plain data, noting every problem on the way."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+        self.fatal = False
+        self._done: dict[int, tuple[Any, int]] = {}  # node id -> (value, node count)
+        self._active: set[int] = set()
+        self._expanded = 0
+
+    def document(self, root: Node) -> Any:
+        try:
+            return self._value(root, 0)[0]
+        except _Refused as exc:
+            self.fatal = True
+            self._problem(exc.node, exc.code, exc.message)
+            return None
+
+    def _problem(self, node: Node, code: str, message: str) -> None:
+        mark = node.start_mark
+        self.diagnostics.append(_diag(self.file, mark.line + 1, mark.column + 1, code, message))
+
+    def _value(self, node: Node, depth: int) -> tuple[Any, int]:
+        if isinstance(node, ScalarNode):
+            return self._scalar(node), 1
+        key = id(node)
+        if key in self._done:
+            value, size = self._done[key]
+            self._expanded += size
+            if self._expanded > ALIAS_BUDGET:
+                raise _Refused(
+                    node,
+                    "alias-budget",
+                    f"aliases expand past {ALIAS_BUDGET:,} nodes; "
+                    "write the repeated part out or use fewer aliases",
+                )
+            return value, size
+        if key in self._active:
+            raise _Refused(node, "alias-recursive", "an alias refers to a node that contains it")
+        if depth > MAX_DEPTH:
+            raise _Refused(node, "too-deep", f"nesting deeper than {MAX_DEPTH} levels")
+        self._check_collection_tag(node)
+        self._active.add(key)
+        value, size = (
+            self._mapping(node, depth)
+            if isinstance(node, MappingNode)
+            else self._sequence(node, depth)
+        )
+        self._active.discard(key)
+        self._done[key] = (value, size)
+        return value, size
+
+    def _sequence(self, node: Node, depth: int) -> tuple[list[Any], int]:
+        items, size = [], 1
+        for child in node.value:
+            value, n = self._value(child, depth + 1)
+            items.append(value)
+            size += n
+        return items, size
+
+    def _mapping(self, node: Node, depth: int) -> tuple[dict[str, Any], int]:
+        out: dict[str, Any] = {}
+        lines: dict[str, int] = {}
+        merged: list[dict[str, Any]] = []
+        size = 1
+        for knode, vnode in node.value:
+            if _is_merge(knode):
+                sources, n = self._merge_sources(vnode, depth)
+                merged += sources
+                size += n
+                continue
+            key = self._key(knode)
+            value, n = self._value(vnode, depth + 1)
+            size += n
+            if key in lines:
+                self._problem(
+                    knode, "duplicate-key", f'duplicate key "{key}" (first at line {lines[key]})'
+                )
+                continue
+            lines[key] = knode.start_mark.line + 1
+            out[key] = value
+        for source in merged:
+            for k, v in source.items():
+                out.setdefault(k, v)
+        return out, size
+
+    def _merge_sources(self, node: Node, depth: int) -> tuple[list[dict[str, Any]], int]:
+        value, size = self._value(node, depth + 1)
+        sources = value if isinstance(value, list) else [value]
+        if not all(isinstance(s, dict) for s in sources):
+            raise _Refused(
+                node,
+                "merge",
+                "<< merges a mapping or a list of mappings, usually an alias such as <<: *defaults",
+            )
+        return sources, size
+
+    def _key(self, node: Node) -> str:
+        if not isinstance(node, ScalarNode):
+            raise _Refused(
+                node, "complex-key", "a key must be a plain string, not a list or a mapping"
+            )
+        if node.tag not in (_IMPLICIT, _CORE + "str"):
+            self._bad_tag(node)
+        return str(node.value)
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if tag == _IMPLICIT:
+            return _plain(text) if node.style in (None, "") else text
+        if tag == _CORE + "str":
+            return text
+        converted = _by_tag(tag, text)
+        if converted is _BAD:
+            if tag.startswith(_CORE) and tag[len(_CORE) :] in _SCALAR_TAGS:
+                raise _Refused(node, "tag-value", f'"{text}" is not a valid !!{tag[len(_CORE) :]}')
+            self._bad_tag(node)
+            return text
+        return converted
+
+    def _check_collection_tag(self, node: Node) -> None:
+        allowed = _CORE + ("map" if isinstance(node, MappingNode) else "seq")
+        if node.tag not in (_IMPLICIT, allowed):
+            self._bad_tag(node)
+
+    def _bad_tag(self, node: Node) -> None:
+        shown = "!!" + node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else node.tag
+        self._problem(
+            node,
+            "tag",
+            f"tag {shown} is not allowed; only the core tags "
+            "(!!str, !!int, !!float, !!bool, !!null, !!map, !!seq)",
+        )
+
+
+_BAD = object()
+_SCALAR_TAGS = ("int", "float", "bool", "null")
+
+
+def _plain(text: str) -> Any:
+    """A plain scalar by YAML 1.2's core schema."""
+    if text in _NULLS:
+        return None
+    first = text[0]
+    if first in "tTfF":
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        return text
+    if first in "0123456789+-.":
+        return _number(text)
+    return text
+
+
+def _number(text: str) -> Any:
+    if _INT.fullmatch(text):
+        return int(text)
+    if _OCT.fullmatch(text):
+        return int(text[2:], 8)
+    if _HEX.fullmatch(text):
+        return int(text[2:], 16)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    if _INF.fullmatch(text):
+        return float("-inf") if text[0] == "-" else float("inf")
+    if _NAN.fullmatch(text):
+        return float("nan")
+    return text
+
+
+def _by_tag(tag: str, text: str) -> Any:
+    """A scalar with an explicit core tag (`!!int 12`), or _BAD when it is not one."""
+    name = tag[len(_CORE) :] if tag.startswith(_CORE) else ""
+    if name not in _SCALAR_TAGS:
+        return _BAD
+    value = _plain(text)
+    if name == "bool":
+        return value if isinstance(value, bool) else _BAD
+    if name == "null":
+        return value if value is None else _BAD
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _BAD
+    if name == "int":
+        return value if isinstance(value, int) else _BAD
+    return float(value)
+
+
+def _too_deep(text: str, file: str) -> Diagnostic | None:
+    """libyaml's composer recurses once per level and overflows the C stack on very deep
+    nesting, so anything that might nest deeply is measured first, on the event stream."""
+    if text.count("[") + text.count("{") + text.count("- ") < MAX_DEPTH and len(text) < 50_000:
+        return None
+    depth = 0
+    try:
+        for event in _events(text):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                    return _diag(
+                        file, line, col, "too-deep", f"nesting deeper than {MAX_DEPTH} levels"
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the composer reports syntax errors with their positions
+    return None
+
+
+def _events(text: str) -> Iterator[yaml.Event]:
+    return yaml.parse(text, Loader=_Loader)
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = exc.problem or "does not parse"
+    if exc.context and exc.context not in problem:
+        problem = f"{problem} ({exc.context})"
+    if "tab" in problem:
+        problem += "; YAML is indented with spaces, not tabs"
+    return _diag(file, line, col, "yaml-syntax", f"YAML syntax: {problem}")
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _diag(file: str, line: int, column: int, code: str, message: str) -> Diagnostic:
+    return Diagnostic(file=file, line=line, column=column, path=(), code=code, message=message)

@@ -1,0 +1,339 @@
+"""Semantic checks beyond the schema (SPEC 1.1), on parsed resources.
+
+`check_resource` looks at one resource alone; `check_references` looks across all of
+them (unique names, `after` and hold references, cycles among jobs). Both are pure and
+return findings at paths inside each resource's document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from runner.diagnostics import JsonPath, Severity
+from runner.schedules import cron_error, timezone_error
+from runner.spec.findings import Finding, did_you_mean
+from runner.spec.models import Hold, InlineHold, Job, Resource, Schedule
+
+
+@dataclass(frozen=True, slots=True)
+class JobRef:
+    """What references need to know of a job: its task names and labels.
+
+    `tasks` is None when the job is known to exist but its tasks are not (its document
+    failed the schema); task references into it are then not checked.
+    """
+
+    name: str
+    tasks: frozenset[str] | None
+    labels: Mapping[str, str]
+
+    @classmethod
+    def of(cls, job: Job) -> JobRef:
+        return cls(job.name, frozenset(t.name for t in job.tasks), job.labels)
+
+
+def check_resource(resource: Resource) -> list[Finding]:
+    if isinstance(resource, Job):
+        return list(_check_job(resource))
+    return list(_check_hold(resource))
+
+
+def _check_job(job: Job) -> Iterator[Finding]:
+    yield from _check_schedule(job.schedule, status=job.status)
+    yield from _check_tasks(job)
+    names = {t.name for t in job.tasks}
+    yield from _unique(((h.name, ("holds", i, "name")) for i, h in enumerate(job.holds)), "hold")
+    for i, hold in enumerate(job.holds):
+        yield from _unknown_tasks(hold.tasks, names, ("holds", i, "tasks"))
+        if hold.depends_on and hold.depends_on.job == job.name:
+            yield Finding(
+                ("holds", i, "dependsOn", "job"),
+                "hold-self",
+                "a hold cannot wait for the job it holds",
+            )
+    for k, name in enumerate(job.after):
+        if name == job.name:
+            yield Finding(("after", k), "after-self", "a job cannot follow itself")
+
+
+def _check_schedule(schedule: Schedule | None, *, status: str) -> Iterator[Finding]:
+    s = schedule or Schedule()
+    has_timing = bool(s.cron) or s.every is not None
+    manual = s.mode == "manual" or (s.mode is None and not has_timing)
+    if s.mode == "manual":
+        if s.cron:
+            yield Finding(
+                ("schedule", "cron"),
+                "manual-with-timing",
+                "a manual job has no cron; remove it or set mode: auto",
+            )
+        if s.every is not None:
+            yield Finding(
+                ("schedule", "every"),
+                "manual-with-timing",
+                "a manual job has no every; remove it or set mode: auto",
+            )
+    elif s.mode == "auto" and not has_timing:
+        yield Finding(
+            ("schedule", "mode"), "auto-without-timing", "mode: auto needs a cron or an every"
+        )
+    if s.cron and s.every is not None:
+        yield Finding(("schedule", "every"), "cron-and-every", "give cron or every, not both")
+    for i, expr in enumerate(s.cron or []):
+        problem = cron_error(expr)
+        if problem:
+            yield Finding(("schedule", "cron", i), "cron", problem)
+    if s.every is not None and s.every <= 0:
+        yield Finding(("schedule", "every"), "every-zero", "must be more than 0s")
+    zone_problem = timezone_error(s.timezone)
+    if zone_problem:
+        yield Finding(("schedule", "timezone"), "timezone", zone_problem)
+    if manual and status == "paused":
+        yield Finding(
+            ("status",), "paused-manual", "paused is not valid for a manual job; only start"
+        )
+
+
+def _check_tasks(job: Job) -> Iterator[Finding]:
+    names = [t.name for t in job.tasks]
+    yield from _unique(((t.name, ("tasks", i, "name")) for i, t in enumerate(job.tasks)), "task")
+    for i, task in enumerate(job.tasks):
+        here: JsonPath = ("tasks", i)
+        if task.kind == "command":
+            if task.run is not None and task.argv is not None:
+                yield Finding((*here, "argv"), "run-and-argv", "give run or argv, not both")
+            elif task.run is None and task.argv is None:
+                yield Finding(
+                    here,
+                    "no-command",
+                    f'task "{task.name}" needs run (a shell command) or argv (a list)',
+                )
+            if task.prompt is not None:
+                yield Finding(
+                    (*here, "prompt"),
+                    "prompt-on-command",
+                    "prompt is only for manual tasks (kind: manual)",
+                )
+        else:
+            for field in ("run", "argv"):
+                if getattr(task, field) is not None:
+                    yield Finding(
+                        (*here, field),
+                        "manual-with-command",
+                        f"a manual task runs nothing; remove {field}",
+                    )
+        for k, name in enumerate(task.after or []):
+            if name == task.name:
+                yield Finding((*here, "after", k), "after-self", "a task cannot come after itself")
+            elif name not in names:
+                yield Finding(
+                    (*here, "after", k),
+                    "unknown-task",
+                    f'unknown task "{name}"{did_you_mean(name, names)}',
+                )
+    yield from _task_cycles(job)
+
+
+def _task_cycles(job: Job) -> Iterator[Finding]:
+    graph: dict[str, list[str]] = {}
+    for i, task in enumerate(job.tasks):
+        after = task.after if task.after is not None else ([job.tasks[i - 1].name] if i else [])
+        graph.setdefault(task.name, [a for a in after if a != task.name])
+    index = {t.name: i for i, t in enumerate(job.tasks)}
+    for cycle in find_cycles(graph):
+        yield Finding(
+            ("tasks", index[cycle[0]], "after"),
+            "task-cycle",
+            "tasks form a cycle: " + " -> ".join([*cycle, cycle[0]]),
+        )
+
+
+def _check_hold(hold: Hold) -> Iterator[Finding]:
+    if not hold.jobs and hold.selector is None:
+        yield Finding(
+            (),
+            "hold-covers-nothing",
+            f'Hold "{hold.name}" needs jobs or a selector to say what it holds',
+        )
+
+
+def _unique(items: Iterator[tuple[str, JsonPath]], what: str) -> Iterator[Finding]:
+    first: dict[str, JsonPath] = {}
+    for name, path in items:
+        if name in first:
+            where = ".".join(str(p) for p in first[name][:2])
+            yield Finding(
+                path, f"duplicate-{what}", f'duplicate {what} name "{name}" (first at {where})'
+            )
+        else:
+            first[name] = path
+
+
+def _unknown_tasks(
+    tasks: list[str] | None, known: set[str] | frozenset[str], path: JsonPath
+) -> Iterator[Finding]:
+    for k, name in enumerate(tasks or []):
+        if name not in known:
+            yield Finding(
+                (*path, k), "unknown-task", f'unknown task "{name}"{did_you_mean(name, known)}'
+            )
+
+
+def check_references(
+    resources: Sequence[Resource],
+    *,
+    sources: Sequence[str],
+    known_jobs: Mapping[str, JobRef] | None = None,
+) -> list[tuple[int, Finding]]:
+    """Findings across resources, each with the index of the resource it is about.
+
+    `sources` says where each resource is (`file:line`) for messages about duplicates.
+    `known_jobs` adds jobs that exist but are not among `resources` (a file that failed
+    validation, or what the store holds for it).
+    """
+    jobs: dict[str, JobRef] = dict(known_jobs or {})
+    for r in resources:
+        if isinstance(r, Job):
+            jobs[r.name] = JobRef.of(r)
+    out: list[tuple[int, Finding]] = []
+    out += _duplicates(resources, sources)
+    for i, r in enumerate(resources):
+        found = _job_refs(r, jobs) if isinstance(r, Job) else _hold_refs(r, jobs)
+        out += [(i, f) for f in found]
+    out += _job_cycles(resources)
+    return out
+
+
+def _duplicates(
+    resources: Sequence[Resource], sources: Sequence[str]
+) -> Iterator[tuple[int, Finding]]:
+    seen: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(resources):
+        seen.setdefault((r.kind, r.name), []).append(i)
+    for (kind, name), where in seen.items():
+        for i in where[1:] if len(where) > 1 else []:
+            yield (
+                i,
+                Finding(
+                    ("name",),
+                    "duplicate-name",
+                    f'duplicate {kind} name "{name}", first defined at {sources[where[0]]}',
+                ),
+            )
+        if len(where) > 1:
+            others = ", ".join(sources[j] for j in where[1:])
+            yield (
+                where[0],
+                Finding(
+                    ("name",),
+                    "duplicate-name",
+                    f'duplicate {kind} name "{name}", also defined at {others}',
+                ),
+            )
+
+
+def _job_refs(job: Job, jobs: Mapping[str, JobRef]) -> Iterator[Finding]:
+    for k, name in enumerate(job.after):
+        if name != job.name and name not in jobs:
+            yield Finding(
+                ("after", k), "unknown-job", f'unknown job "{name}"{did_you_mean(name, jobs)}'
+            )
+    for i, hold in enumerate(job.holds):
+        yield from _depends_on(hold, jobs, ("holds", i, "dependsOn"))
+
+
+def _depends_on(
+    hold: Hold | InlineHold, jobs: Mapping[str, JobRef], path: JsonPath
+) -> Iterator[Finding]:
+    dep = hold.depends_on
+    if dep is None:
+        return
+    target = jobs.get(dep.job)
+    if target is None:
+        yield Finding(
+            (*path, "job"), "unknown-job", f'unknown job "{dep.job}"{did_you_mean(dep.job, jobs)}'
+        )
+    elif dep.task is not None and target.tasks is not None and dep.task not in target.tasks:
+        yield Finding(
+            (*path, "task"),
+            "unknown-task",
+            f'job "{dep.job}" has no task "{dep.task}"{did_you_mean(dep.task, target.tasks)}',
+        )
+
+
+def _hold_refs(hold: Hold, jobs: Mapping[str, JobRef]) -> Iterator[Finding]:
+    for k, name in enumerate(hold.jobs or []):
+        if name not in jobs:
+            yield Finding(
+                ("jobs", k), "unknown-job", f'unknown job "{name}"{did_you_mean(name, jobs)}'
+            )
+    yield from _depends_on(hold, jobs, ("dependsOn",))
+    covered = [j for j in jobs.values() if _covers_ref(hold, j)]
+    if hold.selector is not None and not any(_selects(hold, j) for j in jobs.values()):
+        yield Finding(
+            ("selector",),
+            "selector-matches-nothing",
+            "the selector matches no job",
+            Severity.WARNING,
+        )
+    task_sets = [j.tasks for j in covered]
+    if covered and all(t is not None for t in task_sets):
+        present = set().union(*(t for t in task_sets if t is not None))
+        for k, name in enumerate(hold.tasks or []):
+            if name not in present:
+                yield Finding(
+                    ("tasks", k),
+                    "hold-task-unused",
+                    f'no job this hold covers has a task "{name}"{did_you_mean(name, present)}',
+                    Severity.WARNING,
+                )
+
+
+def _covers_ref(hold: Hold, job: JobRef) -> bool:
+    return bool(hold.jobs and job.name in hold.jobs) or _selects(hold, job)
+
+
+def _selects(hold: Hold, job: JobRef) -> bool:
+    if hold.selector is None:
+        return False
+    return all(job.labels.get(k) == v for k, v in hold.selector.labels.items())
+
+
+def _job_cycles(resources: Sequence[Resource]) -> Iterator[tuple[int, Finding]]:
+    index = {r.name: i for i, r in enumerate(resources) if isinstance(r, Job)}
+    graph = {
+        r.name: [a for a in r.after if a in index and a != r.name]
+        for r in resources
+        if isinstance(r, Job)
+    }
+    for cycle in find_cycles(graph):
+        text = "jobs form a cycle through after: " + " -> ".join([*cycle, cycle[0]])
+        for name in cycle:
+            yield index[name], Finding(("after",), "job-cycle", text)
+
+
+def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """One cycle per strongly connected group that loops, each starting at its first node."""
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    cycles: list[list[str]] = []
+    for start in graph:
+        if state.get(start):
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(start, iter(graph.get(start, ())))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, edges = stack[-1]
+            nxt = next(edges, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+            elif state.get(nxt) == 1:
+                cycles.append(path[path.index(nxt) :])
+            elif not state.get(nxt) and nxt in graph:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, iter(graph[nxt])))
+    return cycles

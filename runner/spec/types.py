@@ -1,0 +1,104 @@
+"""Scalar types of the job language: names, timestamps, one-or-many lists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from runner.spec.durations import describe
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+NAME_HELP = (
+    "use 1 to 63 lowercase letters, digits, '.', '_' or '-', "
+    "starting and ending with a letter or digit"
+)
+ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+LABEL_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+EnvName = Annotated[str, StringConstraints(pattern=ENV_PATTERN)]
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def one_or_many_schema(item: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [item, {"type": "array", "items": item}]}
+
+
+# `after: extract` reads as `after: [extract]`; the normalised form is always a list.
+NameList = Annotated[
+    list[Name],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema(one_or_many_schema({"type": "string", "pattern": NAME_PATTERN})),
+]
+TextList = Annotated[
+    list[Text],
+    BeforeValidator(_one_or_many),
+    WithJsonSchema(one_or_many_schema({"type": "string", "minLength": 1})),
+]
+
+
+class _TimestampType:
+    """An RFC 3339 time with an offset, as a YAML string; kept in UTC."""
+
+    @classmethod
+    def parse(cls, value: Any) -> datetime:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "timestamp_type",
+                "must be an RFC 3339 time such as 2027-01-04T08:00:00+01:00; got {got}",
+                {"got": describe(value)},
+            )
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise PydanticCustomError(
+                "timestamp_parse",
+                '"{value}" is not an RFC 3339 time such as 2027-01-04T08:00:00+01:00',
+                {"value": value},
+            ) from None
+        if parsed.tzinfo is None:
+            raise PydanticCustomError(
+                "timestamp_offset",
+                '"{value}" has no offset; add one, like +01:00 or Z',
+                {"value": value},
+            )
+        return parsed.astimezone(UTC)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls.parse,
+            serialization=core_schema.plain_serializer_function_ser_schema(format_timestamp),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "date-time"}
+
+
+Timestamp = Annotated[datetime, _TimestampType]
+
+
+def format_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
