@@ -99,7 +99,7 @@ def read_yaml(raw: bytes, file: str) -> ReadResult:
             if not walker.fatal:
                 documents.append(Document(index, data, root))
     except yaml.MarkedYAMLError as exc:
-        diagnostics.append(_syntax_error(exc, file))
+        diagnostics.append(_syntax_error(exc, file, text))
     except yaml.reader.ReaderError as exc:
         line, col = _position(text, exc.position)
         char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
@@ -380,14 +380,14 @@ def _events(text: str) -> Iterator[yaml.Event]:
     return yaml.parse(text, Loader=_Loader)
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
+def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or "does not parse"
     if exc.context and exc.context not in problem:
         problem = f"{problem} ({exc.context})"
-    if "tab" in problem:
-        problem += "; YAML is indented with spaces, not tabs"
+    if "tab" in problem or (mark is not None and text[mark.index : mark.index + 1] == "\t"):
+        problem += "; a tab: YAML is indented with spaces, not tabs"
     return _diag(file, line, col, "yaml-syntax", f"YAML syntax: {problem}")
 
 

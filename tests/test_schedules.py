@@ -1,0 +1,128 @@
+"""Schedule maths: SPEC 2.1's DST table, macros, lists of crons, intervals."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from runner.schedules import cron_error, cron_times, every_times, first_n, timezone_error
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _ticks_on(expr: str, day: datetime) -> list[str]:
+    """Local ticks of `expr` between 00:00 and 04:00 on `day` in Berlin."""
+    start = day.replace(hour=0, minute=0, tzinfo=BERLIN) - timedelta(seconds=1)
+    end = day.replace(hour=4, minute=0, tzinfo=BERLIN)
+    out = []
+    for tick in cron_times([expr], zone="Europe/Berlin", after=start.astimezone(UTC)):
+        if tick >= end:
+            break
+        out.append(tick.astimezone(BERLIN).strftime("%H:%M%z"))
+    return out
+
+
+SPRING = datetime(2026, 3, 29)
+AUTUMN = datetime(2026, 10, 25)
+
+
+@pytest.mark.parametrize(
+    ("expr", "day", "expected"),
+    [
+        ("30 2 * * *", SPRING, ["03:00+0200"]),
+        ("30 2 * * *", AUTUMN, ["02:30+0200"]),
+        ("*/20 2 * * *", SPRING, []),
+        (
+            "*/20 2 * * *",
+            AUTUMN,
+            ["02:00+0200", "02:20+0200", "02:40+0200", "02:00+0100", "02:20+0100", "02:40+0100"],
+        ),
+        ("0 * * * *", SPRING, ["00:00+0100", "01:00+0100", "03:00+0200"]),
+        (
+            "0 * * * *",
+            AUTUMN,
+            ["00:00+0200", "01:00+0200", "02:00+0200", "02:00+0100", "03:00+0100"],
+        ),
+    ],
+)
+def test_spec_dst_table(expr: str, day: datetime, expected: list[str]) -> None:
+    assert _ticks_on(expr, day) == expected
+
+
+def test_ticks_come_out_in_utc_and_strictly_after_the_reference() -> None:
+    after = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 06:00 in Berlin
+    ticks = first_n(cron_times(["0 6 * * *"], zone="Europe/Berlin", after=after), 2)
+    assert ticks == [
+        datetime(2026, 11, 24, 5, 0, tzinfo=UTC),
+        datetime(2026, 11, 25, 5, 0, tzinfo=UTC),
+    ]
+    assert all(t.tzinfo is UTC for t in ticks)
+
+
+def test_a_list_of_crons_merges_in_order_without_repeats() -> None:
+    after = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    ticks = first_n(cron_times(["0 6 * * *", "0 */6 * * *", "@daily"], zone="UTC", after=after), 5)
+    assert [t.hour for t in ticks] == [6, 12, 18, 0, 6]
+    assert len(set(ticks)) == 5
+
+
+@pytest.mark.parametrize(
+    ("macro", "hour_minute"), [("@hourly", (13, 0)), ("@daily", (0, 0)), ("@midnight", (0, 0))]
+)
+def test_macros(macro: str, hour_minute: tuple[int, int]) -> None:
+    after = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
+    tick = first_n(cron_times([macro], zone="UTC", after=after), 1)[0]
+    assert (tick.hour, tick.minute) == hour_minute
+
+
+def test_every_is_anchored_at_the_epoch_and_counts_real_time() -> None:
+    after = datetime(2026, 11, 23, 12, 7, 30, tzinfo=UTC)
+    assert first_n(every_times(15 * 60, after=after), 2) == [
+        datetime(2026, 11, 23, 12, 15, tzinfo=UTC),
+        datetime(2026, 11, 23, 12, 30, tzinfo=UTC),
+    ]
+    on_tick = datetime(2026, 11, 23, 12, 15, tzinfo=UTC)
+    assert first_n(every_times(900, after=on_tick), 1) == [on_tick + timedelta(minutes=15)]
+
+
+def test_every_ignores_the_wall_clock_across_fall_back() -> None:
+    after = datetime(2026, 10, 24, 23, 0, tzinfo=UTC)  # 01:00+02:00 in Berlin
+    ticks = first_n(every_times(3600, after=after), 3)
+    assert [b - a for a, b in itertools.pairwise(ticks)] == [timedelta(hours=1)] * 2
+    assert [t.astimezone(BERLIN).strftime("%H%z") for t in ticks] == [
+        "02+0200",
+        "02+0100",
+        "03+0100",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        ("61 * * * *", '"61 * * * *" is not a valid cron expression: bad minute'),
+        ("* * *", '"* * *" is not a valid cron expression: wrong number of fields; use 5 fields'),
+        ("@reboot", '"@reboot" is not a supported cron macro'),
+    ],
+)
+def test_cron_errors(expr: str, problem: str) -> None:
+    message = cron_error(expr)
+    assert message is not None and message.startswith(problem)
+
+
+@pytest.mark.parametrize(
+    "expr", ["0 2 * * 1-5", "*/15 * * * *", "0 0 L * *", "@weekly", "0  3   * * MON"]
+)
+def test_valid_crons(expr: str) -> None:
+    assert cron_error(expr) is None
+
+
+def test_time_zones() -> None:
+    assert timezone_error("Europe/Berlin") is None
+    assert timezone_error("UTC") is None
+    assert timezone_error("Mars/Olympus") == (
+        'unknown time zone "Mars/Olympus"; use an IANA name such as Europe/Berlin or UTC'
+    )
+    assert timezone_error("../../etc/passwd") is not None
