@@ -38,6 +38,7 @@ def expand_cron(expr: str) -> str:
     return MACROS.get(text.lower(), text)
 
 
+@lru_cache(maxsize=4096)
 def cron_error(expr: str) -> str | None:
     """Why `expr` is not a cron expression we run, or None when it is."""
     text = expand_cron(expr)
