@@ -3,6 +3,8 @@
 Models are frozen, strict (YAML 1.2 values are not coerced: `"3"` is no number and
 `yes` no boolean) and forbid unknown fields. Defaults that depend on other fields
 (a task's `after`, inherited retries) are `None` here and filled in by `normalize`.
+The docstring under each field is its description in the JSON Schema, which editors
+show on hover.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from runner.spec.durations import Duration
 from runner.spec.types import EnvName, LabelKey, Name, NameList, Text, TextList, Timestamp
 
 API_VERSION = "runner/v1"
-OVERLAP_POLICIES = ("skip", "queue", "cancel-running", "allow")
-CATCHUP_POLICIES = ("none", "latest", "all")
 
 Overlap = Literal["skip", "queue", "cancel-running", "allow"]
 Catchup = Literal["none", "latest", "all"]
@@ -25,104 +25,187 @@ Positive = Annotated[int, Field(ge=1)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
 
 
 class Schedule(Model):
-    """When an auto job runs. `mode` defaults to auto with a cron or every, else manual."""
+    """When the job runs on its own."""
 
     mode: Literal["auto", "manual"] | None = None
+    """auto: on its cron or every; manual: only when triggered. Default: auto when a cron
+    or every is given, manual otherwise."""
     cron: TextList | None = None
+    """5-field cron ("0 2 * * 1-5"), a macro (@hourly, @daily, @weekly, @monthly,
+    @yearly), or a list of them."""
     every: Duration | None = None
+    """An interval (30s, 15m, 1h, 2d), phase anchored at the Unix epoch; counts real
+    elapsed time, not the wall clock."""
     timezone: Text = "UTC"
+    """The IANA time zone the cron is read in, e.g. Europe/Berlin. Default UTC."""
     enabled: bool = True
+    """false: no scheduled runs; manual triggers still work."""
     jitter: Duration = Duration(0)
+    """A random delay in [0, jitter] added to each scheduled start."""
     overlap: Overlap = "skip"
+    """What a tick does while a run of the job is still scheduled or running: skip,
+    queue, cancel-running or allow."""
     catchup: Catchup = "latest"
+    """Ticks missed while no daemon ran: none, latest (one run) or all (one each, at
+    most 100)."""
     starting_deadline: Duration | None = Field(None, alias="startingDeadline")
+    """A run not started this long after it was due is discarded. Default: no deadline."""
 
 
 class Retries(Model):
-    """Retry policy; a task's fields left out inherit the job's, then the defaults."""
+    """Retry policy. A task's fields left out inherit the job's, then the defaults."""
 
     limit: Count | None = None
+    """How many times a failed task is tried again. Default 0."""
     delay: Duration | None = None
+    """The wait before the first retry. Default 10s."""
     backoff: Annotated[float, Field(ge=1)] | None = None
+    """Retry n waits delay * backoff^n. Default 2."""
     max_delay: Duration | None = Field(None, alias="maxDelay")
+    """The longest wait between two attempts. Default 10m."""
 
 
 class History(Model):
+    """How much history the daemon keeps; runs beyond either limit are pruned."""
+
     keep_runs: Positive | None = Field(None, alias="keepRuns")
+    """Runs (with their logs) kept for this job. Default 100."""
     keep_days: Positive | None = Field(None, alias="keepDays")
+    """Days runs (with their logs) are kept. Default 30."""
 
 
 class DependsOn(Model):
+    """Released once the latest finished run of `job` succeeded (and `task` in it)."""
+
     job: Name
+    """The job to wait for."""
     task: Name | None = None
+    """If named, this task must have succeeded in that run."""
 
 
 class Task(Model):
+    """One step of a job."""
+
     name: Name
+    """Unique in its job."""
     kind: Literal["command", "manual"] = "command"
+    """command (default) runs `run` or `argv`; manual waits until someone finishes it."""
     run: Text | None = None
+    """A shell command, run with /bin/sh -c."""
     argv: Annotated[list[str], Field(min_length=1)] | None = None
+    """A program and its arguments, executed without a shell."""
     after: NameList | None = None
+    """Tasks that must be satisfied first. Default: the task written just above;
+    [] starts at the beginning of the run."""
     active: bool = True
+    """false: kept in the file, skipped when the job runs."""
     env: dict[EnvName, str] = Field(default_factory=dict)
+    """Environment variables for this task, beside the job's."""
     workdir: Text | None = None
+    """The working directory. Default: the job's."""
     timeout: Duration | None = None
+    """Kill the task's whole process group after this long; counts as a failure."""
     retries: Retries | None = None
+    """Retry policy; fields left out inherit the job's."""
     continue_on_error: bool | None = Field(None, alias="continueOnError")
+    """true: a failure still lets the following tasks run (the run ends failed).
+    Default: the job's."""
     prompt: Text | None = None
+    """For a manual task: what the person finishing it should check."""
 
 
 class InlineHold(Model):
     """A hold written in a job's `holds:`; it covers that job only."""
 
     name: Name
+    """Unique among the job's holds."""
     tasks: NameList | None = None
+    """The tasks held. Default: every task of the job."""
     until: Timestamp | None = None
+    """Released at this time (RFC 3339 with an offset)."""
     depends_on: DependsOn | None = Field(None, alias="dependsOn")
+    """Released once this job (and task) succeeded."""
     reason: Text | None = None
+    """Why the tasks are held; shown wherever the hold is."""
 
 
 class Selector(Model):
+    """Jobs chosen by their labels: every label given must match."""
+
     labels: Annotated[dict[LabelKey, str], Field(min_length=1)]
+    """Label values the jobs must have."""
 
 
 class Job(Model):
+    """A job: its schedule, its tasks and their order, and holds on them."""
+
     api_version: Literal["runner/v1"] = Field(alias="apiVersion")
+    """Always runner/v1."""
     kind: Literal["Job"]
     name: Name
+    """Unique among jobs across the whole configuration folder."""
     description: str | None = None
+    """What the job does, for people."""
     labels: dict[LabelKey, str] = Field(default_factory=dict)
+    """Labels, for `runner jobs --label` and Hold selectors."""
     schedule: Schedule | None = None
+    """When the job runs on its own. Without it the job is manual."""
     status: Literal["start", "paused"] = "start"
+    """paused: an auto job's first scheduled run waits for a manual trigger."""
     disabled: bool = False
+    """true: no run of any kind starts; triggers are refused."""
     hold_on_failure: Positive | None = Field(None, alias="holdOnFailure")
+    """After this many failed runs in a row, place a runtime hold on the job."""
     after: NameList = Field(default_factory=list)
+    """Follow-up: a run starts after each successful run of these jobs."""
     timeout: Duration | None = None
+    """The longest a whole run may take."""
     retries: Retries | None = None
+    """The default retry policy of every task."""
     continue_on_error: bool = Field(False, alias="continueOnError")
+    """The default continueOnError of every task."""
     env: dict[EnvName, str] = Field(default_factory=dict)
+    """Environment variables for every task."""
     workdir: Text | None = None
+    """The working directory of every task."""
     history: History | None = None
+    """How many runs and days of history to keep."""
     tasks: Annotated[list[Task], Field(min_length=1)]
+    """The steps, run in the order written unless `after` says otherwise."""
     holds: list[InlineHold] = Field(default_factory=list)
+    """Holds on this job's tasks."""
 
 
 class Hold(Model):
     """A hold as its own resource; it may cover many jobs, by name or by labels."""
 
     api_version: Literal["runner/v1"] = Field(alias="apiVersion")
+    """Always runner/v1."""
     kind: Literal["Hold"]
     name: Name
+    """Unique among Holds across the whole configuration folder."""
     jobs: NameList | None = None
+    """Jobs covered, by name."""
     selector: Selector | None = None
+    """Jobs covered, by labels."""
     tasks: NameList | None = None
+    """The tasks held; names a covered job lacks are ignored. Default: every task."""
     until: Timestamp | None = None
+    """Released at this time (RFC 3339 with an offset)."""
     depends_on: DependsOn | None = Field(None, alias="dependsOn")
+    """Released once this job (and task) succeeded."""
     reason: Text | None = None
+    """Why the jobs are held; shown wherever the hold is."""
 
 
 Resource = Job | Hold
