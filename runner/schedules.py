@@ -44,6 +44,9 @@ def cron_error(expr: str) -> str | None:
     text = expand_cron(expr)
     if text.startswith("@"):
         return f'"{expr}" is not a supported cron macro; use {CRON_HELP}'
+    if len(text.split()) != 5:
+        count = len(text.split())
+        return f'"{expr}" has {count} field{"" if count == 1 else "s"}; use {CRON_HELP}'
     try:
         CronSim(text, _PROBE)
     except CronSimError as exc:

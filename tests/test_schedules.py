@@ -103,7 +103,7 @@ def test_every_ignores_the_wall_clock_across_fall_back() -> None:
     ("expr", "problem"),
     [
         ("61 * * * *", '"61 * * * *" is not a valid cron expression: bad minute'),
-        ("* * *", '"* * *" is not a valid cron expression: wrong number of fields; use 5 fields'),
+        ("* * *", '"* * *" has 3 fields; use 5 fields'),
         ("@reboot", '"@reboot" is not a supported cron macro'),
     ],
 )
@@ -126,3 +126,10 @@ def test_time_zones() -> None:
         'unknown time zone "Mars/Olympus"; use an IANA name such as Europe/Berlin or UTC'
     )
     assert timezone_error("../../etc/passwd") is not None
+
+
+def test_six_fields_with_seconds_are_refused() -> None:
+    assert cron_error("*/10 * * * * *") == (
+        '"*/10 * * * * *" has 6 fields; use 5 fields (minute hour day-of-month month '
+        "day-of-week) or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly"
+    )

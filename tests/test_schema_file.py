@@ -28,7 +28,11 @@ def test_schema_is_valid_draft7_and_forbids_unknown_fields() -> None:
 
 def test_schema_rejects_a_misspelt_field() -> None:
     validator = jsonschema.Draft7Validator(json.loads(SCHEMA_FILE.read_text()))
-    doc = {"apiVersion": "runner/v1", "kind": "Job", "name": "a",
-           "tasks": [{"name": "t", "run": "true", "timout": "1m"}]}
+    doc = {
+        "apiVersion": "runner/v1",
+        "kind": "Job",
+        "name": "a",
+        "tasks": [{"name": "t", "run": "true", "timout": "1m"}],
+    }
     errors = list(validator.iter_errors(doc))
     assert any("timout" in e.message for e in errors)

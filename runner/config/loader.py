@@ -16,7 +16,15 @@ from pathlib import Path
 from runner.config.yamlread import Document, locate, read_yaml
 from runner.diagnostics import Diagnostic, sort_key
 from runner.errors import ConfigError
-from runner.spec import Finding, JobRef, Parsed, Resource, check_references, parse_resource
+from runner.spec import (
+    Finding,
+    JobRef,
+    Parsed,
+    Resource,
+    check_references,
+    duplicate_names,
+    parse_resource,
+)
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -35,12 +43,20 @@ class Loaded:
         return f"{self.file}:{self.line}"
 
 
+@dataclass(frozen=True, slots=True)
+class Named:
+    kind: str
+    name: str
+    line: int
+    document: int
+
+
 @dataclass(slots=True)
 class SourceFile:
     path: str
     resources: list[Loaded] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    named: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) declared
+    named: list[Named] = field(default_factory=list)  # every document with a valid name
 
     @property
     def valid(self) -> bool:
@@ -77,6 +93,7 @@ class Configuration:
 
     @property
     def resource_count(self) -> int:
+        """Documents that name a resource, valid or not."""
         return sum(len(f.named) for f in self.files)
 
 
@@ -161,32 +178,56 @@ def _read_file(path: Path) -> SourceFile:
         parsed: Parsed = parse_resource(doc.data)
         source.diagnostics += [_place(shown, doc, f) for f in parsed.findings]
         if parsed.kind and parsed.name:
-            source.named.append((parsed.kind, parsed.name))
+            source.named.append(Named(parsed.kind, parsed.name, doc.line, doc.index))
         if parsed.resource is not None:
             source.resources.append(Loaded(parsed.resource, shown, doc.line, doc.index))
     return source
 
 
 def _check_across(files: list[SourceFile], known_jobs: Mapping[str, JobRef]) -> None:
+    """Checks that look across files: references, cycles among jobs, duplicate names."""
     loaded = [r for f in files for r in f.resources]
-    by_file = {f.path: f for f in files}
     known = dict(known_jobs)
     for f in files:
         parsed_names = {r.resource.name for r in f.resources if r.resource.kind == "Job"}
-        for kind, name in f.named:
-            if kind == "Job" and name not in parsed_names:
-                known.setdefault(name, JobRef(name, None, {}))
-    found = check_references(
-        [r.resource for r in loaded], sources=[r.source for r in loaded], known_jobs=known
-    )
-    reread: dict[str, list[Document]] = {}
-    for index, finding in found:
-        item = loaded[index]
-        if item.file not in reread:  # rare: only files with a cross-file finding
-            reread[item.file] = read_yaml(Path(item.file).read_bytes(), item.file).documents
-        by_file[item.file].diagnostics.append(
-            _place(item.file, reread[item.file][item.document], finding)
+        for n in f.named:
+            if n.kind == "Job" and n.name not in parsed_names:
+                known.setdefault(n.name, JobRef(n.name, None, {}))
+    found = check_references([r.resource for r in loaded], known_jobs=known)
+    placed = [(loaded[i].file, loaded[i].line, loaded[i].document, f) for i, f in found]
+    named = [(f.path, n) for f in files for n in f.named]
+    duplicates = duplicate_names([(n.kind, n.name, f"{path}:{n.line}") for path, n in named])
+    placed += [(named[i][0], named[i][1].line, named[i][1].document, f) for i, f in duplicates]
+    by_file = {f.path: f for f in files}
+    reread: dict[str, dict[int, Document]] = {}
+    for file, line, document, finding in placed:
+        if file not in reread:  # rare: only files with a cross-file finding
+            reread[file] = _documents_of(file)
+        doc = reread[file].get(document)
+        by_file[file].diagnostics.append(
+            _place(file, doc, finding) if doc else _at_line(file, line, finding)
         )
+
+
+def _documents_of(file: str) -> dict[int, Document]:
+    """The documents of a file read again, by their position in it."""
+    try:
+        return {d.index: d for d in read_yaml(Path(file).read_bytes(), file).documents}
+    except OSError:
+        return {}
+
+
+def _at_line(file: str, line: int, finding: Finding) -> Diagnostic:
+    """Where the file changed or vanished since it was read: the resource's first line."""
+    return Diagnostic(
+        file=file,
+        line=line,
+        column=1,
+        path=finding.path,
+        code=finding.code,
+        message=finding.message,
+        severity=finding.severity,
+    )
 
 
 def _place(file: str, doc: Document, finding: Finding) -> Diagnostic:

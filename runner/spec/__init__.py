@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runner.spec.checks import JobRef, check_references, check_resource
+from runner.spec.checks import JobRef, check_references, check_resource, duplicate_names
 from runner.spec.durations import Duration, describe
 from runner.spec.findings import Finding
 from runner.spec.messages import findings_from_errors
@@ -27,6 +27,7 @@ __all__ = [
     "check_references",
     "check_resource",
     "dump",
+    "duplicate_names",
     "normalize",
     "parse_resource",
 ]
@@ -56,7 +57,7 @@ def parse_resource(data: Any) -> Parsed:
             ],
         )
     kind = data.get("kind")
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         message = (
             "required field is missing; use Job or Hold"
             if "kind" not in data
@@ -91,18 +92,30 @@ def _salvaged_findings(
     `validate` shows every problem: the fields in error are dropped and the rest is
     checked, when what remains is still a resource."""
     trimmed = copy.deepcopy(data)
+    dropped: list[tuple[int | str, ...]] = []
     for _ in range(3):
         for err in exc.errors():
             if not _drop(trimmed, err["loc"]):
                 return []
+            dropped.append(tuple(err["loc"]))
         try:
             resource = model.model_validate(trimmed)
         except ValidationError as again:
             exc = again
             continue
         seen = {f.path for f in known}
-        return [f for f in check_resource(resource) if f.path not in seen]
+        return [
+            f
+            for f in check_resource(resource)
+            if f.path not in seen and not _about_dropped(f.path, dropped)
+        ]
     return []
+
+
+def _about_dropped(path: tuple[int | str, ...], dropped: list[tuple[int | str, ...]]) -> bool:
+    """A finding on something that lost a field to the schema (a task whose argv was
+    dropped "needs run or argv") says nothing the schema error did not."""
+    return any(d[: len(path)] == path for d in dropped)
 
 
 def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> bool:

@@ -41,6 +41,8 @@ def check_resource(resource: Resource) -> list[Finding]:
 
 def _check_job(job: Job) -> Iterator[Finding]:
     yield from _check_schedule(job.schedule, status=job.status)
+    if job.timeout is not None and job.timeout <= 0:
+        yield Finding(("timeout",), "timeout-zero", "must be more than 0s; leave it out for none")
     yield from _check_tasks(job)
     names = {t.name for t in job.tasks}
     yield from _unique(((h.name, ("holds", i, "name")) for i, h in enumerate(job.holds)), "hold")
@@ -100,6 +102,10 @@ def _check_tasks(job: Job) -> Iterator[Finding]:
     yield from _unique(((t.name, ("tasks", i, "name")) for i, t in enumerate(job.tasks)), "task")
     for i, task in enumerate(job.tasks):
         here: JsonPath = ("tasks", i)
+        if task.timeout is not None and task.timeout <= 0:
+            yield Finding(
+                (*here, "timeout"), "timeout-zero", "must be more than 0s; leave it out for none"
+            )
         if task.kind == "command":
             if task.run is not None and task.argv is not None:
                 yield Finding((*here, "argv"), "run-and-argv", "give run or argv, not both")
@@ -183,12 +189,10 @@ def _unknown_tasks(
 def check_references(
     resources: Sequence[Resource],
     *,
-    sources: Sequence[str],
     known_jobs: Mapping[str, JobRef] | None = None,
 ) -> list[tuple[int, Finding]]:
     """Findings across resources, each with the index of the resource it is about.
 
-    `sources` says where each resource is (`file:line`) for messages about duplicates.
     `known_jobs` adds jobs that exist but are not among `resources` (a file that failed
     validation, or what the store holds for it).
     """
@@ -197,7 +201,6 @@ def check_references(
         if isinstance(r, Job):
             jobs[r.name] = JobRef.of(r)
     out: list[tuple[int, Finding]] = []
-    out += _duplicates(resources, sources)
     for i, r in enumerate(resources):
         found = _job_refs(r, jobs) if isinstance(r, Job) else _hold_refs(r, jobs)
         out += [(i, f) for f in found]
@@ -205,32 +208,30 @@ def check_references(
     return out
 
 
-def _duplicates(
-    resources: Sequence[Resource], sources: Sequence[str]
-) -> Iterator[tuple[int, Finding]]:
+def duplicate_names(named: Sequence[tuple[str, str, str]]) -> list[tuple[int, Finding]]:
+    """Names used twice within a kind. `named` is (kind, name, where) per document,
+    including documents that failed the schema; every occurrence gets a finding so that
+    no file involved is applied as if it had won."""
     seen: dict[tuple[str, str], list[int]] = {}
-    for i, r in enumerate(resources):
-        seen.setdefault((r.kind, r.name), []).append(i)
+    for i, (kind, name, _) in enumerate(named):
+        seen.setdefault((kind, name), []).append(i)
+    out: list[tuple[int, Finding]] = []
     for (kind, name), where in seen.items():
-        for i in where[1:] if len(where) > 1 else []:
-            yield (
-                i,
-                Finding(
-                    ("name",),
-                    "duplicate-name",
-                    f'duplicate {kind} name "{name}", first defined at {sources[where[0]]}',
-                ),
+        if len(where) < 2:
+            continue
+        for i in where:
+            others = ", ".join(named[j][2] for j in where if j != i)
+            out.append(
+                (
+                    i,
+                    Finding(
+                        ("name",),
+                        "duplicate-name",
+                        f'{kind} name "{name}" is also used at {others}',
+                    ),
+                )
             )
-        if len(where) > 1:
-            others = ", ".join(sources[j] for j in where[1:])
-            yield (
-                where[0],
-                Finding(
-                    ("name",),
-                    "duplicate-name",
-                    f'duplicate {kind} name "{name}", also defined at {others}',
-                ),
-            )
+    return out
 
 
 def _job_refs(job: Job, jobs: Mapping[str, JobRef]) -> Iterator[Finding]:
@@ -270,6 +271,13 @@ def _hold_refs(hold: Hold, jobs: Mapping[str, JobRef]) -> Iterator[Finding]:
             )
     yield from _depends_on(hold, jobs, ("dependsOn",))
     covered = [j for j in jobs.values() if _covers_ref(hold, j)]
+    if hold.depends_on and any(j.name == hold.depends_on.job for j in covered):
+        yield Finding(
+            ("dependsOn", "job"),
+            "hold-self",
+            f'the hold covers "{hold.depends_on.job}" and waits for it, so it '
+            "could never be released; wait for another job",
+        )
     if hold.selector is not None and not any(_selects(hold, j) for j in jobs.values()):
         yield Finding(
             ("selector",),

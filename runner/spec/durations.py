@@ -9,16 +9,14 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-PATTERN = r"^(?:0|(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?)$"
+PATTERN = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
 _PARTS = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-HELP = "whole numbers of d, h, m and s, largest first, like 30s, 15m, 1h30m or 2d"
+HELP = "whole numbers of d, h, m and s, largest first, like 0s, 30s, 15m, 1h30m or 2d"
 
 
 def parse_seconds(text: str) -> int | None:
     """Seconds in `text`, or None when it is not a duration."""
-    if text == "0":
-        return 0
     match = _PARTS.match(text)
     if not text or match is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ NAME_HELP = (
     "use 1 to 63 lowercase letters, digits, '.', '_' or '-', "
     "starting and ending with a letter or digit"
 )
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$"
 
@@ -66,7 +68,9 @@ class _TimestampType:
                 {"got": describe(value)},
             )
         try:
-            parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+            if not _RFC3339.match(value):
+                raise ValueError(value)
+            parsed = datetime.fromisoformat(value.upper())
         except ValueError:
             raise PydanticCustomError(
                 "timestamp_parse",

@@ -34,7 +34,7 @@ def test_defaults_spelt_out_are_no_change() -> None:
                 "timezone": "UTC",
                 "overlap": "skip",
                 "catchup": "latest",
-                "jitter": "0",
+                "jitter": "0s",
                 "enabled": True,
             },
             status="start",
@@ -89,3 +89,9 @@ def test_mode_follows_from_the_schedule() -> None:
 def test_until_is_kept_in_utc() -> None:
     data = _normal(_job(holds=[{"name": "h", "until": "2027-01-04T08:00:00+01:00"}]))
     assert data["holds"][0]["until"] == "2027-01-04T07:00:00Z"
+
+
+def test_a_kind_that_is_not_a_string_is_a_finding_not_a_crash() -> None:
+    parsed = parse_resource({"apiVersion": "runner/v1", "kind": ["Job"], "name": "x"})
+    assert parsed.resource is None
+    assert [f.message for f in parsed.findings] == ["must be one of Job, Hold; got a list"]
