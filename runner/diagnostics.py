@@ -39,7 +39,7 @@ class Diagnostic:
     def text(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
         field = f"{dotted(self.path)}: " if self.path else ""
-        return f"{where}: {self.severity.value}: {field}{self.message}"
+        return one_line(f"{where}: {self.severity.value}: {field}{self.message}")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,3 +66,10 @@ def dotted(path: JsonPath) -> str:
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str]:
     return (d.file, d.line, d.column, d.message)
+
+
+def one_line(text: str) -> str:
+    """Control characters written out (a newline as `\\n`): a diagnostic is one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

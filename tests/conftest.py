@@ -9,10 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import configuration as hypothesis_configuration
 
 from runner.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis keeps its cache out of the working tree, like everything else."""
+    cache = Path(config.rootpath) / ".pytest_cache" / "hypothesis"
+    hypothesis_configuration.set_hypothesis_home_dir(str(cache))
 
 
 @pytest.fixture(autouse=True)

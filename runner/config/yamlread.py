@@ -21,6 +21,7 @@ from runner.diagnostics import Diagnostic, JsonPath
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 100
 ALIAS_BUDGET = 10_000  # nodes that aliases may add by repeating what they point at
+MAX_NUMBER_CHARS = 100
 
 _CORE = "tag:yaml.org,2002:"
 _IMPLICIT = "?"
@@ -93,7 +94,7 @@ def read_yaml(raw: bytes, file: str) -> ReadResult:
     diagnostics: list[Diagnostic] = []
     try:
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            walker = _Walker(file)
+            walker = _Walker(file, text)
             data = walker.document(root)
             diagnostics += walker.diagnostics
             if not walker.fatal:
@@ -160,15 +161,16 @@ def _is_merge(key: Node) -> bool:
 
 
 class _Refused(Exception):
-    def __init__(self, node: Node, code: str, message: str) -> None:
-        self.node, self.code, self.message = node, code, message
+    def __init__(self, node: Node, code: str, message: str, *, alias: bool = False) -> None:
+        self.node, self.code, self.message, self.alias = node, code, message, alias
 
 
 class _Walker:
     """Turns one document's nodes into plain data, noting every problem on the way."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str) -> None:
         self.file = file
+        self.text = text
         self.diagnostics: list[Diagnostic] = []
         self.fatal = False
         self._done: dict[int, tuple[Any, int]] = {}  # node id -> (value, node count)
@@ -180,7 +182,12 @@ class _Walker:
             return self._value(root, 0)[0]
         except _Refused as exc:
             self.fatal = True
-            self._problem(exc.node, exc.code, exc.message)
+            mark = _overflowing_alias(self.text, root) if exc.alias else None
+            if mark is None:
+                self._problem(exc.node, exc.code, exc.message)
+            else:
+                line, col = mark.line + 1, mark.column + 1
+                self.diagnostics.append(_diag(self.file, line, col, exc.code, exc.message))
             return None
 
     def _problem(self, node: Node, code: str, message: str) -> None:
@@ -200,11 +207,12 @@ class _Walker:
                     "alias-budget",
                     f"aliases expand past {ALIAS_BUDGET:,} nodes; "
                     "write the repeated part out or use fewer aliases",
+                    alias=True,
                 )
             return value, size
         if key in self._active:
             raise _Refused(node, "alias-recursive", "an alias refers to a node that contains it")
-        if depth > MAX_DEPTH:
+        if depth + 1 > MAX_DEPTH:  # the root is level 1, as on the event stream
             raise _Refused(node, "too-deep", f"nesting deeper than {MAX_DEPTH} levels")
         self._check_collection_tag(node)
         self._active.add(key)
@@ -321,6 +329,8 @@ def _plain(text: str) -> Any:
 
 
 def _number(text: str) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        return text  # beyond any field's range, and past Python's int() digit limit
     if _INT.fullmatch(text):
         return int(text)
     if _OCT.fullmatch(text):
@@ -351,6 +361,41 @@ def _by_tag(tag: str, text: str) -> Any:
     if name == "int":
         return value if isinstance(value, int) else _BAD
     return float(value)
+
+
+def _overflowing_alias(text: str, root: Node) -> Any:
+    """The mark of the alias at which the alias budget runs out, counted on the event
+    stream as the walker counts it (composed nodes do not keep where their aliases were)."""
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = []  # [anchor, size] of each open collection
+    expanded = 0
+    try:
+        for event in _events(text):
+            if event.start_mark is None or event.start_mark.index < root.start_mark.index:
+                continue  # an earlier document
+            size = 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append([event.anchor, 1])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+                if not stack:
+                    return None  # the document ended within the budget
+            elif isinstance(event, yaml.AliasEvent):
+                size = sizes.get(event.anchor or "", 1)
+                if size > 1:
+                    expanded += size
+                    if expanded > ALIAS_BUDGET:
+                        return event.start_mark
+            elif not isinstance(event, yaml.ScalarEvent):
+                continue
+            if stack:
+                stack[-1][1] += size
+    except yaml.YAMLError:
+        return None
+    return None
 
 
 def _too_deep(text: str, file: str) -> Diagnostic | None:

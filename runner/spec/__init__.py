@@ -113,9 +113,10 @@ def _salvaged_findings(
 
 
 def _about_dropped(path: tuple[int | str, ...], dropped: list[tuple[int | str, ...]]) -> bool:
-    """A finding on something that lost a field to the schema (a task whose argv was
-    dropped "needs run or argv") says nothing the schema error did not."""
-    return any(d[: len(path)] == path for d in dropped)
+    """A finding on an object that lost a field to the schema may only echo that error
+    (a task whose argv was dropped "needs run or argv"; one whose kind was dropped looks
+    like a command task), so it waits until the schema error is fixed."""
+    return any(d[: len(path)] == path or path[: len(d) - 1] == d[:-1] for d in dropped)
 
 
 def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> bool:

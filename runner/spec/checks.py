@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from runner.diagnostics import JsonPath, Severity
+from runner.diagnostics import JsonPath, Severity, dotted
 from runner.schedules import cron_error, timezone_error
 from runner.spec.findings import Finding, did_you_mean
 from runner.spec.models import Hold, InlineHold, Job, Resource, Schedule
@@ -86,6 +86,12 @@ def _check_schedule(schedule: Schedule | None, *, status: str) -> Iterator[Findi
         problem = cron_error(expr)
         if problem:
             yield Finding(("schedule", "cron", i), "cron", problem)
+    if s.starting_deadline is not None and s.starting_deadline <= 0:
+        yield Finding(
+            ("schedule", "startingDeadline"),
+            "deadline-zero",
+            "must be more than 0s; leave it out for no deadline",
+        )
     if s.every is not None and s.every <= 0:
         yield Finding(("schedule", "every"), "every-zero", "must be more than 0s")
     zone_problem = timezone_error(s.timezone)
@@ -168,7 +174,7 @@ def _unique(items: Iterator[tuple[str, JsonPath]], what: str) -> Iterator[Findin
     first: dict[str, JsonPath] = {}
     for name, path in items:
         if name in first:
-            where = ".".join(str(p) for p in first[name][:2])
+            where = dotted(first[name][:2])
             yield Finding(
                 path, f"duplicate-{what}", f'duplicate {what} name "{name}" (first at {where})'
             )

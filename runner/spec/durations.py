@@ -9,6 +9,8 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from runner.diagnostics import one_line
+
 PATTERN = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
 _PARTS = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -88,7 +90,8 @@ def describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"{'integer' if isinstance(value, int) else 'number'} {value}"
     if isinstance(value, str):
-        return f'"{value}"' if len(value) <= 60 else f'"{value[:57]}..."'
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return '"' + one_line(shown.replace("\\", "\\\\").replace('"', '\\"')) + '"'
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

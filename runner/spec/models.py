@@ -40,7 +40,7 @@ class Schedule(Model):
     mode: Literal["auto", "manual"] | None = None
     """auto: on its cron or every; manual: only when triggered. Default: auto when a cron
     or every is given, manual otherwise."""
-    cron: TextList | None = None
+    cron: Annotated[TextList, Field(min_length=1)] | None = None
     """5-field cron ("0 2 * * 1-5"), a macro (@hourly, @daily, @weekly, @monthly,
     @yearly), or a list of them."""
     every: Duration | None = None

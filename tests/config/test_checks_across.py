@@ -1,0 +1,80 @@
+"""Checks across files and the fixes that came from review, as `runner validate` shows them."""
+
+from __future__ import annotations
+
+from runner.config.loader import load_config
+from tests.conftest import WriteFile
+
+JOB = """
+apiVersion: runner/v1
+kind: Job
+name: {name}
+labels: {{team: {team}}}
+tasks:
+  - name: a
+    run: "true"
+"""
+
+
+def _texts() -> list[str]:
+    return [d.text() for d in load_config(["jobs.d"]).diagnostics]
+
+
+def test_duplicates_are_found_in_documents_that_fail_the_schema(write: WriteFile) -> None:
+    write("a.yaml", JOB.format(name="export", team="data"))
+    write("b.yaml", JOB.format(name="export", team="data").replace('"true"', "[1]"))
+    assert _texts() == [
+        'jobs.d/a.yaml:3:7: error: name: Job name "export" is also used at jobs.d/b.yaml:1',
+        'jobs.d/b.yaml:3:7: error: name: Job name "export" is also used at jobs.d/a.yaml:1',
+        "jobs.d/b.yaml:7:10: error: tasks[0].run: must be a string; got a list",
+    ]
+
+
+def test_a_hold_resource_cannot_wait_for_a_job_it_covers(write: WriteFile) -> None:
+    write("a.yaml", JOB.format(name="ledger", team="finance"))
+    write(
+        "h.yaml",
+        """
+        apiVersion: runner/v1
+        kind: Hold
+        name: freeze
+        selector: {labels: {team: finance}}
+        dependsOn: {job: ledger}
+        """,
+    )
+    assert _texts() == [
+        'jobs.d/h.yaml:5:18: error: dependsOn.job: the hold covers "ledger" and waits for it, '
+        "so it could never be released; wait for another job"
+    ]
+
+
+def test_zero_deadlines_and_timeouts(write: WriteFile) -> None:
+    write(
+        "a.yaml",
+        """
+        apiVersion: runner/v1
+        kind: Job
+        name: a
+        schedule: {every: 1m, startingDeadline: 0s}
+        timeout: 0s
+        tasks:
+          - {name: t, run: "true", timeout: 0s}
+        """,
+    )
+    assert _texts() == [
+        "jobs.d/a.yaml:4:41: error: schedule.startingDeadline: must be more than 0s; "
+        "leave it out for no deadline",
+        "jobs.d/a.yaml:5:10: error: timeout: must be more than 0s; leave it out for none",
+        "jobs.d/a.yaml:7:37: error: tasks[0].timeout: must be more than 0s; leave it out for none",
+    ]
+
+
+def test_a_reference_into_a_broken_file_is_not_unknown(write: WriteFile) -> None:
+    write("a.yaml", JOB.format(name="export", team="data").replace("tasks:", "bogus: 1\ntasks:"))
+    write(
+        "b.yaml",
+        JOB.format(name="report", team="data").replace("tasks:", "after: [export]\ntasks:"),
+    )
+    assert _texts() == ["jobs.d/a.yaml:5:1: error: bogus: unknown field"]
+    loaded = load_config(["jobs.d"])
+    assert [f.path for f in loaded.files if f.valid] == ["jobs.d/b.yaml"]
