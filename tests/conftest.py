@@ -3,12 +3,15 @@ working tree's."""
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import configuration as hypothesis_configuration
 
 from runner.clock import FakeClock
@@ -60,3 +63,31 @@ def write(config_dir: Path) -> WriteFile:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+
+
+ADMIN_URL = os.environ.get("RUNNER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str | None]:
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"runner_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("RUNNER_REQUIRE_PG") == "1":
+            raise
+        admin.dispose()
+        yield None
+        print(f"PostgreSQL unavailable ({exc.orig}); its store tests are skipped")
+        return
+    url = sa.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()

@@ -21,12 +21,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Check the configuration files; every error, with its line.",
     ),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file (draft-07)."),
+    "plan": ("runner.cli.plan", "Show what apply would change, field by field."),
+    "apply": ("runner.cli.apply", "Apply the configuration (or a saved plan) to the store."),
+    "jobs": ("runner.cli.jobs", "List the applied jobs: mode, schedule, next run, source."),
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
@@ -48,6 +51,9 @@ def cli() -> None:
 
     \b
     runner validate        check the files (in CI, or as a pre-commit hook)
+    runner plan            what a commit would change
+    runner apply           make it so
+    runner jobs            the applied jobs
     runner schema          the JSON Schema, for editor completion
     """
 

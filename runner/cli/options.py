@@ -20,3 +20,20 @@ config_option = click.option(
     show_default=True,
     help="The configuration folder (env RUNNER_CONFIG), used when no PATH is given.",
 )
+
+home_option = click.option(
+    "--home",
+    envvar="RUNNER_HOME",
+    default=".runner",
+    show_default=True,
+    help="The runner's home: state store and task logs (env RUNNER_HOME).",
+)
+store_option = click.option(
+    "--store",
+    "store_url",
+    envvar="RUNNER_STORE",
+    default=None,
+    help="A PostgreSQL URL (postgresql://...) instead of the SQLite store in the home "
+    "(env RUNNER_STORE).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -8,12 +8,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runner.spec.checks import JobRef, check_references, check_resource, duplicate_names
+from runner.spec.checks import check_resource
 from runner.spec.durations import Duration, describe
 from runner.spec.findings import Finding
 from runner.spec.messages import findings_from_errors
 from runner.spec.models import API_VERSION, MODELS, Hold, Job, Resource
 from runner.spec.normalize import dump, normalize
+from runner.spec.references import RefView, check_references, duplicate_names
 
 __all__ = [
     "API_VERSION",
@@ -21,8 +22,8 @@ __all__ = [
     "Finding",
     "Hold",
     "Job",
-    "JobRef",
     "Parsed",
+    "RefView",
     "Resource",
     "check_references",
     "check_resource",

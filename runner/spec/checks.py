@@ -1,36 +1,18 @@
-"""Semantic checks beyond the schema (SPEC 1.1), on parsed resources.
+"""Semantic checks of one resource alone, beyond the schema (SPEC 1.1).
 
-`check_resource` looks at one resource alone; `check_references` looks across all of
-them (unique names, `after` and hold references, cycles among jobs). Both are pure and
-return findings at paths inside each resource's document.
+Checks across resources (references, cycles among jobs, duplicate names) are in
+`runner.spec.references`. Both are pure and return findings at paths inside each
+resource's document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 
-from runner.diagnostics import JsonPath, Severity, dotted
+from runner.diagnostics import JsonPath, dotted
 from runner.schedules import cron_error, timezone_error
 from runner.spec.findings import Finding, did_you_mean
-from runner.spec.models import Hold, InlineHold, Job, Resource, Schedule
-
-
-@dataclass(frozen=True, slots=True)
-class JobRef:
-    """What references need to know of a job: its task names and labels.
-
-    `tasks` is None when the job is known to exist but its tasks are not (its document
-    failed the schema); task references into it are then not checked.
-    """
-
-    name: str
-    tasks: frozenset[str] | None
-    labels: Mapping[str, str]
-
-    @classmethod
-    def of(cls, job: Job) -> JobRef:
-        return cls(job.name, frozenset(t.name for t in job.tasks), job.labels)
+from runner.spec.models import Hold, Job, Resource, Schedule
 
 
 def check_resource(resource: Resource) -> list[Finding]:
@@ -190,141 +172,6 @@ def _unknown_tasks(
             yield Finding(
                 (*path, k), "unknown-task", f'unknown task "{name}"{did_you_mean(name, known)}'
             )
-
-
-def check_references(
-    resources: Sequence[Resource],
-    *,
-    known_jobs: Mapping[str, JobRef] | None = None,
-) -> list[tuple[int, Finding]]:
-    """Findings across resources, each with the index of the resource it is about.
-
-    `known_jobs` adds jobs that exist but are not among `resources` (a file that failed
-    validation, or what the store holds for it).
-    """
-    jobs: dict[str, JobRef] = dict(known_jobs or {})
-    for r in resources:
-        if isinstance(r, Job):
-            jobs[r.name] = JobRef.of(r)
-    out: list[tuple[int, Finding]] = []
-    for i, r in enumerate(resources):
-        found = _job_refs(r, jobs) if isinstance(r, Job) else _hold_refs(r, jobs)
-        out += [(i, f) for f in found]
-    out += _job_cycles(resources)
-    return out
-
-
-def duplicate_names(named: Sequence[tuple[str, str, str]]) -> list[tuple[int, Finding]]:
-    """Names used twice within a kind. `named` is (kind, name, where) per document,
-    including documents that failed the schema; every occurrence gets a finding so that
-    no file involved is applied as if it had won."""
-    seen: dict[tuple[str, str], list[int]] = {}
-    for i, (kind, name, _) in enumerate(named):
-        seen.setdefault((kind, name), []).append(i)
-    out: list[tuple[int, Finding]] = []
-    for (kind, name), where in seen.items():
-        if len(where) < 2:
-            continue
-        for i in where:
-            others = ", ".join(named[j][2] for j in where if j != i)
-            out.append(
-                (
-                    i,
-                    Finding(
-                        ("name",),
-                        "duplicate-name",
-                        f'{kind} name "{name}" is also used at {others}',
-                    ),
-                )
-            )
-    return out
-
-
-def _job_refs(job: Job, jobs: Mapping[str, JobRef]) -> Iterator[Finding]:
-    for k, name in enumerate(job.after):
-        if name != job.name and name not in jobs:
-            yield Finding(
-                ("after", k), "unknown-job", f'unknown job "{name}"{did_you_mean(name, jobs)}'
-            )
-    for i, hold in enumerate(job.holds):
-        yield from _depends_on(hold, jobs, ("holds", i, "dependsOn"))
-
-
-def _depends_on(
-    hold: Hold | InlineHold, jobs: Mapping[str, JobRef], path: JsonPath
-) -> Iterator[Finding]:
-    dep = hold.depends_on
-    if dep is None:
-        return
-    target = jobs.get(dep.job)
-    if target is None:
-        yield Finding(
-            (*path, "job"), "unknown-job", f'unknown job "{dep.job}"{did_you_mean(dep.job, jobs)}'
-        )
-    elif dep.task is not None and target.tasks is not None and dep.task not in target.tasks:
-        yield Finding(
-            (*path, "task"),
-            "unknown-task",
-            f'job "{dep.job}" has no task "{dep.task}"{did_you_mean(dep.task, target.tasks)}',
-        )
-
-
-def _hold_refs(hold: Hold, jobs: Mapping[str, JobRef]) -> Iterator[Finding]:
-    for k, name in enumerate(hold.jobs or []):
-        if name not in jobs:
-            yield Finding(
-                ("jobs", k), "unknown-job", f'unknown job "{name}"{did_you_mean(name, jobs)}'
-            )
-    yield from _depends_on(hold, jobs, ("dependsOn",))
-    covered = [j for j in jobs.values() if _covers_ref(hold, j)]
-    if hold.depends_on and any(j.name == hold.depends_on.job for j in covered):
-        yield Finding(
-            ("dependsOn", "job"),
-            "hold-self",
-            f'the hold covers "{hold.depends_on.job}" and waits for it, so it '
-            "could never be released; wait for another job",
-        )
-    if hold.selector is not None and not any(_selects(hold, j) for j in jobs.values()):
-        yield Finding(
-            ("selector",),
-            "selector-matches-nothing",
-            "the selector matches no job",
-            Severity.WARNING,
-        )
-    task_sets = [j.tasks for j in covered]
-    if covered and all(t is not None for t in task_sets):
-        present = set().union(*(t for t in task_sets if t is not None))
-        for k, name in enumerate(hold.tasks or []):
-            if name not in present:
-                yield Finding(
-                    ("tasks", k),
-                    "hold-task-unused",
-                    f'no job this hold covers has a task "{name}"{did_you_mean(name, present)}',
-                    Severity.WARNING,
-                )
-
-
-def _covers_ref(hold: Hold, job: JobRef) -> bool:
-    return bool(hold.jobs and job.name in hold.jobs) or _selects(hold, job)
-
-
-def _selects(hold: Hold, job: JobRef) -> bool:
-    if hold.selector is None:
-        return False
-    return all(job.labels.get(k) == v for k, v in hold.selector.labels.items())
-
-
-def _job_cycles(resources: Sequence[Resource]) -> Iterator[tuple[int, Finding]]:
-    index = {r.name: i for i, r in enumerate(resources) if isinstance(r, Job)}
-    graph = {
-        r.name: [a for a in r.after if a in index and a != r.name]
-        for r in resources
-        if isinstance(r, Job)
-    }
-    for cycle in find_cycles(graph):
-        text = "jobs form a cycle through after: " + " -> ".join([*cycle, cycle[0]])
-        for name in cycle:
-            yield index[name], Finding(("after",), "job-cycle", text)
 
 
 def find_cycles(graph: Mapping[str, Sequence[str]]) -> list[list[str]]:

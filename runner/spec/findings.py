@@ -16,6 +16,11 @@ class Finding:
     message: str
     severity: Severity = Severity.ERROR
     at_key: bool = False  # point at the key of `path`, not its value
+    subject: str | None = None  # the job a reference finding is about
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

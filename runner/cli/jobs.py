@@ -1,0 +1,74 @@
+"""`runner jobs`: the applied jobs."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from runner.cli.common import now, store_for
+from runner.cli.options import home_option, json_option, store_option
+from runner.cli.table import table
+from runner.errors import ExitCode
+from runner.reconciler.inventory import JobSummary, list_jobs
+from runner.schedules import load_zone
+
+
+@click.command("jobs")
+@home_option
+@store_option
+@click.option("--label", "labels", multiple=True, metavar="K=V", help="Only jobs with this label.")
+@click.option("--state", default=None, help="Only jobs whose last run ended in this state.")
+@json_option
+def command(
+    home: str, store_url: str | None, labels: tuple[str, ...], state: str | None, as_json: bool
+) -> int:
+    """List the applied jobs: mode, schedule, next run, last run, holds, revision, source."""
+    wanted = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f'"{item}" is not K=V', param_hint="--label")
+        wanted[key] = value
+    with store_for(home, store_url) as store:
+        jobs = list_jobs(store, now=now(), labels=wanted, state=state)
+    if as_json:
+        click.echo(json.dumps([j.as_json() for j in jobs], indent=2))
+        return ExitCode.OK
+    if not jobs:
+        click.echo("No jobs applied." if not (wanted or state) else "No job matches.")
+        return ExitCode.OK
+    click.echo(
+        table(
+            ["NAME", "MODE", "SCHEDULE", "NEXT RUN", "LAST RUN", "HOLDS", "REV", "SOURCE"],
+            [_row(j) for j in jobs],
+        )
+    )
+    return ExitCode.OK
+
+
+def _row(j: JobSummary) -> list[str]:
+    schedule = j.schedule
+    when = ", ".join(schedule.get("cron") or []) or (
+        f"every {schedule['every']}" if schedule.get("every") else "-"
+    )
+    if schedule.get("cron") and schedule.get("timezone", "UTC") != "UTC":
+        when += f" ({schedule['timezone']})"
+    zone = load_zone(schedule.get("timezone") or "UTC")
+    next_run = j.next_run.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if j.next_run else "-"
+    mode = "disabled" if j.disabled else j.mode + (" (paused)" if j.status == "paused" else "")
+    last = f"{j.last_run[1]} (#{j.last_run[0]})" if j.last_run else "-"
+    holds = (
+        ", ".join(h["name"] + (" (runtime)" if h["origin"] == "runtime" else "") for h in j.holds)
+        or "-"
+    )
+    return [
+        j.name + (" (deleting)" if j.deleting else ""),
+        mode,
+        when,
+        next_run,
+        last,
+        holds,
+        str(j.revision),
+        f"{j.source_file}:{j.source_line}",
+    ]

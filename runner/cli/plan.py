@@ -1,0 +1,71 @@
+"""`runner plan`: what applying the configuration would change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from runner.cli.common import now, store_for
+from runner.cli.options import config_option, config_paths, home_option, store_option
+from runner.cli.render_plan import render_plan
+from runner.errors import ExitCode
+from runner.plan import plan_as_json
+from runner.reconciler import make_plan
+from runner.reconciler.apply import saved_plan
+
+
+@click.command("plan")
+@config_paths
+@config_option
+@home_option
+@store_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to apply it exactly later: runner apply --plan FILE.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 with no changes, 1 on error, 2 with changes (as Terraform).",
+)
+def command(
+    paths: tuple[str, ...],
+    config: str,
+    home: str,
+    store_url: str | None,
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+) -> int:
+    """Show what `runner apply` would change, field by field, with its effects.
+
+    Files with errors are listed as skipped: apply leaves what they hold as it is.
+    """
+    with store_for(home, store_url) as store:
+        result = make_plan(list(paths) or [config], store, now=now())
+    for d in result.config.diagnostics:
+        click.echo(d.text(), err=fmt == "json")
+    if fmt == "json":
+        data = plan_as_json(result.plan)
+        data["errors"] = [d.as_json() for d in result.config.errors]
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(render_plan(result.plan, mass_delete=result.mass_delete), nl=False)
+    if out is not None:
+        out.write_text(json.dumps(saved_plan(result), indent=1) + "\n")
+        click.echo(
+            f"Saved the plan to {out}: apply it with `runner apply --plan {out}`.",
+            err=fmt == "json",
+        )
+    if result.skipped:
+        return ExitCode.ERROR
+    if detailed_exitcode and result.plan.has_changes:
+        return ExitCode.CHANGES
+    return ExitCode.OK

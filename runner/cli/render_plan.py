@@ -1,0 +1,106 @@
+"""The plan as text, Terraform-style: symbols, `file:line`, fields, effects, a summary."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from runner.plan import Action, Change, FieldChange, Plan, SkippedFile, show
+
+SYMBOL = {Action.ADD: "+", Action.CHANGE: "~", Action.DELETE: "-"}
+WIDTH = 30
+
+
+def render_plan(plan: Plan, *, mass_delete: str | None = None) -> str:
+    lines: list[str] = []
+    for change in plan.changes:
+        lines += _change(change)
+    for f in plan.skipped_files:
+        lines.append(f"  x {f.path} skipped: {_count(f.error_count, 'error')}; {_held(f)}")
+    lines.append(_unchanged_line(plan))
+    if mass_delete:
+        lines.append(f"  ! {mass_delete}")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def _change(c: Change) -> list[str]:
+    head = f"  {SYMBOL[c.action]} {c.kind.lower()} {c.name}"
+    where = c.source if c.action is not Action.DELETE else _gone(c.source)
+    head = f"{head:<{WIDTH + 4}} {where}"
+    if c.action is Action.CHANGE and c.revision_before != c.revision_after:
+        head += f"   revision {c.revision_before} -> {c.revision_after}"
+    notes = list(c.notes)
+    if c.kind == "Hold" and c.action is Action.ADD and notes and not notes[0].warn:
+        head += f"   {notes.pop(0).text}"
+    out = [head]
+    out += [f"      {_field(f)}" for f in c.fields]
+    out += [f"      ! {n.text}" if n.warn else f"      {n.text}" for n in notes]
+    return out
+
+
+def _field(f: FieldChange) -> str:
+    if f.op == "+":
+        return (
+            f"+ {f.path} {show(f.after)}"
+            if _is_item(f.after)
+            else (f"+ {f.path}: {_value(f.path, f.after)}")
+        )
+    if f.op == "-":
+        return (
+            f"- {f.path} {show(f.before)}"
+            if _is_item(f.before)
+            else (f"- {f.path}: {_value(f.path, f.before)}")
+        )
+    if f.path.endswith(" order"):
+        return f"~ {f.path}: {', '.join(f.before)} -> {', '.join(f.after)}"
+    return f"~ {f.path}: {_value(f.path, f.before)} -> {_value(f.path, f.after)}"
+
+
+def _is_item(value: Any) -> bool:
+    return isinstance(value, dict) and "name" in value
+
+
+def _value(path: str, value: Any) -> str:
+    if path.endswith("cron") and isinstance(value, list) and len(value) == 1:
+        return show(value[0])
+    return show(value)
+
+
+def _gone(source: str) -> str:
+    path = source.rpartition(":")[0]
+    return f"({path} removed)" if not os.path.exists(path) else f"(removed from {path})"
+
+
+def _held(f: SkippedFile) -> str:
+    if not f.resources:
+        return "nothing in it has been applied yet"
+    names = ", ".join(f"{kind.lower()} {name}" for kind, name in f.resources[:5])
+    more = f" and {len(f.resources) - 5} more" if len(f.resources) > 5 else ""
+    verb = "stays" if len(f.resources) == 1 else "stay"
+    return f"{names}{more} {verb} at the applied revision"
+
+
+def _unchanged_line(plan: Plan) -> str:
+    text = f"  = {plan.unchanged:,} unchanged"
+    if plan.runtime_holds:
+        shown = ", ".join(f"{h.job}: {h.name}" for h in plan.runtime_holds[:5])
+        more = f" and {len(plan.runtime_holds) - 5} more" if len(plan.runtime_holds) > 5 else ""
+        text += f"; {_count(len(plan.runtime_holds), 'runtime hold')} kept ({shown}{more})"
+    return text
+
+
+def summary_line(plan: Plan) -> str:
+    text = (
+        f"Plan: {plan.count(Action.ADD)} to add, {plan.count(Action.CHANGE)} to change, "
+        f"{plan.count(Action.DELETE)} to delete."
+    )
+    if plan.skipped_files:
+        text += f" {_count(len(plan.skipped_files), 'file')} skipped."
+    if not plan.has_changes and not plan.skipped_files:
+        text = "No changes. " + text
+    return text
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"

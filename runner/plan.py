@@ -1,0 +1,440 @@
+"""The plan: what applying the configuration would change, as typed data (SPEC 4).
+
+`diff(desired, applied, context)` is pure: normalised specs in, `Plan` out. Lists of
+named things (tasks, holds) are matched by name, so inserting a task reads as one added
+task rather than every later task changing. The effects (next runs of a new schedule,
+runs in progress on an older revision, deferred deletes, which jobs a Hold covers) come
+from `PlanContext`, which the reconciler fills from the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from runner.schedules import cron_times, every_times, first_n, load_zone
+from runner.spec.durations import parse_seconds
+
+FORMAT_VERSION = "1"
+NAMED_LISTS = ("tasks", "holds")  # lists whose items are matched by `name`
+NEXT_RUNS = 3
+
+
+class Action(StrEnum):
+    ADD = "add"
+    CHANGE = "change"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field that differs. `path` reads like the file: `schedule.cron`, `tasks[2]`."""
+
+    path: str
+    before: Any
+    after: Any
+
+    @property
+    def op(self) -> str:
+        if self.before is None and self.after is not None:
+            return "+"
+        if self.after is None and self.before is not None:
+            return "-"
+        return "~"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """An effect of a change: `next runs: ...` (info) or `run 41 is running ...` (warn)."""
+
+    text: str
+    warn: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    action: Action
+    kind: str
+    name: str
+    source: str  # `file:line` of the desired resource, or where the deleted one was
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    revision_before: int | None = None
+    revision_after: int | None = None
+    fields: tuple[FieldChange, ...] = ()
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Desired:
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    digest: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Applied:
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    digest: str
+    revision: int
+    source: str
+    deleting: bool = False  # deleted from the folder, waiting for its running run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActiveRun:
+    id: int
+    job: str
+    revision: int
+    state: str  # scheduled | running
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeHold:
+    job: str
+    name: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SkippedFile:
+    path: str
+    error_count: int
+    resources: tuple[tuple[str, str], ...]  # (kind, name) the file held when last applied
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanContext:
+    now: datetime
+    active_runs: Sequence[ActiveRun] = ()
+    runtime_holds: Sequence[RuntimeHold] = ()
+    skipped_files: Sequence[SkippedFile] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    changes: tuple[Change, ...]
+    unchanged: int
+    skipped_files: tuple[SkippedFile, ...] = ()
+    runtime_holds: tuple[RuntimeHold, ...] = ()
+    created: datetime | None = None
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+
+def diff(desired: Sequence[Desired], applied: Sequence[Applied], context: PlanContext) -> Plan:
+    """What applying `desired` over `applied` changes, resource by resource."""
+    want = {(d.kind, d.name): d for d in desired}
+    have = {(a.kind, a.name): a for a in applied}
+    held = {r for f in context.skipped_files for r in f.resources}
+    runs = _runs_by_job(context.active_runs)
+    changes: list[Change] = []
+    unchanged = 0
+    for key, d in want.items():
+        a = have.get(key)
+        if a is None:
+            changes.append(_added(d, want, context))
+        elif a.digest != d.digest or a.deleting:
+            changes.append(_changed(d, a, runs.get(d.name, []), context))
+        else:
+            unchanged += 1
+    for key, a in have.items():
+        if key not in want and key not in held and not a.deleting:
+            changes.append(_deleted(a, runs.get(a.name, [])))
+    changes.sort(key=_order)
+    return Plan(
+        changes=tuple(changes),
+        unchanged=unchanged,
+        skipped_files=tuple(context.skipped_files),
+        runtime_holds=tuple(context.runtime_holds),
+        created=context.now,
+    )
+
+
+def _order(change: Change) -> tuple[int, str, str]:
+    return (
+        {Action.ADD: 0, Action.CHANGE: 1, Action.DELETE: 2}[change.action],
+        change.kind,
+        change.name,
+    )
+
+
+def _runs_by_job(runs: Sequence[ActiveRun]) -> dict[str, list[ActiveRun]]:
+    out: dict[str, list[ActiveRun]] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        out.setdefault(run.job, []).append(run)
+    return out
+
+
+def _added(d: Desired, want: Mapping[tuple[str, str], Desired], context: PlanContext) -> Change:
+    if d.kind == "Job":
+        notes = tuple(_job_start_notes(d.spec, context.now, new=True))
+    else:
+        notes = (_covers_note(d.spec, [w for w in want.values() if w.kind == "Job"]),)
+    return Change(
+        action=Action.ADD,
+        kind=d.kind,
+        name=d.name,
+        source=d.source,
+        before=None,
+        after=d.spec,
+        revision_after=1,
+        notes=notes,
+    )
+
+
+def _changed(d: Desired, a: Applied, runs: list[ActiveRun], context: PlanContext) -> Change:
+    fields = tuple(field_changes(a.spec, d.spec))
+    notes: list[Note] = []
+    if d.kind == "Job":
+        notes += _schedule_notes(a.spec, d.spec, context.now)
+        revision = a.revision + 1
+        notes += [
+            Note(
+                f"run {r.id} is {r.state} on revision {r.revision}; new runs use "
+                f"revision {revision}",
+                warn=True,
+            )
+            for r in runs
+            if r.state == "running"
+        ]
+    if a.deleting:
+        notes.append(Note("was being deleted; it stays", warn=True))
+    same = a.digest == d.digest
+    return Change(
+        action=Action.CHANGE,
+        kind=d.kind,
+        name=d.name,
+        source=d.source,
+        before=a.spec,
+        after=d.spec,
+        revision_before=a.revision,
+        revision_after=a.revision if same else a.revision + 1,
+        fields=fields,
+        notes=tuple(notes),
+    )
+
+
+def _deleted(a: Applied, runs: list[ActiveRun]) -> Change:
+    notes = [
+        Note(f"run {r.id} is running: the job is deleted when it ends", warn=True)
+        for r in runs
+        if r.state == "running"
+    ]
+    scheduled = [r for r in runs if r.state == "scheduled"]
+    if scheduled:
+        ids = ", ".join(str(r.id) for r in scheduled)
+        notes.append(
+            Note(f"scheduled run{'s' if len(scheduled) > 1 else ''} {ids} discarded", warn=True)
+        )
+    return Change(
+        action=Action.DELETE,
+        kind=a.kind,
+        name=a.name,
+        source=a.source,
+        before=a.spec,
+        after=None,
+        revision_before=a.revision,
+        notes=tuple(notes),
+    )
+
+
+def _job_start_notes(spec: Mapping[str, Any], now: datetime, *, new: bool) -> Iterator[Note]:
+    schedule = spec.get("schedule") or {}
+    if spec.get("disabled"):
+        yield Note("disabled: no run of any kind starts")
+        return
+    if schedule.get("mode") == "manual":
+        if new and spec.get("status") == "start":
+            yield Note("runs once now (a manual job with status: start), then on triggers")
+        return
+    if not schedule.get("enabled", True):
+        yield Note("schedule not enabled: no scheduled runs")
+        return
+    times = next_runs(schedule, now)
+    if times:
+        yield Note("next runs: " + ", ".join(times))
+    if new and spec.get("status") == "paused":
+        yield Note("paused: the first scheduled run waits for a manual trigger")
+
+
+def _schedule_notes(
+    before: Mapping[str, Any], after: Mapping[str, Any], now: datetime
+) -> list[Note]:
+    if before.get("schedule") == after.get("schedule") and before.get("disabled") == after.get(
+        "disabled"
+    ):
+        return []
+    notes = list(_job_start_notes(after, now, new=False))
+    if after.get("status") == "paused" and before.get("schedule") != after.get("schedule"):
+        notes.append(
+            Note(
+                "paused again: the schedule changed, so the next scheduled run "
+                "waits for a manual trigger"
+            )
+        )
+    return notes
+
+
+def next_runs(schedule: Mapping[str, Any], now: datetime, count: int = NEXT_RUNS) -> list[str]:
+    """The next `count` ticks of a normalised schedule, in its time zone, for people."""
+    zone = str(schedule.get("timezone") or "UTC")
+    if schedule.get("cron"):
+        times = first_n(cron_times(schedule["cron"], zone=zone, after=now), count)
+    elif schedule.get("every"):
+        seconds = parse_seconds(str(schedule["every"])) or 0
+        times = first_n(every_times(seconds, after=now), count) if seconds else []
+    else:
+        return []
+    tz = load_zone(zone)
+    return [t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") for t in times]
+
+
+def _covers_note(spec: Mapping[str, Any], jobs: Sequence[Desired]) -> Note:
+    covered = sorted(j.name for j in jobs if hold_covers(spec, j.spec))
+    if not covered:
+        return Note("covers no job", warn=True)
+    shown = ", ".join(covered[:10]) + (
+        f" and {len(covered) - 10} more" if len(covered) > 10 else ""
+    )
+    return Note(f"covers {shown}")
+
+
+def hold_covers(hold: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
+    """Whether a (normalised) Hold resource covers a (normalised) job."""
+    if job.get("name") in (hold.get("jobs") or []):
+        return True
+    selector = (hold.get("selector") or {}).get("labels")
+    if not selector:
+        return False
+    labels = job.get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def field_changes(before: Any, after: Any, path: str = "") -> Iterator[FieldChange]:
+    """Every leaf that differs between two normalised specs."""
+    if before == after:
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in _keys(before, after):
+            sub = f"{path}.{key}" if path else key
+            if key in NAMED_LISTS and _named(before.get(key)) and _named(after.get(key)):
+                yield from _named_list_changes(before.get(key) or [], after.get(key) or [], sub)
+            else:
+                yield from field_changes(before.get(key), after.get(key), sub)
+        return
+    yield FieldChange(path, before, after)
+
+
+def _keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    keys = list(before)
+    keys += [k for k in after if k not in before]
+    return keys
+
+
+def _named(items: Any) -> bool:
+    return items is None or (
+        isinstance(items, list) and all(isinstance(i, dict) and "name" in i for i in items)
+    )
+
+
+def _named_list_changes(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], path: str
+) -> Iterator[FieldChange]:
+    old = {item["name"]: (i, item) for i, item in enumerate(before)}
+    new = {item["name"]: (i, item) for i, item in enumerate(after)}
+    for name, (i, item) in new.items():
+        if name not in old:
+            yield FieldChange(f"{path}[{i}]", None, item)
+        else:
+            yield from field_changes(old[name][1], item, f"{path}[{i}]")
+    for name, (i, item) in old.items():
+        if name not in new:
+            yield FieldChange(f"{path}[{i}]", item, None)
+    kept_old = [n for n in old if n in new]
+    kept_new = [n for n in new if n in old]
+    if kept_old != kept_new:
+        yield FieldChange(f"{path} order", kept_old, kept_new)
+
+
+def show(value: Any) -> str:
+    """A value as the plan prints it: strings quoted, lists and mappings in flow style."""
+    if isinstance(value, dict) and "name" in value:
+        return _summary(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _summary(item: Mapping[str, Any]) -> str:
+    """A task or hold in one phrase: `validate: run "python validate.py"`."""
+    if "run" in item and item.get("run") is not None:
+        what = f"run {json.dumps(item['run'], ensure_ascii=False)}"
+    elif item.get("argv"):
+        what = f"argv {json.dumps(item['argv'], ensure_ascii=False)}"
+    elif item.get("kind") == "manual":
+        what = "manual"
+    else:
+        what = json.dumps(
+            {k: v for k, v in item.items() if v is not None and k != "name"}, ensure_ascii=False
+        )
+    return f"{item['name']}: {what}"
+
+
+def plan_as_json(plan: Plan) -> dict[str, Any]:
+    """The plan as versioned data (`runner plan --format json`)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": plan.created.isoformat().replace("+00:00", "Z") if plan.created else None,
+        "changes": [
+            {
+                "action": c.action.value,
+                "kind": c.kind,
+                "name": c.name,
+                "source": c.source,
+                "revision": {"before": c.revision_before, "after": c.revision_after},
+                "before": c.before,
+                "after": c.after,
+                "fields": [
+                    {"path": f.path, "op": f.op, "before": f.before, "after": f.after}
+                    for f in c.fields
+                ],
+                "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
+                "running": [n.text for n in c.notes if n.warn and "running" in n.text],
+            }
+            for c in plan.changes
+        ],
+        "skipped_files": [
+            {
+                "path": f.path,
+                "error_count": f.error_count,
+                "resources": [{"kind": k, "name": n} for k, n in f.resources],
+            }
+            for f in plan.skipped_files
+        ],
+        "runtime_holds": [
+            {"job": h.job, "name": h.name, "reason": h.reason} for h in plan.runtime_holds
+        ],
+        "summary": {
+            "add": plan.count(Action.ADD),
+            "change": plan.count(Action.CHANGE),
+            "delete": plan.count(Action.DELETE),
+            "unchanged": plan.unchanged,
+            "skipped_files": len(plan.skipped_files),
+        },
+    }

@@ -1,0 +1,112 @@
+"""What is applied, as `runner jobs` and the API list it (SPEC 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from runner.plan import hold_covers
+from runner.reconciler.planning import relative_source
+from runner.schedules import cron_times, every_times, first_n
+from runner.spec.durations import parse_seconds
+from runner.spec.types import format_timestamp
+from runner.store import Store
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobSummary:
+    name: str
+    labels: Mapping[str, str]
+    mode: str
+    schedule: dict[str, Any]
+    status: str
+    disabled: bool
+    revision: int
+    source_file: str
+    source_line: int
+    next_run: datetime | None
+    last_run: tuple[int, str] | None
+    holds: list[dict[str, Any]]
+    deleting: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": "Job",
+            "labels": dict(self.labels),
+            "mode": self.mode,
+            "schedule": self.schedule,
+            "status": self.status,
+            "disabled": self.disabled,
+            "revision": self.revision,
+            "source": {"file": self.source_file, "line": self.source_line},
+            "next_run": format_timestamp(self.next_run) if self.next_run else None,
+            "last_run": (
+                {"id": self.last_run[0], "state": self.last_run[1]} if self.last_run else None
+            ),
+            "holds": self.holds,
+            "deleting": self.deleting,
+        }
+
+
+def list_jobs(
+    store: Store,
+    *,
+    now: datetime,
+    labels: Mapping[str, str] | None = None,
+    state: str | None = None,
+) -> list[JobSummary]:
+    stored = [s for s in store.resources() if s.kind == "Job"]
+    specs = store.specs((s.kind, s.name) for s in stored)
+    hold_specs = store.specs((s.kind, s.name) for s in store.resources("Hold"))
+    runtime = store.runtime_holds()
+    last = store.last_runs()
+    out = []
+    for s in stored:
+        spec = specs.get((s.kind, s.name), {})
+        if labels and any(spec.get("labels", {}).get(k) != v for k, v in labels.items()):
+            continue
+        if state and (last.get(s.name, (0, "never"))[1] != state):
+            continue
+        holds = [{"name": h["name"], "origin": "config"} for h in spec.get("holds", [])]
+        holds += [
+            {"name": name, "origin": "config"}
+            for (_, name), h in hold_specs.items()
+            if hold_covers(h, spec)
+        ]
+        holds += [{"name": h.name, "origin": "runtime"} for h in runtime if h.job == s.name]
+        schedule = spec.get("schedule", {})
+        out.append(
+            JobSummary(
+                name=s.name,
+                labels=spec.get("labels", {}),
+                mode=schedule.get("mode", "manual"),
+                schedule=schedule,
+                status=spec.get("status", "start"),
+                disabled=bool(spec.get("disabled")),
+                revision=s.revision,
+                source_file=relative_source(s.source).rpartition(":")[0],
+                source_line=s.source_line,
+                next_run=next_run(spec, now),
+                last_run=last.get(s.name),
+                holds=holds,
+                deleting=s.deleting,
+            )
+        )
+    return out
+
+
+def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
+    """When the schedule next ticks (ignoring holds and pauses), or None."""
+    schedule = spec.get("schedule") or {}
+    if spec.get("disabled") or schedule.get("mode") != "auto" or not schedule.get("enabled"):
+        return None
+    if schedule.get("cron"):
+        times = first_n(
+            cron_times(schedule["cron"], zone=schedule.get("timezone", "UTC"), after=now), 1
+        )
+    else:
+        times = first_n(every_times(parse_seconds(schedule["every"]) or 60, after=now), 1)
+    return times[0] if times else None

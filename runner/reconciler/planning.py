@@ -1,0 +1,177 @@
+"""Make a plan: read the folder (through the store's file cache), decide which files are
+skipped, and diff what remains against what the store last applied.
+
+A file that fails validation is skipped: the resources it held keep their applied
+revision and are never taken as removed. A reference from a valid file into a skipped
+one resolves against what the store holds; one that resolves nowhere makes the
+referring file invalid too, and so on until nothing changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+
+from runner.config.loader import (
+    Configuration,
+    Placement,
+    SourceFile,
+    attach_findings,
+    cache_root,
+    load_config,
+)
+from runner.plan import Action, Applied, Desired, Plan, PlanContext, SkippedFile, diff
+from runner.spec import Finding, RefView, check_references
+from runner.store import Store
+from runner.store.backend import CachedFile, StoredResource
+
+MASS_DELETE_MIN = 10
+
+
+@dataclass(slots=True, kw_only=True)
+class PlanResult:
+    plan: Plan
+    config: Configuration
+    desired: list[Desired]
+    stored: list[StoredResource]
+    generation: int  # the store's generation the plan was made against
+    digest: str  # of the configuration's files
+    skipped: list[SourceFile] = field(default_factory=list)
+
+    @property
+    def mass_delete(self) -> str | None:
+        """Why the plan deletes too much to apply without --allow-mass-delete, or None."""
+        total = len(self.stored)
+        deleting = self.plan.count(Action.DELETE)
+        if not deleting:
+            return None
+        if deleting == total:
+            what = f"every resource ({total})"
+        elif total >= MASS_DELETE_MIN and deleting * 2 > total:
+            what = f"{deleting} of {total} resources, more than half"
+        else:
+            return None
+        return (
+            f"the plan deletes {what}: check the path and the checkout, or pass "
+            "--allow-mass-delete if that is what you want"
+        )
+
+
+def make_plan(
+    paths: Sequence[str | os.PathLike[str]], store: Store, *, now: datetime
+) -> PlanResult:
+    root = cache_root(paths)
+    config = load_config(paths, normalized=True, cache=store.file_cache(root))
+    store.save_file_cache(root, [CachedFile(**asdict(r)) for r in config.records], config.gone)
+    stored = store.resources()
+    _isolate(config, stored)
+    skipped = [f for f in config.files if not f.valid]
+    desired = [
+        Desired(kind=r.kind, name=r.name, spec=r.spec or {}, digest=r.digest or "", source=r.source)
+        for r in config.resources
+    ]
+    changed = _needing_specs(desired, stored)
+    applied = store.applied(with_specs=changed)
+    context = PlanContext(
+        now=now,
+        active_runs=store.active_runs(),
+        runtime_holds=store.runtime_holds(),
+        skipped_files=[_skipped(f, stored) for f in skipped],
+    )
+    return PlanResult(
+        plan=diff(desired, _shown(applied), context),
+        config=config,
+        desired=desired,
+        stored=stored,
+        generation=store.generation(),
+        digest=_digest(config),
+        skipped=skipped,
+    )
+
+
+def _needing_specs(desired: list[Desired], stored: list[StoredResource]) -> list[tuple[str, str]]:
+    """Resources whose applied spec the diff needs: those that changed or went away."""
+    want = {(d.kind, d.name): d.digest for d in desired}
+    return [
+        (s.kind, s.name) for s in stored if want.get((s.kind, s.name)) != s.digest or s.deleting
+    ]
+
+
+def _shown(applied: list[Applied]) -> list[Applied]:
+    """Applied resources with their source shown relative to the working directory."""
+    return [replace(a, source=relative_source(a.source)) for a in applied]
+
+
+def relative_source(source: str) -> str:
+    """`/abs/jobs.d/a.yaml:3` as `jobs.d/a.yaml:3` when under the working directory."""
+    path, _, line = source.rpartition(":")
+    shown = os.path.relpath(path) if os.path.isabs(path) else path
+    return f"{path if shown.startswith('..') else shown}:{line}"
+
+
+def held_by(file: SourceFile, stored: list[StoredResource]) -> list[tuple[str, str]]:
+    """The resources a skipped file holds at their applied revision: what it names now,
+    and what the store says came from it."""
+    real = os.path.abspath(file.path)
+    keys = {(n.kind, n.name) for n in file.named}
+    keys |= {(s.kind, s.name) for s in stored if s.source_file == real}
+    return sorted(keys)
+
+
+def _skipped(file: SourceFile, stored: list[StoredResource]) -> SkippedFile:
+    applied = {(s.kind, s.name) for s in stored}
+    return SkippedFile(
+        path=file.path,
+        error_count=file.error_count,
+        resources=tuple(k for k in held_by(file, stored) if k in applied),
+    )
+
+
+def _isolate(config: Configuration, stored: list[StoredResource]) -> None:
+    """Check the references of valid files again against what will really exist once the
+    invalid files are skipped (their jobs as the store holds them), until no further file
+    becomes invalid."""
+    store_jobs = {s.name: s for s in stored if s.kind == "Job"}
+    while True:
+        skipped = [f for f in config.files if not f.valid]
+        if not skipped:
+            return
+        valid = [r for f in config.files if f.valid for r in f.resources]
+        present = {r.name for r in valid if r.kind == "Job"}
+        in_skipped = {n.name: f.path for f in skipped for n in f.named if n.kind == "Job"}
+        known = [
+            RefView.from_json(store_jobs[name].view)
+            for name in in_skipped
+            if name in store_jobs and name not in present
+        ]
+        found = check_references([r.view for r in valid], known_jobs=known)
+        placed = [Placement.of(valid[i], _explained(f, in_skipped)) for i, f in found if f.is_error]
+        if not attach_findings(config.files, placed):
+            return
+
+
+def _explained(finding: Finding, in_skipped: dict[str, str]) -> Finding:
+    """An unknown job that only a skipped file defines: say so."""
+    if finding.subject not in in_skipped or finding.code != "unknown-job":
+        return finding
+    return replace(
+        finding,
+        code="reference-into-skipped",
+        message=(
+            f'job "{finding.subject}" is defined in {in_skipped[finding.subject]}, which is '
+            "skipped for its errors, and has never been applied"
+        ),
+    )
+
+
+def _digest(config: Configuration) -> str:
+    h = hashlib.sha256()
+    for f in sorted(config.files, key=lambda f: f.path):
+        h.update(f.path.encode())
+        for r in f.resources:
+            h.update((r.digest or "").encode())
+        h.update(str(len(f.local)).encode())
+    return h.hexdigest()

@@ -1,0 +1,541 @@
+"""The store's operations over SQLAlchemy Core, the same for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from runner.plan import ActiveRun, Applied, RuntimeHold
+from runner.store import lock as locks
+from runner.store.migrations import migrate
+from runner.store.tables import (
+    file_cache,
+    holds,
+    meta,
+    reconciles,
+    resources,
+    revisions,
+    runs,
+)
+
+KEEP_RECONCILES = 20
+ACTIVE_STATES = ("scheduled", "running")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredResource:
+    kind: str
+    name: str
+    revision: int
+    digest: str
+    source_file: str
+    source_line: int
+    deleting: bool
+    view: dict[str, Any]
+
+    @property
+    def source(self) -> str:
+        return f"{self.source_file}:{self.source_line}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceWrite:
+    """A resource as apply writes it: new, changed, or only moved within the files."""
+
+    kind: str
+    name: str
+    revision: int
+    digest: str
+    spec: dict[str, Any]
+    view: dict[str, Any]
+    source_file: str
+    source_line: int
+    new_revision: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachedFile:
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    entries: list[dict[str, Any]]
+    diagnostics: list[dict[str, Any]]
+
+
+class Store:
+    def __init__(self, url: str, *, home: Path) -> None:
+        self.url = url
+        self.home = home
+        self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
+        self.engine = _engine(url)
+        with self.engine.begin() as conn:
+            migrate(conn, self.where)
+
+    @property
+    def where(self) -> str:
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- locking -------------------------------------------------------------------
+
+    def lock(self, *, timeout: float, command: str | None = None) -> Any:
+        """The write lock (`apply`, a daemon's reconcile); see `runner.store.lock`."""
+        if self.dialect == "postgresql":
+            return locks.advisory_lock(self.engine, timeout=timeout, command=command)
+        database = Path(sa.make_url(self.url).database or "state.db")
+        return locks.file_lock(
+            database.with_name(database.name + ".lock"), timeout=timeout, command=command
+        )
+
+    # --- meta ------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return _get_meta(conn, key)
+
+    def generation(self) -> int:
+        """A counter that grows with every apply that changed the store."""
+        return int(self.get_meta("generation") or 0)
+
+    # --- resources -------------------------------------------------------------------
+
+    def resources(self, kind: str | None = None) -> list[StoredResource]:
+        query = sa.select(
+            resources.c.kind,
+            resources.c.name,
+            resources.c.revision,
+            resources.c.digest,
+            resources.c.source_file,
+            resources.c.source_line,
+            resources.c.deleting,
+            resources.c.view,
+        )
+        if kind:
+            query = query.where(resources.c.kind == kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(resources.c.kind, resources.c.name)).all()
+        return [
+            StoredResource(
+                kind=r.kind,
+                name=r.name,
+                revision=r.revision,
+                digest=r.digest,
+                source_file=r.source_file,
+                source_line=r.source_line,
+                deleting=bool(r.deleting),
+                view=r.view,
+            )
+            for r in rows
+        ]
+
+    def specs(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The applied normalised specs of the given (kind, name) resources."""
+        wanted = list(keys)
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted, 500):
+                names = [n for _, n in chunk]
+                rows = conn.execute(
+                    sa.select(resources.c.kind, resources.c.name, resources.c.spec).where(
+                        resources.c.name.in_(names)
+                    )
+                ).all()
+                out.update(
+                    {(r.kind, r.name): r.spec for r in rows if (r.kind, r.name) in set(chunk)}
+                )
+        return out
+
+    def applied(self, with_specs: Iterable[tuple[str, str]] = ()) -> list[Applied]:
+        specs = self.specs(with_specs)
+        return [
+            Applied(
+                kind=r.kind,
+                name=r.name,
+                spec=specs.get((r.kind, r.name), {}),
+                digest=r.digest,
+                revision=r.revision,
+                source=r.source,
+                deleting=r.deleting,
+            )
+            for r in self.resources()
+        ]
+
+    def revision_spec(self, kind: str, name: str, revision: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            spec = conn.execute(
+                sa.select(revisions.c.spec).where(
+                    revisions.c.kind == kind,
+                    revisions.c.name == name,
+                    revisions.c.revision == revision,
+                )
+            ).scalar()
+        return dict(spec) if spec is not None else None
+
+    def write_configuration(
+        self,
+        *,
+        writes: Sequence[ResourceWrite],
+        deletes: Sequence[tuple[str, str]],
+        now: datetime,
+        digest: str,
+        expected_generation: int | None = None,
+    ) -> int:
+        """Apply resource writes and deletes in one transaction; return the new generation.
+
+        Deleting a job with a running run only marks it `deleting` (it goes when the run
+        ends); its scheduled runs are discarded either way.
+        """
+        with self.engine.begin() as conn:
+            generation = int(_get_meta(conn, "generation", lock=True) or 0)
+            if expected_generation is not None and generation != expected_generation:
+                raise StaleStore(generation)
+            self._write(conn, writes, now)
+            self._delete(conn, deletes, now)
+            changed = bool(writes or deletes)
+            if changed:
+                generation += 1
+                _set_meta(conn, "generation", str(generation))
+            _set_meta(conn, "applied_digest", digest)
+            return generation
+
+    def _write(self, conn: sa.Connection, writes: Sequence[ResourceWrite], now: datetime) -> None:
+        existing = (
+            {
+                (r.kind, r.name)
+                for r in conn.execute(sa.select(resources.c.kind, resources.c.name)).all()
+            }
+            if writes
+            else set()
+        )
+        inserts = [w for w in writes if (w.kind, w.name) not in existing]
+        if inserts:
+            conn.execute(sa.insert(resources), [_row(w, now, created=now) for w in inserts])
+        for w in writes:
+            if (w.kind, w.name) in existing:
+                values = _row(w, now)
+                values.pop("created")
+                conn.execute(
+                    sa.update(resources)
+                    .where(resources.c.kind == w.kind, resources.c.name == w.name)
+                    .values(**values)
+                )
+        revs = [
+            {
+                "kind": w.kind,
+                "name": w.name,
+                "revision": w.revision,
+                "digest": w.digest,
+                "spec": w.spec,
+                "created": now,
+            }
+            for w in writes
+            if w.new_revision
+        ]
+        if revs:
+            conn.execute(sa.insert(revisions), revs)
+
+    def _delete(
+        self, conn: sa.Connection, deletes: Sequence[tuple[str, str]], now: datetime
+    ) -> None:
+        for kind, name in deletes:
+            if kind == "Job":
+                conn.execute(
+                    sa.update(runs)
+                    .where(runs.c.job == name, runs.c.state == "scheduled")
+                    .values(state="discarded", reason="the job was deleted", ended=now)
+                )
+                running = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(runs)
+                    .where(runs.c.job == name, runs.c.state == "running")
+                ).scalar()
+                if running:
+                    conn.execute(
+                        sa.update(resources)
+                        .where(resources.c.kind == kind, resources.c.name == name)
+                        .values(deleting=True, updated=now)
+                    )
+                    continue
+            conn.execute(
+                sa.delete(resources).where(resources.c.kind == kind, resources.c.name == name)
+            )
+
+    def finish_deferred_deletes(self) -> list[str]:
+        """Delete jobs marked `deleting` whose last running run has ended."""
+        with self.engine.begin() as conn:
+            busy = sa.select(runs.c.job).where(runs.c.state == "running")
+            rows = conn.execute(
+                sa.select(resources.c.name).where(
+                    resources.c.deleting.is_(True), resources.c.name.not_in(busy)
+                )
+            ).all()
+            names = [r.name for r in rows]
+            if names:
+                conn.execute(
+                    sa.delete(resources).where(
+                        resources.c.kind == "Job", resources.c.name.in_(names)
+                    )
+                )
+        return names
+
+    # --- the file cache ----------------------------------------------------------------
+
+    def file_cache(self, root: str) -> dict[str, CachedFile]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(file_cache).where(file_cache.c.root == root)).all()
+        return {
+            r.path: CachedFile(
+                path=r.path,
+                size=r.size,
+                mtime_ns=r.mtime_ns,
+                sha256=r.sha256,
+                entries=r.entries,
+                diagnostics=r.diagnostics,
+            )
+            for r in rows
+        }
+
+    def save_file_cache(
+        self, root: str, changed: Sequence[CachedFile], removed: Sequence[str]
+    ) -> None:
+        if not changed and not removed:
+            return
+        with self.engine.begin() as conn:
+            paths = [c.path for c in changed] + list(removed)
+            for chunk in _chunks(paths, 500):
+                conn.execute(
+                    sa.delete(file_cache).where(
+                        file_cache.c.root == root, file_cache.c.path.in_(chunk)
+                    )
+                )
+            if changed:
+                conn.execute(
+                    sa.insert(file_cache),
+                    [
+                        {
+                            "root": root,
+                            "path": c.path,
+                            "size": c.size,
+                            "mtime_ns": c.mtime_ns,
+                            "sha256": c.sha256,
+                            "entries": c.entries,
+                            "diagnostics": c.diagnostics,
+                        }
+                        for c in changed
+                    ],
+                )
+
+    # --- reconciles --------------------------------------------------------------------
+
+    def record_reconcile(
+        self,
+        *,
+        started: datetime,
+        ended: datetime,
+        origin: str,
+        outcome: str,
+        digest: str | None,
+        summary: dict[str, Any],
+        errors: list[str],
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(reconciles).values(
+                    started=started,
+                    ended=ended,
+                    origin=origin,
+                    outcome=outcome,
+                    digest=digest,
+                    summary=summary,
+                    errors=errors[:200],
+                )
+            )
+            _set_meta(conn, "attempted_digest", digest or "")
+            ids = [
+                r.id
+                for r in conn.execute(
+                    sa.select(reconciles.c.id)
+                    .order_by(reconciles.c.id.desc())
+                    .limit(KEEP_RECONCILES)
+                ).all()
+            ]
+            conn.execute(sa.delete(reconciles).where(reconciles.c.id.not_in(ids)))
+
+    def reconciles(self, limit: int = KEEP_RECONCILES) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(reconciles).order_by(reconciles.c.id.desc()).limit(limit)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    # --- runs and holds, as plans need them ---------------------------------------------
+
+    def active_runs(self) -> list[ActiveRun]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state)
+                .where(runs.c.state.in_(ACTIVE_STATES))
+                .order_by(runs.c.id)
+            ).all()
+        return [ActiveRun(id=r.id, job=r.job, revision=r.revision, state=r.state) for r in rows]
+
+    def last_runs(self) -> dict[str, tuple[int, str]]:
+        """The latest run of each job: (id, state)."""
+        latest = (
+            sa.select(runs.c.job, sa.func.max(runs.c.id).label("id"))
+            .group_by(runs.c.job)
+            .subquery()
+        )
+        query = sa.select(runs.c.job, runs.c.id, runs.c.state).join(
+            latest, runs.c.id == latest.c.id
+        )
+        with self.engine.connect() as conn:
+            return {r.job: (r.id, r.state) for r in conn.execute(query).all()}
+
+    def runtime_holds(self) -> list[RuntimeHold]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(holds.c.job, holds.c.name, holds.c.reason).order_by(
+                    holds.c.job, holds.c.name
+                )
+            ).all()
+        return [RuntimeHold(job=r.job, name=r.name, reason=r.reason) for r in rows]
+
+    def add_runtime_hold(
+        self,
+        *,
+        job: str,
+        name: str,
+        now: datetime,
+        reason: str | None = None,
+        tasks: list[str] | None = None,
+        until: datetime | None = None,
+        depends_job: str | None = None,
+        depends_task: str | None = None,
+        created_by: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(holds).values(
+                    job=job,
+                    name=name,
+                    reason=reason,
+                    tasks=tasks,
+                    until=until,
+                    depends_job=depends_job,
+                    depends_task=depends_task,
+                    created=now,
+                    created_by=created_by,
+                )
+            )
+
+    def create_run(
+        self,
+        *,
+        job: str,
+        revision: int,
+        trigger: str,
+        due: datetime,
+        now: datetime,
+        state: str = "scheduled",
+    ) -> int:
+        """A run row; idempotent on (job, due): a second create returns the first's id."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                sa.select(runs.c.id).where(runs.c.job == job, runs.c.due == due)
+            ).scalar()
+            if found is not None:
+                return int(found)
+            result = conn.execute(
+                sa.insert(runs).values(
+                    job=job,
+                    revision=revision,
+                    trigger=trigger,
+                    state=state,
+                    due=due,
+                    created=now,
+                    started=now if state == "running" else None,
+                    attempt=1,
+                )
+            )
+            key = result.inserted_primary_key
+            if key is None:  # pragma: no cover - every backend reports it
+                raise RuntimeError("the store did not return the new run's id")
+            return int(key[0])
+
+    def set_run_state(
+        self, run_id: int, state: str, *, now: datetime, reason: str | None = None
+    ) -> None:
+        ended = now if state not in ACTIVE_STATES else None
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id)
+                .values(state=state, reason=reason, ended=ended)
+            )
+
+
+class StaleStore(Exception):
+    def __init__(self, generation: int) -> None:
+        super().__init__(generation)
+        self.generation = generation
+
+
+def _row(w: ResourceWrite, now: datetime, created: datetime | None = None) -> dict[str, Any]:
+    return {
+        "kind": w.kind,
+        "name": w.name,
+        "revision": w.revision,
+        "digest": w.digest,
+        "spec": w.spec,
+        "view": w.view,
+        "source_file": w.source_file,
+        "source_line": w.source_line,
+        "deleting": False,
+        "created": created,
+        "updated": now,
+    }
+
+
+def _get_meta(conn: sa.Connection, key: str, *, lock: bool = False) -> str | None:
+    query = sa.select(meta.c.value).where(meta.c.key == key)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    value = conn.execute(query).scalar()
+    return str(value) if value is not None else None
+
+
+def _set_meta(conn: sa.Connection, key: str, value: str) -> None:
+    updated = conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value))
+    if updated.rowcount == 0:
+        conn.execute(sa.insert(meta).values(key=key, value=value))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

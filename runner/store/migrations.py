@@ -1,0 +1,65 @@
+"""Forward-only schema migrations: a short ordered list, no Alembic.
+
+Why not Alembic: the store has a handful of tables, the runner migrates itself when it
+opens the store (no separate tool to run), and the same code must serve SQLite and
+PostgreSQL. A new store is created from the current tables and stamped with the latest
+version; an older store runs each later migration in order, in one transaction. A store
+newer than the program is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from runner.errors import RunnerError
+from runner.store.tables import meta, metadata
+
+Migration = Callable[[sa.Connection], None]
+
+# (version, what it does, how). Append only; never edit a released step.
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial tables", lambda conn: metadata.create_all(conn)),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+class StoreTooNew(RunnerError):
+    pass
+
+
+def current_version(conn: sa.Connection) -> int | None:
+    if not sa.inspect(conn).has_table("meta"):
+        return None
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else None
+
+
+def migrate(conn: sa.Connection, where: str) -> int:
+    """Bring the store at `where` to the latest schema; return the version it had."""
+    version = current_version(conn)
+    if version is None:
+        metadata.create_all(conn)
+        _stamp(conn, LATEST, new=True)
+        return 0
+    if version > LATEST:
+        raise StoreTooNew(
+            f"the store at {where} has schema version {version}, newer than this runner "
+            f"knows ({LATEST}): upgrade runner, or point --store/--home elsewhere"
+        )
+    for number, _, step in MIGRATIONS:
+        if number > version:
+            step(conn)
+    if version < LATEST:
+        _stamp(conn, LATEST, new=False)
+    return version
+
+
+def _stamp(conn: sa.Connection, version: int, *, new: bool) -> None:
+    if new:
+        conn.execute(sa.insert(meta).values(key="schema_version", value=str(version)))
+    else:
+        conn.execute(
+            sa.update(meta).where(meta.c.key == "schema_version").values(value=str(version))
+        )

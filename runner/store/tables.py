@@ -1,0 +1,189 @@
+"""The state store's tables (SQLAlchemy Core), for SQLite and PostgreSQL alike.
+
+Times are UTC: `timestamptz` on PostgreSQL, fixed-width ISO text on SQLite (which sorts
+and compares like the time it is). Specs are JSON. Every decision the scheduler makes
+is rebuilt from these tables; nothing lives only in a process's memory.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+
+
+class UTCTime(sa.types.TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC, read back aware."""
+
+    impl = sa.String(32)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(sa.String(32))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        if dialect.name == "postgresql":
+            return value
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("view", JSONType, nullable=False),
+    sa.Column("source_file", sa.Text, nullable=False),
+    sa.Column("source_line", sa.Integer, nullable=False),
+    sa.Column("deleting", sa.Boolean, nullable=False, default=False),
+    sa.Column("created", UTCTime, nullable=False),
+    sa.Column("updated", UTCTime, nullable=False),
+)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("spec", JSONType, nullable=False),
+    sa.Column("created", UTCTime, nullable=False),
+)
+
+file_cache = sa.Table(
+    "file_cache",
+    metadata,
+    sa.Column("root", sa.Text, primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("entries", JSONType, nullable=False),
+    sa.Column("diagnostics", JSONType, nullable=False),
+)
+
+reconciles = sa.Table(
+    "reconciles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started", UTCTime, nullable=False),
+    sa.Column("ended", UTCTime, nullable=False),
+    sa.Column("origin", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Column("summary", JSONType, nullable=False),
+    sa.Column("errors", JSONType, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(63), nullable=False, index=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("due", UTCTime, nullable=False),
+    sa.Column("created", UTCTime, nullable=False),
+    sa.Column("started", UTCTime, nullable=True),
+    sa.Column("ended", UTCTime, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, default=1),
+    sa.Column("selected", JSONType, nullable=True),
+    sa.Column("env", JSONType, nullable=True),
+    sa.Column("owner", sa.String(128), nullable=True),
+    sa.Column("owner_host", sa.String(255), nullable=True),
+    sa.Column("owner_pid", sa.Integer, nullable=True),
+    sa.Column("owner_started", sa.Float, nullable=True),
+    sa.Column("heartbeat", UTCTime, nullable=True),
+    sa.UniqueConstraint("job", "due", name="runs_job_due"),
+)
+
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("task", sa.String(63), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False, default=0),
+    sa.Column("started", UTCTime, nullable=True),
+    sa.Column("ended", UTCTime, nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("pid_started", sa.Float, nullable=True),
+)
+
+task_attempts = sa.Table(
+    "task_attempts",
+    metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("task", sa.String(63), primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("started", UTCTime, nullable=True),
+    sa.Column("ended", UTCTime, nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("log", sa.Text, nullable=True),
+)
+
+holds = sa.Table(
+    "holds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(63), nullable=False, index=True),
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("tasks", JSONType, nullable=True),
+    sa.Column("until", UTCTime, nullable=True),
+    sa.Column("depends_job", sa.String(63), nullable=True),
+    sa.Column("depends_task", sa.String(63), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created", UTCTime, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=True),
+    sa.UniqueConstraint("job", "name", name="holds_job_name"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("time", UTCTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("job", sa.String(63), nullable=True, index=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", JSONType, nullable=True),
+)
