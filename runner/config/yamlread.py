@@ -31,6 +31,7 @@ _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
+_NUMBER_LAST = frozenset("0123456789.fFnNaAxXoObBcCdDeE")
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 _TRUE = frozenset(("true", "True", "TRUE"))
 _FALSE = frozenset(("false", "False", "FALSE"))
@@ -93,12 +94,16 @@ def read_yaml(raw: bytes, file: str) -> ReadResult:
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     try:
+        plain = "&" not in text  # no anchors, so no aliases: the fast walk may do
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            walker = _Walker(file, text)
-            data = walker.document(root)
-            diagnostics += walker.diagnostics
-            if not walker.fatal:
-                documents.append(Document(index, data, root))
+            data = _fast_value(root, 1) if plain else _SLOW
+            if data is _SLOW:
+                walker = _Walker(file, text)
+                data = walker.document(root)
+                diagnostics += walker.diagnostics
+                if walker.fatal:
+                    continue
+            documents.append(Document(index, data, root))
     except yaml.MarkedYAMLError as exc:
         diagnostics.append(_syntax_error(exc, file, text))
     except yaml.reader.ReaderError as exc:
@@ -312,6 +317,49 @@ _BAD = object()
 _SCALAR_TAGS = ("int", "float", "bool", "null")
 
 
+_SLOW: Any = object()
+_STR = _CORE + "str"
+
+
+def _fast_value(node: Node, depth: int) -> Any:
+    """The common case, walked quickly: core scalars, string keys, no merges, no
+    duplicates. Anything else returns _SLOW, and the full walker reports it."""
+    if depth > MAX_DEPTH:
+        return _SLOW
+    if node.__class__ is ScalarNode:
+        tag = node.tag
+        if tag == _IMPLICIT:
+            text = node.value
+            return _plain(text) if not text or text[0] in _SPECIAL_FIRST else text
+        return node.value if tag == _STR else _SLOW
+    if node.tag != _IMPLICIT:
+        return _SLOW
+    if node.__class__ is SequenceNode:
+        items = []
+        for child in node.value:
+            value = _fast_value(child, depth + 1)
+            if value is _SLOW:
+                return _SLOW
+            items.append(value)
+        return items
+    out: dict[str, Any] = {}
+    for knode, vnode in node.value:
+        if knode.__class__ is not ScalarNode or knode.tag not in _KEY_TAGS:
+            return _SLOW
+        key = knode.value
+        if key in out or key == "<<":
+            return _SLOW
+        value = _fast_value(vnode, depth + 1)
+        if value is _SLOW:
+            return _SLOW
+        out[key] = value
+    return out
+
+
+_KEY_TAGS = frozenset((_IMPLICIT, _STR))
+_SPECIAL_FIRST = frozenset("~nNtTfF0123456789+-.")
+
+
 def _plain(text: str) -> Any:
     """A plain scalar by YAML 1.2's core schema."""
     if text in _NULLS:
@@ -331,6 +379,8 @@ def _plain(text: str) -> Any:
 def _number(text: str) -> Any:
     if len(text) > MAX_NUMBER_CHARS:
         return text  # beyond any field's range, and past Python's int() digit limit
+    if text[-1] not in _NUMBER_LAST:
+        return text  # `20m`, `1h30m`, `-x`: a string, without trying every pattern
     if _INT.fullmatch(text):
         return int(text)
     if _OCT.fullmatch(text):

@@ -130,6 +130,8 @@ def _check_tasks(job: Job) -> Iterator[Finding]:
 
 
 def _task_cycles(job: Job) -> Iterator[Finding]:
+    if all(t.after is None for t in job.tasks):
+        return  # the written order: a chain, which cannot loop
     graph: dict[str, list[str]] = {}
     for i, task in enumerate(job.tasks):
         after = task.after if task.after is not None else ([job.tasks[i - 1].name] if i else [])

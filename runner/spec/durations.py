@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -17,6 +18,7 @@ _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 HELP = "whole numbers of d, h, m and s, largest first, like 0s, 30s, 15m, 1h30m or 2d"
 
 
+@lru_cache(maxsize=1024)
 def parse_seconds(text: str) -> int | None:
     """Seconds in `text`, or None when it is not a duration."""
     match = _PARTS.match(text)
