@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from runner.schedules import cron_times, every_times, first_n, load_zone
@@ -67,6 +68,7 @@ class Change:
     revision_after: int | None = None
     fields: tuple[FieldChange, ...] = ()
     notes: tuple[Note, ...] = ()
+    running: tuple[ActiveRun, ...] = ()  # runs in progress on the revision before
 
     @property
     def key(self) -> tuple[str, str]:
@@ -121,6 +123,9 @@ class PlanContext:
     active_runs: Sequence[ActiveRun] = ()
     runtime_holds: Sequence[RuntimeHold] = ()
     skipped_files: Sequence[SkippedFile] = ()
+    # labels of every job there will be after the apply (valid files', and the store's
+    # for jobs of skipped files); None: the desired jobs' own
+    job_labels: Mapping[str, Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,19 +150,20 @@ def diff(desired: Sequence[Desired], applied: Sequence[Applied], context: PlanCo
     have = {(a.kind, a.name): a for a in applied}
     held = {r for f in context.skipped_files for r in f.resources}
     runs = _runs_by_job(context.active_runs)
+    labels = _labels_after(want, have, held)
     changes: list[Change] = []
     unchanged = 0
     for key, d in want.items():
         a = have.get(key)
         if a is None:
-            changes.append(_added(d, want, context))
+            changes.append(_added(d, labels, context))
         elif a.digest != d.digest or a.deleting:
-            changes.append(_changed(d, a, runs.get(d.name, []), context))
+            changes.append(_changed(d, a, runs.get(d.name, []) if d.kind == "Job" else [], context))
         else:
             unchanged += 1
     for key, a in have.items():
         if key not in want and key not in held and not a.deleting:
-            changes.append(_deleted(a, runs.get(a.name, [])))
+            changes.append(_deleted(a, runs.get(a.name, []) if a.kind == "Job" else []))
     changes.sort(key=_order)
     return Plan(
         changes=tuple(changes),
@@ -168,10 +174,27 @@ def diff(desired: Sequence[Desired], applied: Sequence[Applied], context: PlanCo
     )
 
 
-def _order(change: Change) -> tuple[int, str, str]:
+def _labels_after(
+    want: Mapping[tuple[str, str], Desired],
+    have: Mapping[tuple[str, str], Applied],
+    held: set[tuple[str, str]],
+) -> dict[str, Mapping[str, str]]:
+    """Every job after the apply, with its labels: the desired ones, and those held by
+    skipped files as applied."""
+    labels = {
+        a.name: a.spec.get("labels") or {}
+        for key, a in have.items()
+        if key in held and a.kind == "Job"
+    }
+    labels.update({d.name: d.spec.get("labels") or {} for d in want.values() if d.kind == "Job"})
+    return labels
+
+
+def _order(change: Change) -> tuple[int, int, str]:
+    """Jobs first (added, changed, deleted), then holds, as SPEC's example reads."""
     return (
+        0 if change.kind == "Job" else 1,
         {Action.ADD: 0, Action.CHANGE: 1, Action.DELETE: 2}[change.action],
-        change.kind,
         change.name,
     )
 
@@ -183,11 +206,14 @@ def _runs_by_job(runs: Sequence[ActiveRun]) -> dict[str, list[ActiveRun]]:
     return out
 
 
-def _added(d: Desired, want: Mapping[tuple[str, str], Desired], context: PlanContext) -> Change:
+def _added(
+    d: Desired, held_labels: Mapping[str, Mapping[str, str]], context: PlanContext
+) -> Change:
     if d.kind == "Job":
         notes = tuple(_job_start_notes(d.spec, context.now, new=True))
     else:
-        notes = (_covers_note(d.spec, [w for w in want.values() if w.kind == "Job"]),)
+        labels = context.job_labels if context.job_labels is not None else held_labels
+        notes = (_covers_note(d.spec, labels),)
     return Change(
         action=Action.ADD,
         kind=d.kind,
@@ -201,9 +227,10 @@ def _added(d: Desired, want: Mapping[tuple[str, str], Desired], context: PlanCon
 
 
 def _changed(d: Desired, a: Applied, runs: list[ActiveRun], context: PlanContext) -> Change:
-    fields = tuple(field_changes(a.spec, d.spec))
+    fields = tuple(_without_inherited(field_changes(a.spec, d.spec)))
     notes: list[Note] = []
-    if d.kind == "Job":
+    same = a.digest == d.digest
+    if d.kind == "Job" and not same:
         notes += _schedule_notes(a.spec, d.spec, context.now)
         revision = a.revision + 1
         notes += [
@@ -217,7 +244,6 @@ def _changed(d: Desired, a: Applied, runs: list[ActiveRun], context: PlanContext
         ]
     if a.deleting:
         notes.append(Note("was being deleted; it stays", warn=True))
-    same = a.digest == d.digest
     return Change(
         action=Action.CHANGE,
         kind=d.kind,
@@ -229,6 +255,7 @@ def _changed(d: Desired, a: Applied, runs: list[ActiveRun], context: PlanContext
         revision_after=a.revision if same else a.revision + 1,
         fields=fields,
         notes=tuple(notes),
+        running=tuple(r for r in runs if r.state == "running") if not same else (),
     )
 
 
@@ -253,6 +280,7 @@ def _deleted(a: Applied, runs: list[ActiveRun]) -> Change:
         after=None,
         revision_before=a.revision,
         notes=tuple(notes),
+        running=tuple(r for r in runs if r.state == "running"),
     )
 
 
@@ -295,20 +323,32 @@ def _schedule_notes(
 
 def next_runs(schedule: Mapping[str, Any], now: datetime, count: int = NEXT_RUNS) -> list[str]:
     """The next `count` ticks of a normalised schedule, in its time zone, for people."""
-    zone = str(schedule.get("timezone") or "UTC")
-    if schedule.get("cron"):
-        times = first_n(cron_times(schedule["cron"], zone=zone, after=now), count)
-    elif schedule.get("every"):
-        seconds = parse_seconds(str(schedule["every"])) or 0
+    cron = tuple(schedule.get("cron") or ())
+    return list(
+        _next_runs(cron, schedule.get("every"), str(schedule.get("timezone") or "UTC"), now, count)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _next_runs(
+    cron: tuple[str, ...], every: str | None, zone: str, now: datetime, count: int
+) -> tuple[str, ...]:
+    """Cached: 10,000 new jobs in a plan share a few dozen schedules."""
+    if cron:
+        times = first_n(cron_times(cron, zone=zone, after=now), count)
+    elif every:
+        seconds = parse_seconds(every) or 0
         times = first_n(every_times(seconds, after=now), count) if seconds else []
     else:
-        return []
+        return ()
     tz = load_zone(zone)
-    return [t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") for t in times]
+    return tuple(t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") for t in times)
 
 
-def _covers_note(spec: Mapping[str, Any], jobs: Sequence[Desired]) -> Note:
-    covered = sorted(j.name for j in jobs if hold_covers(spec, j.spec))
+def _covers_note(spec: Mapping[str, Any], jobs: Mapping[str, Mapping[str, str]]) -> Note:
+    covered = sorted(
+        name for name, labels in jobs.items() if hold_covers(spec, {"name": name, "labels": labels})
+    )
     if not covered:
         return Note("covers no job", warn=True)
     shown = ", ".join(covered[:10]) + (
@@ -326,6 +366,21 @@ def hold_covers(hold: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
         return False
     labels = job.get("labels") or {}
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+INHERITED = ("retries", "continueOnError")  # job fields each task inherits
+
+
+def _without_inherited(changes: Iterator[FieldChange]) -> Iterator[FieldChange]:
+    """A job-level `retries.limit` edit changes every task's inherited copy too; those
+    copies are left out where they change exactly as the job's field does."""
+    items = list(changes)
+    job_level = {c.path: (c.before, c.after) for c in items if c.path.split(".")[0] in INHERITED}
+    for c in items:
+        _, _, rest = c.path.partition("].")
+        if c.path.startswith("tasks[") and rest and job_level.get(rest) == (c.before, c.after):
+            continue
+        yield c
 
 
 def field_changes(before: Any, after: Any, path: str = "") -> Iterator[FieldChange]:
@@ -415,7 +470,9 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
                     for f in c.fields
                 ],
                 "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
-                "running": [n.text for n in c.notes if n.warn and "running" in n.text],
+                "running": [
+                    {"id": r.id, "revision": r.revision, "state": r.state} for r in c.running
+                ],
             }
             for c in plan.changes
         ],

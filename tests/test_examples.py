@@ -23,8 +23,10 @@ def test_examples_validate_against_the_json_schema() -> None:
     schema = json.loads((ROOT / "schemas" / "runner.schema.json").read_text())
     validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
     documents = 0
-    for path in find_files([EXAMPLES]):
-        for doc in read_yaml(path.read_bytes(), str(path)).documents:
+    for path, shown in find_files([EXAMPLES]):
+        with open(path, "rb") as handle:
+            documents_in_file = read_yaml(handle.read(), shown).documents
+        for doc in documents_in_file:
             if doc.data is None:
                 continue
             errors = [e.message for e in validator.iter_errors(doc.data)]

@@ -9,6 +9,8 @@ from runner.plan import Action, Change, FieldChange, Plan, SkippedFile, show
 
 SYMBOL = {Action.ADD: "+", Action.CHANGE: "~", Action.DELETE: "-"}
 WIDTH = 30
+TIMING = ("schedule.cron", "schedule.every", "schedule.timezone")
+NEXT_RUNS = "next runs: "
 
 
 def render_plan(plan: Plan, *, mass_delete: str | None = None) -> str:
@@ -33,10 +35,15 @@ def _change(c: Change) -> list[str]:
     notes = list(c.notes)
     if c.kind == "Hold" and c.action is Action.ADD and notes and not notes[0].warn:
         head += f"   {notes.pop(0).text}"
-    out = [head]
-    out += [f"      {_field(f)}" for f in c.fields]
-    out += [f"      ! {n.text}" if n.warn else f"      {n.text}" for n in notes]
-    return out
+    fields = [f"      {_field(f)}" for f in c.fields]
+    timing = [i for i, f in enumerate(c.fields) if f.path in TIMING]
+    upcoming = [n for n in notes if n.text.startswith(NEXT_RUNS)]
+    if c.action is Action.CHANGE and timing and upcoming:
+        # as SPEC's example: the next run beside the schedule line that changed
+        notes.remove(upcoming[0])
+        first = upcoming[0].text[len(NEXT_RUNS) :].split(", ")[0]
+        fields[timing[0]] += f"   next: {first}"
+    return [head, *fields, *(f"      ! {n.text}" if n.warn else f"      {n.text}" for n in notes)]
 
 
 def _field(f: FieldChange) -> str:

@@ -3,10 +3,10 @@
 The result keeps each file apart (a file with errors is skipped by `apply` while the
 others are applied) and every diagnostic carries its file, line and column.
 
-With `normalized=True` each valid resource also carries its normalised spec, digest and
-reference view, which `plan` diffs. Given a `cache` of earlier reads (kept by the caller,
-the store in practice), files whose size and mtime (or content hash) did not change are
-not parsed again; the new records come back in `Configuration.records` to be saved.
+With `normalized=True` each valid resource also carries its digest (and, when the file
+was parsed, its normalised spec), which `plan` diffs. Given a `FileCache` of earlier
+reads, files whose size and mtime (or content hash) did not change are not parsed again;
+the cache is updated in place for the caller to save.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from runner import __version__
+from runner.config.filecache import FileCache, FileRecord
 from runner.config.yamlread import Document, locate, read_yaml
 from runner.diagnostics import Diagnostic, Severity, sort_key
 from runner.errors import ConfigError
@@ -31,41 +31,12 @@ from runner.spec import (
     RefView,
     Resource,
     check_references,
-    dump,
     duplicate_names,
-    normalize,
+    normal_form,
     parse_resource,
 )
 
 SUFFIXES = (".yaml", ".yml")
-CACHE_VERSION = f"{__version__}/1"  # a new runner re-reads every file once
-
-
-class FileRecord(Protocol):
-    """What the cache keeps of one file (the store's `CachedFile` is one)."""
-
-    @property
-    def path(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def mtime_ns(self) -> int: ...
-    @property
-    def sha256(self) -> str: ...
-    @property
-    def entries(self) -> list[dict[str, Any]]: ...
-    @property
-    def diagnostics(self) -> list[dict[str, Any]]: ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NewRecord:
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    entries: list[dict[str, Any]]
-    diagnostics: list[dict[str, Any]]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -125,8 +96,6 @@ class Configuration:
 
     paths: list[str]
     files: list[SourceFile]
-    records: list[NewRecord] = field(default_factory=list)  # new cache records
-    gone: list[str] = field(default_factory=list)  # cached paths no longer there
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -160,94 +129,106 @@ def load_config(
     *,
     known_jobs: Sequence[RefView] = (),
     normalized: bool = False,
-    cache: Mapping[str, FileRecord] | None = None,
+    cache: FileCache | None = None,
 ) -> Configuration:
     """Read and check every YAML file under `paths` (folders are read recursively)."""
-    cache = cache or {}
     config = Configuration([str(p) for p in paths], [])
     with _collector_paused():
         found = find_files(paths)
-        cwd = os.getcwd()
-        for path in found:
-            source, record = _load_file(path, cache.get(os.path.abspath(path)), normalized, cwd)
+        for real, shown in found:
+            record = cache.get(real) if cache else None
+            source, fresh = _load_file(real, shown, record, normalized)
             config.files.append(source)
-            if record is not None:
-                config.records.append(record)
+            if cache is not None and fresh is not None:
+                cache.put(real, fresh)
         _check_across(config.files, known_jobs)
-    present = {os.path.abspath(p) for p in found}
-    config.gone = [p for p in cache if p not in present]
+    if cache is not None:
+        cache.keep_only({real for real, _ in found})
     return config
 
 
 def cache_root(paths: Sequence[str | os.PathLike[str]]) -> str:
     """The key under which a configuration's file records are kept."""
-    return CACHE_VERSION + ":" + "|".join(sorted(os.path.abspath(p) for p in paths))
+    return "|".join(sorted(os.path.abspath(p) for p in paths))
 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Loading allocates millions of objects that nearly all survive (the parsed
-    configuration) and form no reference cycles; the cyclic collector would rescan them
-    over and over (a quarter of the time for 10,000 files, even with raised thresholds).
-    Paused for the load; whatever cycles it made are collected once it resumes."""
+    configuration) and form no reference cycles. The cyclic collector would rescan them
+    over and over during the load, and then in every full collection after it (each
+    about half a second for 10,000 files). So it is paused for the load, and what the
+    load made is then frozen (`gc.freeze`: left out of later collections; reference
+    counting still frees it when dropped). The freeze is lifted at the next load, so
+    only one load's worth is ever out of the collector's sight."""
     was_enabled = gc.isenabled()
     gc.disable()
+    gc.unfreeze()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
 
-def find_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    found: list[Path] = []
+def find_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, str]]:
+    """Every YAML file under `paths`: (absolute path, path as shown), in a stable order."""
+    cwd = os.getcwd()
+    found: list[tuple[str, str]] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found += _walk(path)
-        elif path.is_file():
-            found.append(path)
+        path = os.path.abspath(raw)
+        if os.path.isdir(path):
+            found += _walk(path, display_path(path, cwd))
+        elif os.path.isfile(path):
+            found.append((path, display_path(path, cwd)))
         else:
             raise ConfigError(
-                f"{path}: no such file or folder; name the configuration folder "
+                f"{raw}: no such file or folder; name the configuration folder "
                 "(--config PATH or RUNNER_CONFIG)"
             )
     return found
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: str, shown: str) -> Iterator[tuple[str, str]]:
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        below = dirpath[len(folder) :].lstrip(os.sep)
+        shown_dir = os.path.join(shown, below) if below else shown
         for name in sorted(filenames):
             if name.endswith(SUFFIXES) and not name.startswith("."):
-                yield Path(dirpath, name)
+                yield os.path.join(dirpath, name), os.path.join(shown_dir, name)
 
 
-def display_path(path: Path, cwd: str | None = None) -> str:
+def display_path(path: str | os.PathLike[str], cwd: str | None = None) -> str:
     """The path as people see it: relative to the working directory when under it."""
     text = os.path.relpath(path, cwd or os.getcwd())
     return str(path) if text.startswith("..") else text
 
 
 def _load_file(
-    path: Path, record: FileRecord | None, normalized: bool, cwd: str
-) -> tuple[SourceFile, NewRecord | None]:
-    """One file, from the cache when it did not change, else read and checked alone."""
-    shown = display_path(path, cwd)
+    real: str, shown: str, record: FileRecord | None, normalized: bool
+) -> tuple[SourceFile, FileRecord | None]:
+    """One file, from its cache record when it did not change, else read and checked
+    alone; with the record to cache when there is a new one."""
     try:
-        stat = path.stat()
+        stat = os.stat(real)
         if record and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             return _from_record(shown, record), None
-        raw = path.read_bytes()
+        with open(real, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         source = SourceFile(shown)
         source.local.append(_unreadable(shown, exc))
         return source, None
     digest = hashlib.sha256(raw).hexdigest()
     if record and record.sha256 == digest:
-        return _from_record(shown, record), _record(path, stat, digest, record)
+        fresh = FileRecord(
+            stat.st_size, stat.st_mtime_ns, digest, record.entries, record.diagnostics
+        )
+        return _from_record(shown, record), fresh
     source = _parse_file(shown, raw, normalized)
-    return source, _record(path, stat, digest, _as_record(source)) if normalized else None
+    return source, _as_record(source, stat, digest) if normalized else None
 
 
 def _unreadable(shown: str, exc: OSError) -> Diagnostic:
@@ -290,7 +271,7 @@ def _loaded(resource: Resource, shown: str, doc: Document, normalized: bool) -> 
         resource=resource,
     )
     if normalized:
-        item.spec = dump(normalize(resource))
+        item.spec = normal_form(resource)
         item.digest = spec_digest(item.spec)
     return item
 
@@ -300,83 +281,74 @@ def spec_digest(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _as_record(source: SourceFile) -> NewRecord:
-    """What the cache keeps of a parsed file (its stat fields are filled by `_record`)."""
+def _as_record(source: SourceFile, stat: os.stat_result, digest: str) -> FileRecord:
+    """What the cache keeps of a parsed file."""
     valid = {(r.kind, r.name, r.document) for r in source.resources}
-    entries: list[dict[str, Any]] = [
-        {
-            "kind": r.kind,
-            "name": r.name,
-            "line": r.line,
-            "document": r.document,
-            "digest": r.digest,
-            "spec": r.spec,
-            "view": r.view.as_json(),
-        }
-        for r in source.resources
+    entries: list[list[Any]] = [
+        [r.kind, r.name, r.line, r.document, r.digest, r.view.as_json()] for r in source.resources
     ]
     entries += [
-        {"kind": n.kind, "name": n.name, "line": n.line, "document": n.document}
+        [n.kind, n.name, n.line, n.document, None, None]
         for n in source.named
         if (n.kind, n.name, n.document) not in valid
     ]
     diagnostics = [
-        {
-            "line": d.line,
-            "column": d.column,
-            "path": list(d.path),
-            "code": d.code,
-            "message": d.message,
-            "severity": d.severity.value,
-        }
-        for d in source.local
+        [d.line, d.column, list(d.path), d.code, d.message, d.severity.value] for d in source.local
     ]
-    return NewRecord(
-        path="", size=0, mtime_ns=0, sha256="", entries=entries, diagnostics=diagnostics
-    )
-
-
-def _record(path: Path, stat: os.stat_result, digest: str, record: FileRecord) -> NewRecord:
-    return NewRecord(
-        path=os.path.abspath(path),
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
-        sha256=digest,
-        entries=record.entries,
-        diagnostics=record.diagnostics,
-    )
+    return FileRecord(stat.st_size, stat.st_mtime_ns, digest, entries, diagnostics)
 
 
 def _from_record(shown: str, record: FileRecord) -> SourceFile:
     source = SourceFile(shown, cached=True)
-    for e in record.entries:
-        source.named.append(Named(e["kind"], e["name"], e["line"], e["document"]))
-        if "view" in e:
+    for kind, name, line, document, digest, view in record.entries:
+        source.named.append(Named(kind, name, line, document))
+        if view is not None:
             source.resources.append(
                 Loaded(
-                    kind=e["kind"],
-                    name=e["name"],
+                    kind=kind,
+                    name=name,
                     file=shown,
-                    line=e["line"],
-                    document=e["document"],
-                    view=RefView.from_json(e["view"]),
-                    spec=e["spec"],
-                    digest=e["digest"],
+                    line=line,
+                    document=document,
+                    view=RefView.from_json(view),
+                    digest=digest,
                 )
             )
     source.local = [
         Diagnostic(
             file=shown,
-            line=d["line"],
-            column=d["column"],
-            path=tuple(d["path"]),
-            code=d["code"],
-            message=d["message"],
-            severity=Severity(d["severity"]),
+            line=line,
+            column=column,
+            path=tuple(path),
+            code=code,
+            message=message,
+            severity=Severity(severity),
         )
-        for d in record.diagnostics
+        for line, column, path, code, message, severity in record.diagnostics
     ]
     return source
+
+
+def read_specs(
+    item_files: Sequence[str], normalized_for: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Normalised specs of the given resources, read again from their files (for the few
+    a plan needs when their files came from the cache)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for shown in sorted(set(item_files)):
+        try:
+            with open(shown, "rb") as handle:
+                parsed = _parse_file(shown, handle.read(), normalized=True)
+        except OSError:
+            continue
+        out.update(
+            {
+                (r.kind, r.name): r.spec
+                for r in parsed.resources
+                if (r.kind, r.name) in normalized_for and r.spec is not None
+            }
+        )
+    return out
 
 
 def _check_across(files: list[SourceFile], known_jobs: Sequence[RefView]) -> None:

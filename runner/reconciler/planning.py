@@ -12,21 +12,25 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
+from runner.config.filecache import FileCache
 from runner.config.loader import (
     Configuration,
+    Loaded,
     Placement,
     SourceFile,
     attach_findings,
     cache_root,
     load_config,
+    read_specs,
 )
 from runner.plan import Action, Applied, Desired, Plan, PlanContext, SkippedFile, diff
 from runner.spec import Finding, RefView, check_references
 from runner.store import Store
-from runner.store.backend import CachedFile, StoredResource
+from runner.store.backend import StoredResource
 
 MASS_DELETE_MIN = 10
 
@@ -64,25 +68,29 @@ def make_plan(
     paths: Sequence[str | os.PathLike[str]], store: Store, *, now: datetime
 ) -> PlanResult:
     root = cache_root(paths)
-    config = load_config(paths, normalized=True, cache=store.file_cache(root))
-    store.save_file_cache(root, [CachedFile(**asdict(r)) for r in config.records], config.gone)
+    cache = FileCache.from_text(store.file_cache(root))
+    config = load_config(paths, normalized=True, cache=cache)
+    if cache.changed:
+        store.save_file_cache(root, cache.to_text())
     stored = store.resources()
-    _isolate(config, stored)
+    _isolate(config, stored, store)
     skipped = [f for f in config.files if not f.valid]
+    applied_digests = {(s.kind, s.name): s.digest for s in stored if not s.deleting}
+    _fill_specs([r for r in config.resources if applied_digests.get((r.kind, r.name)) != r.digest])
     desired = [
         Desired(kind=r.kind, name=r.name, spec=r.spec or {}, digest=r.digest or "", source=r.source)
         for r in config.resources
     ]
-    changed = _needing_specs(desired, stored)
-    applied = store.applied(with_specs=changed)
+    applied = store.applied(with_specs=_needing_specs(desired, stored), stored=stored)
     context = PlanContext(
         now=now,
         active_runs=store.active_runs(),
         runtime_holds=store.runtime_holds(),
         skipped_files=[_skipped(f, stored) for f in skipped],
+        job_labels=_job_labels(config, skipped, stored, store),
     )
     return PlanResult(
-        plan=diff(desired, _shown(applied), context),
+        plan=diff(desired, _shown(applied, desired), context),
         config=config,
         desired=desired,
         stored=stored,
@@ -90,6 +98,29 @@ def make_plan(
         digest=_digest(config),
         skipped=skipped,
     )
+
+
+def _fill_specs(items: list[Loaded]) -> None:
+    """Normalised specs for resources that are new or changed but came from the cache
+    (a plan made twice before an apply): their files are read again."""
+    missing = [r for r in items if r.spec is None]
+    if not missing:
+        return
+    specs = read_specs([r.file for r in missing], {(r.kind, r.name) for r in missing})
+    for r in missing:
+        r.spec = specs.get((r.kind, r.name))
+
+
+def _job_labels(
+    config: Configuration, skipped: list[SourceFile], stored: list[StoredResource], store: Store
+) -> dict[str, dict[str, str]]:
+    """The labels of every job there will be once the plan is applied: the valid files'
+    and, for the skipped files, the store's."""
+    labels = {r.name: dict(r.view.labels) for r in config.resources if r.kind == "Job"}
+    held = {name for f in skipped for kind, name in held_by(f, stored) if kind == "Job"}
+    for name, view in store.views(held - set(labels)).items():
+        labels[name] = dict(view.get("labels") or {})
+    return labels
 
 
 def _needing_specs(desired: list[Desired], stored: list[StoredResource]) -> list[tuple[str, str]]:
@@ -100,9 +131,14 @@ def _needing_specs(desired: list[Desired], stored: list[StoredResource]) -> list
     ]
 
 
-def _shown(applied: list[Applied]) -> list[Applied]:
-    """Applied resources with their source shown relative to the working directory."""
-    return [replace(a, source=relative_source(a.source)) for a in applied]
+def _shown(applied: list[Applied], desired: list[Desired]) -> list[Applied]:
+    """Applied resources; those going away with their source relative to the working
+    directory (the only ones whose stored source the plan shows)."""
+    kept = {(d.kind, d.name) for d in desired}
+    return [
+        a if (a.kind, a.name) in kept else replace(a, source=relative_source(a.source))
+        for a in applied
+    ]
 
 
 def relative_source(source: str) -> str:
@@ -130,11 +166,12 @@ def _skipped(file: SourceFile, stored: list[StoredResource]) -> SkippedFile:
     )
 
 
-def _isolate(config: Configuration, stored: list[StoredResource]) -> None:
+def _isolate(config: Configuration, stored: list[StoredResource], store: Store) -> None:
     """Check the references of valid files again against what will really exist once the
     invalid files are skipped (their jobs as the store holds them), until no further file
     becomes invalid."""
-    store_jobs = {s.name: s for s in stored if s.kind == "Job"}
+    applied_jobs = {s.name for s in stored if s.kind == "Job"}
+    views: dict[str, dict[str, Any]] = {}
     while True:
         skipped = [f for f in config.files if not f.valid]
         if not skipped:
@@ -142,11 +179,9 @@ def _isolate(config: Configuration, stored: list[StoredResource]) -> None:
         valid = [r for f in config.files if f.valid for r in f.resources]
         present = {r.name for r in valid if r.kind == "Job"}
         in_skipped = {n.name: f.path for f in skipped for n in f.named if n.kind == "Job"}
-        known = [
-            RefView.from_json(store_jobs[name].view)
-            for name in in_skipped
-            if name in store_jobs and name not in present
-        ]
+        wanted = {n for n in in_skipped if n in applied_jobs and n not in present}
+        views.update(store.views(wanted - set(views)))
+        known = [RefView.from_json(views[name]) for name in wanted if name in views]
         found = check_references([r.view for r in valid], known_jobs=known)
         placed = [Placement.of(valid[i], _explained(f, in_skipped)) for i, f in found if f.is_error]
         if not attach_findings(config.files, placed):

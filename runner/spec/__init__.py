@@ -13,7 +13,7 @@ from runner.spec.durations import Duration, describe
 from runner.spec.findings import Finding
 from runner.spec.messages import findings_from_errors
 from runner.spec.models import API_VERSION, MODELS, Hold, Job, Resource
-from runner.spec.normalize import dump, normalize
+from runner.spec.normalize import dump, normal_form, normalize
 from runner.spec.references import RefView, check_references, duplicate_names
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "check_resource",
     "dump",
     "duplicate_names",
+    "normal_form",
     "normalize",
     "parse_resource",
 ]

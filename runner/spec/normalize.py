@@ -1,104 +1,100 @@
 """The normalised form: every default filled in, so that spelling one out is no change.
 
-`plan` diffs normalised forms; `apply` stores them; a run executes one.
+`plan` diffs normalised forms; `apply` stores them; a run executes one. The form is
+plain data (the files' field names, durations in their canonical spelling, times in
+UTC), made from one dump of the model: copying models field by field costs ten times
+as much for 10,000 jobs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from runner.spec.durations import Duration
-from runner.spec.models import (
-    History,
-    Hold,
-    InlineHold,
-    Job,
-    Resource,
-    Retries,
-    Schedule,
-    Task,
-)
+from runner.spec.models import Hold, Job, Resource
 
-DEFAULT_RETRIES = Retries(limit=0, delay=Duration(10), backoff=2.0, max_delay=Duration(600))
+DEFAULT_RETRIES: dict[str, Any] = {"limit": 0, "delay": "10s", "backoff": 2.0, "maxDelay": "10m"}
 DEFAULT_KEEP_RUNS = 100
 DEFAULT_KEEP_DAYS = 30
+SCHEDULE_DEFAULTS: dict[str, Any] = {
+    "mode": None,
+    "cron": None,
+    "every": None,
+    "timezone": "UTC",
+    "enabled": True,
+    "jitter": "0s",
+    "overlap": "skip",
+    "catchup": "latest",
+    "startingDeadline": None,
+}
+
+
+def normal_form(resource: Resource) -> dict[str, Any]:
+    """The normalised resource as plain data, with the files' field names."""
+    data = resource.model_dump(mode="json", by_alias=True)
+    return _job(data) if isinstance(resource, Job) else _hold(data)
 
 
 def normalize(resource: Resource) -> Resource:
-    return normalize_job(resource) if isinstance(resource, Job) else normalize_hold(resource)
-
-
-def normalize_job(job: Job) -> Job:
-    retries = merge_retries(job.retries, DEFAULT_RETRIES)
-    tasks = [
-        _normalize_task(
-            task, previous=job.tasks[i - 1].name if i else None, job=job, retries=retries
-        )
-        for i, task in enumerate(job.tasks)
-    ]
-    history = History(
-        keep_runs=(job.history and job.history.keep_runs) or DEFAULT_KEEP_RUNS,
-        keep_days=(job.history and job.history.keep_days) or DEFAULT_KEEP_DAYS,
-    )
-    return job.model_copy(
-        update={
-            "schedule": normalize_schedule(job.schedule),
-            "retries": retries,
-            "tasks": tasks,
-            "history": history,
-            "holds": [_normalize_inline_hold(h) for h in job.holds],
-            "after": sorted(set(job.after)),
-            "labels": dict(sorted(job.labels.items())),
-            "env": dict(sorted(job.env.items())),
-        }
-    )
-
-
-def normalize_schedule(schedule: Schedule | None) -> Schedule:
-    schedule = schedule or Schedule()
-    mode = schedule.mode or ("auto" if schedule.cron or schedule.every is not None else "manual")
-    cron = [" ".join(c.split()) for c in schedule.cron] if schedule.cron else None
-    return schedule.model_copy(update={"mode": mode, "cron": cron})
-
-
-def merge_retries(own: Retries | None, inherited: Retries) -> Retries:
-    if own is None:
-        return inherited
-    filled = {
-        name: getattr(own, name) if getattr(own, name) is not None else getattr(inherited, name)
-        for name in Retries.model_fields
-    }
-    return own.model_copy(update=filled)
-
-
-def _normalize_task(task: Task, *, previous: str | None, job: Job, retries: Retries) -> Task:
-    after = task.after if task.after is not None else ([previous] if previous else [])
-    continue_on_error = (
-        task.continue_on_error if task.continue_on_error is not None else job.continue_on_error
-    )
-    return task.model_copy(
-        update={
-            "after": after,
-            "retries": merge_retries(task.retries, retries),
-            "continue_on_error": continue_on_error,
-            "env": dict(sorted(task.env.items())),
-        }
-    )
-
-
-def _normalize_inline_hold(hold: InlineHold) -> InlineHold:
-    return hold.model_copy(update={"tasks": sorted(set(hold.tasks)) if hold.tasks else None})
-
-
-def normalize_hold(hold: Hold) -> Hold:
-    return hold.model_copy(
-        update={
-            "jobs": sorted(set(hold.jobs)) if hold.jobs else None,
-            "tasks": sorted(set(hold.tasks)) if hold.tasks else None,
-        }
-    )
+    """The normalised resource as a model."""
+    model = Job if isinstance(resource, Job) else Hold
+    return model.model_validate(normal_form(resource))
 
 
 def dump(resource: Resource) -> dict[str, Any]:
-    """The normalised resource as plain data, with the files' field names."""
+    """A resource as plain data, with the files' field names (normalise it first)."""
     return resource.model_dump(mode="json", by_alias=True)
+
+
+def _job(data: dict[str, Any]) -> dict[str, Any]:
+    retries = merge_retries(data.get("retries"), DEFAULT_RETRIES)
+    data["schedule"] = normalize_schedule(data.get("schedule"))
+    data["retries"] = retries
+    history = data.get("history") or {}
+    data["history"] = {
+        "keepRuns": history.get("keepRuns") or DEFAULT_KEEP_RUNS,
+        "keepDays": history.get("keepDays") or DEFAULT_KEEP_DAYS,
+    }
+    previous: str | None = None
+    for task in data["tasks"]:
+        _task(task, previous=previous, job=data, retries=retries)
+        previous = task["name"]
+    for hold in data["holds"]:
+        hold["tasks"] = sorted(set(hold["tasks"])) if hold.get("tasks") else None
+    data["after"] = sorted(set(data["after"]))
+    data["labels"] = dict(sorted(data["labels"].items()))
+    data["env"] = dict(sorted(data["env"].items()))
+    return data
+
+
+def normalize_schedule(schedule: dict[str, Any] | None) -> dict[str, Any]:
+    """A schedule with every default, `mode` decided and crons' spaces collapsed."""
+    out = {**SCHEDULE_DEFAULTS, **(schedule or {})}
+    if out["cron"]:
+        out["cron"] = [" ".join(c.split()) for c in out["cron"]]
+    if out["mode"] is None:
+        out["mode"] = "auto" if out["cron"] or out["every"] is not None else "manual"
+    return out
+
+
+def merge_retries(own: dict[str, Any] | None, inherited: dict[str, Any]) -> dict[str, Any]:
+    """Retries field by field: the own value where given, else the inherited one."""
+    if not own:
+        return dict(inherited)
+    return {k: own[k] if own.get(k) is not None else v for k, v in inherited.items()}
+
+
+def _task(
+    task: dict[str, Any], *, previous: str | None, job: dict[str, Any], retries: dict[str, Any]
+) -> None:
+    if task.get("after") is None:
+        task["after"] = [previous] if previous else []
+    task["retries"] = merge_retries(task.get("retries"), retries)
+    if task.get("continueOnError") is None:
+        task["continueOnError"] = job["continueOnError"]
+    task["env"] = dict(sorted(task["env"].items()))
+
+
+def _hold(data: dict[str, Any]) -> dict[str, Any]:
+    data["jobs"] = sorted(set(data["jobs"])) if data.get("jobs") else None
+    data["tasks"] = sorted(set(data["tasks"])) if data.get("tasks") else None
+    return data

@@ -36,7 +36,6 @@ class StoredResource:
     source_file: str
     source_line: int
     deleting: bool
-    view: dict[str, Any]
 
     @property
     def source(self) -> str:
@@ -56,16 +55,6 @@ class ResourceWrite:
     source_file: str
     source_line: int
     new_revision: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CachedFile:
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    entries: list[dict[str, Any]]
-    diagnostics: list[dict[str, Any]]
 
 
 class Store:
@@ -116,7 +105,6 @@ class Store:
             resources.c.source_file,
             resources.c.source_line,
             resources.c.deleting,
-            resources.c.view,
         )
         if kind:
             query = query.where(resources.c.kind == kind)
@@ -131,10 +119,22 @@ class Store:
                 source_file=r.source_file,
                 source_line=r.source_line,
                 deleting=bool(r.deleting),
-                view=r.view,
             )
             for r in rows
         ]
+
+    def views(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The reference views of the given jobs, as applied."""
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(names), 500):
+                rows = conn.execute(
+                    sa.select(resources.c.name, resources.c.view).where(
+                        resources.c.kind == "Job", resources.c.name.in_(chunk)
+                    )
+                ).all()
+                out.update({r.name: r.view for r in rows})
+        return out
 
     def specs(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """The applied normalised specs of the given (kind, name) resources."""
@@ -148,12 +148,19 @@ class Store:
                         resources.c.name.in_(names)
                     )
                 ).all()
+                wanted_here = set(chunk)
                 out.update(
-                    {(r.kind, r.name): r.spec for r in rows if (r.kind, r.name) in set(chunk)}
+                    {(r.kind, r.name): r.spec for r in rows if (r.kind, r.name) in wanted_here}
                 )
         return out
 
-    def applied(self, with_specs: Iterable[tuple[str, str]] = ()) -> list[Applied]:
+    def applied(
+        self,
+        with_specs: Iterable[tuple[str, str]] = (),
+        stored: Sequence[StoredResource] | None = None,
+    ) -> list[Applied]:
+        """The applied resources for a diff; specs only for `with_specs` (the rest are
+        compared by digest)."""
         specs = self.specs(with_specs)
         return [
             Applied(
@@ -165,7 +172,7 @@ class Store:
                 source=r.source,
                 deleting=r.deleting,
             )
-            for r in self.resources()
+            for r in (self.resources() if stored is None else stored)
         ]
 
     def revision_spec(self, kind: str, name: str, revision: int) -> dict[str, Any] | None:
@@ -222,6 +229,9 @@ class Store:
             if (w.kind, w.name) in existing:
                 values = _row(w, now)
                 values.pop("created")
+                if not w.new_revision:  # moved, or back from deleting: the spec stays
+                    for unchanged in ("spec", "view", "digest", "revision"):
+                        values.pop(unchanged)
                 conn.execute(
                     sa.update(resources)
                     .where(resources.c.kind == w.kind, resources.c.name == w.name)
@@ -288,50 +298,18 @@ class Store:
 
     # --- the file cache ----------------------------------------------------------------
 
-    def file_cache(self, root: str) -> dict[str, CachedFile]:
+    def file_cache(self, root: str) -> str | None:
+        """The plan cache of a configuration root, as the loader wrote it (opaque text)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(file_cache).where(file_cache.c.root == root)).all()
-        return {
-            r.path: CachedFile(
-                path=r.path,
-                size=r.size,
-                mtime_ns=r.mtime_ns,
-                sha256=r.sha256,
-                entries=r.entries,
-                diagnostics=r.diagnostics,
-            )
-            for r in rows
-        }
+            text = conn.execute(
+                sa.select(file_cache.c.blob).where(file_cache.c.root == root)
+            ).scalar()
+        return str(text) if text is not None else None
 
-    def save_file_cache(
-        self, root: str, changed: Sequence[CachedFile], removed: Sequence[str]
-    ) -> None:
-        if not changed and not removed:
-            return
+    def save_file_cache(self, root: str, text: str) -> None:
         with self.engine.begin() as conn:
-            paths = [c.path for c in changed] + list(removed)
-            for chunk in _chunks(paths, 500):
-                conn.execute(
-                    sa.delete(file_cache).where(
-                        file_cache.c.root == root, file_cache.c.path.in_(chunk)
-                    )
-                )
-            if changed:
-                conn.execute(
-                    sa.insert(file_cache),
-                    [
-                        {
-                            "root": root,
-                            "path": c.path,
-                            "size": c.size,
-                            "mtime_ns": c.mtime_ns,
-                            "sha256": c.sha256,
-                            "entries": c.entries,
-                            "diagnostics": c.diagnostics,
-                        }
-                        for c in changed
-                    ],
-                )
+            conn.execute(sa.delete(file_cache).where(file_cache.c.root == root))
+            conn.execute(sa.insert(file_cache).values(root=root, blob=text))
 
     # --- reconciles --------------------------------------------------------------------
 

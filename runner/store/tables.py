@@ -86,12 +86,7 @@ file_cache = sa.Table(
     "file_cache",
     metadata,
     sa.Column("root", sa.Text, primary_key=True),
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("entries", JSONType, nullable=False),
-    sa.Column("diagnostics", JSONType, nullable=False),
+    sa.Column("blob", sa.Text, nullable=False),  # the loader's records, one JSON text
 )
 
 reconciles = sa.Table(

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from runner.store import Store, StoreTooNew, open_store
-from runner.store.backend import CachedFile, ResourceWrite, StaleStore
+from runner.store.backend import ResourceWrite, StaleStore
 from runner.store.lock import LockHeld
 from runner.store.tables import meta
 
@@ -115,19 +115,11 @@ def test_times_come_back_aware_in_utc(store: Store) -> None:
 
 
 def test_file_cache_round_trip(store: Store) -> None:
-    entry = CachedFile(
-        path="jobs.d/a.yaml",
-        size=10,
-        mtime_ns=123,
-        sha256="s",
-        entries=[{"kind": "Job", "name": "a"}],
-        diagnostics=[],
-    )
-    store.save_file_cache("/cfg", [entry], [])
-    assert store.file_cache("/cfg") == {"jobs.d/a.yaml": entry}
-    assert store.file_cache("/other") == {}
-    store.save_file_cache("/cfg", [], ["jobs.d/a.yaml"])
-    assert store.file_cache("/cfg") == {}
+    assert store.file_cache("/cfg") is None
+    store.save_file_cache("/cfg", '{"files": {}}')
+    store.save_file_cache("/cfg", '{"files": {"a": 1}}')
+    assert store.file_cache("/cfg") == '{"files": {"a": 1}}'
+    assert store.file_cache("/other") is None
 
 
 def test_reconcile_outcomes_keep_the_last_20(store: Store) -> None:
