@@ -49,7 +49,7 @@ def command(
     Files with errors are listed as skipped: apply leaves what they hold as it is.
     """
     with store_for(home, store_url) as store:
-        result = make_plan(list(paths) or [config], store, now=now())
+        result = make_plan(list(paths) or [config], store, now=now(), thrifty=True)
     for d in result.config.diagnostics:
         click.echo(d.text(), err=fmt == "json")
     if fmt == "json":

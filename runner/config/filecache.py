@@ -3,37 +3,47 @@
 One compact JSON text per configuration root (kept by the store), decoded in one call:
 for 10,000 files that is tens of milliseconds, where a row or a JSON value per file costs
 seconds. A record is keyed by the file's absolute path and holds its size, mtime and
-content hash, the resources it declares (with their digests and reference views) and the
-file's own diagnostics. Specs are not kept: the few that a plan needs are read again.
+content hash, the resources it declares (digests and reference views), the file's own
+diagnostics, and a key of what checks across files look at in it (names, lines, views).
+
+The cache also keeps the result of the last checks across files, with the key of the
+whole folder it was made for: when no file's references changed (a task's command was
+edited, say), the checks are not run again. Specs are not kept: the few a plan needs
+are read again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner import __version__
 
-FORMAT = f"runner-file-cache/1 {__version__}"  # a new runner reads every file again once
+FORMAT = f"runner-file-cache/2 {__version__}"  # a new runner reads every file again once
+
+# A record: [size, mtime_ns, sha256, entries, diagnostics, refs_key], where an entry is
+# [kind, name, line, document, digest | None, view | None] and a diagnostic
+# [line, column, path, code, message, severity].
+SIZE, MTIME, SHA, ENTRIES, DIAGNOSTICS, REFS_KEY = range(6)
+Record = list[Any]
 
 
-@dataclass(slots=True)
-class FileRecord:
-    size: int
-    mtime_ns: int
-    sha256: str
-    entries: list[list[Any]]  # [kind, name, line, document, digest | None, view | None]
-    diagnostics: list[list[Any]]  # [line, column, path, code, message, severity]
-
-    def as_list(self) -> list[Any]:
-        return [self.size, self.mtime_ns, self.sha256, self.entries, self.diagnostics]
+def refs_key(entries: list[list[Any]]) -> str:
+    """What checks across files depend on in one file: everything but the digests. The
+    cache is tied to the runner's version, so `repr` (faster than JSON) is stable enough."""
+    text = repr([(e[0], e[1], e[2], e[3], e[5]) for e in entries])
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(slots=True)
 class FileCache:
-    records: dict[str, FileRecord] = field(default_factory=dict)
+    records: dict[str, Record] = field(default_factory=dict)
+    across_key: str | None = None
+    across: dict[str, list[list[Any]]] = field(default_factory=dict)  # path -> diagnostics
     changed: bool = False
+    reread: int = 0  # files parsed this time
 
     @classmethod
     def from_text(cls, text: str | None) -> FileCache:
@@ -44,20 +54,23 @@ class FileCache:
             data = json.loads(text)
             if data.get("format") != FORMAT:
                 return cls(changed=True)
-            return cls({path: FileRecord(*fields) for path, fields in data["files"].items()})
+            return cls(data["files"], data.get("across_key"), data.get("across") or {})
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls(changed=True)
 
     def to_text(self) -> str:
-        files = {path: r.as_list() for path, r in self.records.items()}
-        return json.dumps(
-            {"format": FORMAT, "files": files}, separators=(",", ":"), ensure_ascii=False
-        )
+        data = {
+            "format": FORMAT,
+            "files": self.records,
+            "across_key": self.across_key,
+            "across": self.across,
+        }
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
-    def get(self, path: str) -> FileRecord | None:
+    def get(self, path: str) -> Record | None:
         return self.records.get(path)
 
-    def put(self, path: str, record: FileRecord) -> None:
+    def put(self, path: str, record: Record) -> None:
         self.records[path] = record
         self.changed = True
 
@@ -66,3 +79,8 @@ class FileCache:
         for path in gone:
             del self.records[path]
         self.changed = self.changed or bool(gone)
+
+    def remember_across(self, key: str, across: dict[str, list[list[Any]]]) -> None:
+        if (key, across) != (self.across_key, self.across):
+            self.across_key, self.across = key, across
+            self.changed = True

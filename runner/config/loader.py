@@ -21,7 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.config.filecache import FileCache, FileRecord
+from runner.config.filecache import (
+    DIAGNOSTICS,
+    ENTRIES,
+    MTIME,
+    REFS_KEY,
+    SHA,
+    SIZE,
+    FileCache,
+    Record,
+    refs_key,
+)
 from runner.config.yamlread import Document, locate, read_yaml
 from runner.diagnostics import Diagnostic, Severity, sort_key
 from runner.errors import ConfigError
@@ -48,14 +58,23 @@ class Loaded:
     file: str
     line: int
     document: int  # which `---` document of the file
-    view: RefView
+    view_data: dict[str, Any]  # the reference view as JSON (`RefView.as_json`)
     resource: Resource | None = None  # the model, when the file was parsed this time
     spec: dict[str, Any] | None = None  # normalised (with `normalized=True`)
     digest: str | None = None
+    cached_view: RefView | None = None
 
     @property
     def source(self) -> str:
         return f"{self.file}:{self.line}"
+
+    @property
+    def view(self) -> RefView:
+        """Built when first asked for: a plan whose checks across files are cached
+        never needs the views of 10,000 unchanged files."""
+        if self.cached_view is None:
+            self.cached_view = RefView.from_json(self.view_data)
+        return self.cached_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +102,7 @@ class SourceFile:
 
     @property
     def valid(self) -> bool:
-        return not any(d.is_error for d in self.diagnostics)
+        return not any(d.is_error for d in self.local) and not any(d.is_error for d in self.across)
 
     @property
     def error_count(self) -> int:
@@ -133,18 +152,51 @@ def load_config(
 ) -> Configuration:
     """Read and check every YAML file under `paths` (folders are read recursively)."""
     config = Configuration([str(p) for p in paths], [])
-    with _collector_paused():
+    with collector_paused():
         found = find_files(paths)
+        keys = []
+        reread: list[str] = []
         for real, shown in found:
             record = cache.get(real) if cache else None
             source, fresh = _load_file(real, shown, record, normalized)
             config.files.append(source)
+            if fresh is not None or record is None:
+                reread.append(real)
             if cache is not None and fresh is not None:
                 cache.put(real, fresh)
-        _check_across(config.files, known_jobs)
+                cache.reread += 1
+            current = fresh or record
+            keys.append(f"{shown}={current[REFS_KEY] if current else '-'}")
+        if cache is None or known_jobs:
+            _check_across(config.files, known_jobs)
+        else:
+            _check_across_cached(config, found, reread, keys, cache)
     if cache is not None:
         cache.keep_only({real for real, _ in found})
     return config
+
+
+def _check_across_cached(
+    config: Configuration,
+    found: list[tuple[str, str]],
+    reread: list[str],
+    keys: list[str],
+    cache: FileCache,
+) -> None:
+    """The checks across files, or their last result when no file changed what they look
+    at, and no file read again had findings from them (whose columns may have moved)."""
+    key = hashlib.sha1("\n".join(keys).encode(), usedforsecurity=False).hexdigest()
+    if key == cache.across_key and not any(path in cache.across for path in reread):
+        for (real, _), source in zip(found, config.files, strict=True):
+            source.across = _diagnostics(source.path, cache.across.get(real, []))
+        return
+    _check_across(config.files, ())
+    across = {
+        real: _compact(source.across)
+        for (real, _), source in zip(found, config.files, strict=True)
+        if source.across
+    }
+    cache.remember_across(key, across)
 
 
 def cache_root(paths: Sequence[str | os.PathLike[str]]) -> str:
@@ -152,24 +204,32 @@ def cache_root(paths: Sequence[str | os.PathLike[str]]) -> str:
     return "|".join(sorted(os.path.abspath(p) for p in paths))
 
 
+_paused = 0
+
+
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Loading allocates millions of objects that nearly all survive (the parsed
     configuration) and form no reference cycles. The cyclic collector would rescan them
     over and over during the load, and then in every full collection after it (each
-    about half a second for 10,000 files). So it is paused for the load, and what the
-    load made is then frozen (`gc.freeze`: left out of later collections; reference
-    counting still frees it when dropped). The freeze is lifted at the next load, so
-    only one load's worth is ever out of the collector's sight."""
+    about half a second for 10,000 files). So it is paused while loading (and planning),
+    and what that made is then frozen (`gc.freeze`: left out of later collections;
+    reference counting still frees it when dropped). The freeze is lifted at the next
+    load, so only one load's worth is ever out of the collector's sight. Re-entrant."""
+    global _paused
     was_enabled = gc.isenabled()
-    gc.disable()
-    gc.unfreeze()
+    if _paused == 0:
+        gc.disable()
+        gc.unfreeze()
+    _paused += 1
     try:
         yield
     finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
+        _paused -= 1
+        if _paused == 0:
+            gc.freeze()
+            if was_enabled:
+                gc.enable()
 
 
 def find_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, str]]:
@@ -207,13 +267,13 @@ def display_path(path: str | os.PathLike[str], cwd: str | None = None) -> str:
 
 
 def _load_file(
-    real: str, shown: str, record: FileRecord | None, normalized: bool
-) -> tuple[SourceFile, FileRecord | None]:
+    real: str, shown: str, record: Record | None, normalized: bool
+) -> tuple[SourceFile, Record | None]:
     """One file, from its cache record when it did not change, else read and checked
     alone; with the record to cache when there is a new one."""
     try:
         stat = os.stat(real)
-        if record and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if record and (record[SIZE], record[MTIME]) == (stat.st_size, stat.st_mtime_ns):
             return _from_record(shown, record), None
         with open(real, "rb") as handle:
             raw = handle.read()
@@ -222,10 +282,8 @@ def _load_file(
         source.local.append(_unreadable(shown, exc))
         return source, None
     digest = hashlib.sha256(raw).hexdigest()
-    if record and record.sha256 == digest:
-        fresh = FileRecord(
-            stat.st_size, stat.st_mtime_ns, digest, record.entries, record.diagnostics
-        )
+    if record and record[SHA] == digest:
+        fresh = [stat.st_size, stat.st_mtime_ns, digest, *record[ENTRIES:]]
         return _from_record(shown, record), fresh
     source = _parse_file(shown, raw, normalized)
     return source, _as_record(source, stat, digest) if normalized else None
@@ -267,8 +325,9 @@ def _loaded(resource: Resource, shown: str, doc: Document, normalized: bool) -> 
         file=shown,
         line=doc.line,
         document=doc.index,
-        view=RefView.of(resource),
+        view_data=(view := RefView.of(resource)).as_json(),
         resource=resource,
+        cached_view=view,
     )
     if normalized:
         item.spec = normal_form(resource)
@@ -281,40 +340,35 @@ def spec_digest(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _as_record(source: SourceFile, stat: os.stat_result, digest: str) -> FileRecord:
+def _as_record(source: SourceFile, stat: os.stat_result, digest: str) -> Record:
     """What the cache keeps of a parsed file."""
     valid = {(r.kind, r.name, r.document) for r in source.resources}
     entries: list[list[Any]] = [
-        [r.kind, r.name, r.line, r.document, r.digest, r.view.as_json()] for r in source.resources
+        [r.kind, r.name, r.line, r.document, r.digest, r.view_data] for r in source.resources
     ]
     entries += [
         [n.kind, n.name, n.line, n.document, None, None]
         for n in source.named
         if (n.kind, n.name, n.document) not in valid
     ]
-    diagnostics = [
-        [d.line, d.column, list(d.path), d.code, d.message, d.severity.value] for d in source.local
+    return [
+        stat.st_size,
+        stat.st_mtime_ns,
+        digest,
+        entries,
+        _compact(source.local),
+        refs_key(entries),
     ]
-    return FileRecord(stat.st_size, stat.st_mtime_ns, digest, entries, diagnostics)
 
 
-def _from_record(shown: str, record: FileRecord) -> SourceFile:
-    source = SourceFile(shown, cached=True)
-    for kind, name, line, document, digest, view in record.entries:
-        source.named.append(Named(kind, name, line, document))
-        if view is not None:
-            source.resources.append(
-                Loaded(
-                    kind=kind,
-                    name=name,
-                    file=shown,
-                    line=line,
-                    document=document,
-                    view=RefView.from_json(view),
-                    digest=digest,
-                )
-            )
-    source.local = [
+def _compact(diagnostics: list[Diagnostic]) -> list[list[Any]]:
+    return [
+        [d.line, d.column, list(d.path), d.code, d.message, d.severity.value] for d in diagnostics
+    ]
+
+
+def _diagnostics(shown: str, compact: list[list[Any]]) -> list[Diagnostic]:
+    return [
         Diagnostic(
             file=shown,
             line=line,
@@ -324,8 +378,28 @@ def _from_record(shown: str, record: FileRecord) -> SourceFile:
             message=message,
             severity=Severity(severity),
         )
-        for line, column, path, code, message, severity in record.diagnostics
+        for line, column, path, code, message, severity in compact
     ]
+
+
+def _from_record(shown: str, record: Record) -> SourceFile:
+    source = SourceFile(shown, cached=True)
+    for kind, name, line, document, digest, view in record[ENTRIES]:
+        source.named.append(Named(kind, name, line, document))
+        if view is not None:
+            source.resources.append(
+                Loaded(
+                    kind=kind,
+                    name=name,
+                    file=shown,
+                    line=line,
+                    document=document,
+                    view_data=view,
+                    digest=digest,
+                )
+            )
+    if record[DIAGNOSTICS]:
+        source.local = _diagnostics(shown, record[DIAGNOSTICS])
     return source
 
 

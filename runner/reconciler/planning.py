@@ -24,6 +24,7 @@ from runner.config.loader import (
     SourceFile,
     attach_findings,
     cache_root,
+    collector_paused,
     load_config,
     read_specs,
 )
@@ -33,6 +34,7 @@ from runner.store import Store
 from runner.store.backend import StoredResource
 
 MASS_DELETE_MIN = 10
+THRIFTY_REREADS = 50
 
 
 @dataclass(slots=True, kw_only=True)
@@ -65,21 +67,36 @@ class PlanResult:
 
 
 def make_plan(
-    paths: Sequence[str | os.PathLike[str]], store: Store, *, now: datetime
+    paths: Sequence[str | os.PathLike[str]],
+    store: Store,
+    *,
+    now: datetime,
+    thrifty: bool = False,
+) -> PlanResult:
+    """The plan of the folder against the store. `thrifty` (for `runner plan`): keep the
+    file cache as it is when only a few files were read again, rather than rewrite it
+    for 10,000 (reading those few again next time costs milliseconds)."""
+    with collector_paused():
+        return _make_plan(paths, store, now=now, thrifty=thrifty)
+
+
+def _make_plan(
+    paths: Sequence[str | os.PathLike[str]], store: Store, *, now: datetime, thrifty: bool
 ) -> PlanResult:
     root = cache_root(paths)
     cache = FileCache.from_text(store.file_cache(root))
     config = load_config(paths, normalized=True, cache=cache)
-    if cache.changed:
+    if cache.changed and not (thrifty and 0 < cache.reread < THRIFTY_REREADS):
         store.save_file_cache(root, cache.to_text())
     stored = store.resources()
     _isolate(config, stored, store)
     skipped = [f for f in config.files if not f.valid]
+    resources = config.resources
     applied_digests = {(s.kind, s.name): s.digest for s in stored if not s.deleting}
-    _fill_specs([r for r in config.resources if applied_digests.get((r.kind, r.name)) != r.digest])
+    _fill_specs([r for r in resources if applied_digests.get((r.kind, r.name)) != r.digest])
     desired = [
         Desired(kind=r.kind, name=r.name, spec=r.spec or {}, digest=r.digest or "", source=r.source)
-        for r in config.resources
+        for r in resources
     ]
     applied = store.applied(with_specs=_needing_specs(desired, stored), stored=stored)
     context = PlanContext(
@@ -87,7 +104,7 @@ def make_plan(
         active_runs=store.active_runs(),
         runtime_holds=store.runtime_holds(),
         skipped_files=[_skipped(f, stored) for f in skipped],
-        job_labels=_job_labels(config, skipped, stored, store),
+        job_labels=_job_labels(resources, skipped, stored, store),
     )
     return PlanResult(
         plan=diff(desired, _shown(applied, desired), context),
@@ -112,11 +129,11 @@ def _fill_specs(items: list[Loaded]) -> None:
 
 
 def _job_labels(
-    config: Configuration, skipped: list[SourceFile], stored: list[StoredResource], store: Store
+    resources: list[Loaded], skipped: list[SourceFile], stored: list[StoredResource], store: Store
 ) -> dict[str, dict[str, str]]:
     """The labels of every job there will be once the plan is applied: the valid files'
     and, for the skipped files, the store's."""
-    labels = {r.name: dict(r.view.labels) for r in config.resources if r.kind == "Job"}
+    labels = {r.name: r.view_data.get("labels") or {} for r in resources if r.kind == "Job"}
     held = {name for f in skipped for kind, name in held_by(f, stored) if kind == "Job"}
     for name, view in store.views(held - set(labels)).items():
         labels[name] = dict(view.get("labels") or {})

@@ -359,3 +359,46 @@ def test_postgresql_round_trip(
         with engine.begin() as conn:
             metadata.drop_all(conn)
         engine.dispose()
+
+
+def test_checks_across_files_are_redone_when_a_reference_changes(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("export.yaml", job("export"))
+    write("report.yaml", job("report", extra="after: [export]"))
+    assert out(capsys, "apply")[0] == 0
+    # a command edit: nothing the checks across files look at; the cached result stands
+    write("report.yaml", job("report", extra="after: [export]").replace("load.sh", "l2.sh"))
+    assert out(capsys, "plan")[0] == 0
+    # a reference edit: the checks run again and find the unknown job
+    write("report.yaml", job("report", extra="after: [exprt]"))
+    code, text = out(capsys, "plan")
+    assert code == 1
+    assert 'jobs.d/report.yaml:6:9: error: after[0]: unknown job "exprt"' in text
+    # a file whose cached finding must move with an edit that shifts its column
+    write("report.yaml", job("report", extra="after:   [exprt]"))
+    code, text = out(capsys, "plan")
+    assert 'jobs.d/report.yaml:6:11: error: after[0]: unknown job "exprt"' in text
+    # a job gone from another file: the reference into it breaks
+    write("report.yaml", job("report", extra="after: [export]"))
+    assert out(capsys, "plan")[0] == 0
+    write("export.yaml", job("export-renamed"))
+    code, text = out(capsys, "plan")
+    assert code == 1 and 'unknown job "export"' in text
+
+
+def test_plan_keeps_a_cache_that_makes_the_next_plan_cheap(
+    write: WriteFile, _isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for i in range(3):
+        write(f"j{i}.yaml", job(f"j{i}"))
+    run(["apply"])
+    store = open_store(home=_isolated_home)
+    try:
+        from runner.config.filecache import FileCache
+
+        cached = FileCache.from_text(store.file_cache(os.path.abspath("jobs.d")))
+    finally:
+        store.close()
+    assert len(cached.records) == 3
+    assert cached.across_key is not None
