@@ -13,7 +13,8 @@ afterwards. Every case is timed in-process (the reconciler's function on an open
 opening the store is not timed) and as a whole command in a new process:
 
 - cold plan: a fresh home, so an empty store and no file cache. `make_plan([folder],
-  store)` / `runner plan FOLDER --home FRESH` (exit 0); asserted N adds.
+  store, thrifty=True)` (what `runner plan` calls) / `runner plan FOLDER --home FRESH`
+  (exit 0); asserted N adds. The plans below use `thrifty=True` too.
 - apply N new jobs: a fresh home each repeat. `apply_config([folder], store)` /
   `runner apply FOLDER --home FRESH` (exit 0); asserted N adds, written, nothing skipped.
 - plan, nothing changed: a home where the folder was applied and planned once (a warm
@@ -289,7 +290,7 @@ def bench_cold_plan(ws: Workspace, repeat: int, command: list[str]) -> Pair:
     inproc = measure(
         repeat,
         lambda: open_store(home=ws.fresh_home("cold")),
-        lambda store: make_plan([ws.folder], store, now=now()),
+        lambda store: make_plan([ws.folder], store, now=now(), thrifty=True),
         lambda _store, result: expect_plan(result.plan, add=size),
         close_and_remove,
     )
@@ -344,7 +345,7 @@ def bench_unchanged(ws: Workspace, store: Store, repeat: int, command: list[str]
     inproc = measure(
         repeat,
         lambda: store,
-        lambda s: make_plan([ws.folder], s, now=now()),
+        lambda s: make_plan([ws.folder], s, now=now(), thrifty=True),
         lambda _s, result: expect_plan(result.plan, unchanged=size),
     )
     argv = [*command, "plan", ws.folder, "--home", str(store.home), "--detailed-exitcode"]
@@ -372,7 +373,7 @@ def bench_one_changed(
     inproc = measure(
         repeat,
         lambda: change_one(ws, store, editor),
-        lambda _job: make_plan([ws.folder], store, now=now()),
+        lambda _job: make_plan([ws.folder], store, now=now(), thrifty=True),
         lambda job, result: expect_one_change(result, size, job),
     )
     home = str(store.home)
