@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.config.filecache import (
     DIAGNOSTICS,
@@ -77,8 +77,7 @@ class Loaded:
         return self.cached_view
 
 
-@dataclass(frozen=True, slots=True)
-class Named:
+class Named(NamedTuple):
     """A document that states a valid kind and name, whether or not it is valid."""
 
     kind: str
@@ -95,6 +94,7 @@ class SourceFile:
     across: list[Diagnostic] = field(default_factory=list)  # from checks across files
     named: list[Named] = field(default_factory=list)
     cached: bool = False
+    sha256: str = ""  # of the file's bytes, when it could be read
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
@@ -136,6 +136,12 @@ class Configuration:
     def resources(self) -> list[Loaded]:
         """Resources of the files that passed validation."""
         return [r for f in self.files if f.valid for r in f.resources]
+
+    @property
+    def digest(self) -> str:
+        """Of every file's bytes, with its path: what `apply` records as applied."""
+        text = "\n".join(f"{f.path}={f.sha256}" for f in self.files)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def resource_count(self) -> int:
@@ -255,9 +261,10 @@ def _walk(folder: str, shown: str) -> Iterator[tuple[str, str]]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         below = dirpath[len(folder) :].lstrip(os.sep)
         shown_dir = os.path.join(shown, below) if below else shown
+        real_prefix, shown_prefix = dirpath + os.sep, shown_dir + os.sep
         for name in sorted(filenames):
             if name.endswith(SUFFIXES) and not name.startswith("."):
-                yield os.path.join(dirpath, name), os.path.join(shown_dir, name)
+                yield real_prefix + name, shown_prefix + name
 
 
 def display_path(path: str | os.PathLike[str], cwd: str | None = None) -> str:
@@ -274,8 +281,8 @@ def _load_file(
     try:
         stat = os.stat(real)
         if record and (record[SIZE], record[MTIME]) == (stat.st_size, stat.st_mtime_ns):
-            return _from_record(shown, record), None
-        with open(real, "rb") as handle:
+            return _from_record(shown, record, record[SHA]), None
+        with open(real, "rb", buffering=0) as handle:  # one read: no buffer to fill
             raw = handle.read()
     except OSError as exc:
         source = SourceFile(shown)
@@ -284,8 +291,9 @@ def _load_file(
     digest = hashlib.sha256(raw).hexdigest()
     if record and record[SHA] == digest:
         fresh = [stat.st_size, stat.st_mtime_ns, digest, *record[ENTRIES:]]
-        return _from_record(shown, record), fresh
+        return _from_record(shown, record, digest), fresh
     source = _parse_file(shown, raw, normalized)
+    source.sha256 = digest
     return source, _as_record(source, stat, digest) if normalized else None
 
 
@@ -382,8 +390,8 @@ def _diagnostics(shown: str, compact: list[list[Any]]) -> list[Diagnostic]:
     ]
 
 
-def _from_record(shown: str, record: Record) -> SourceFile:
-    source = SourceFile(shown, cached=True)
+def _from_record(shown: str, record: Record, sha256: str) -> SourceFile:
+    source = SourceFile(shown, cached=True, sha256=sha256)
     for kind, name, line, document, digest, view in record[ENTRIES]:
         source.named.append(Named(kind, name, line, document))
         if view is not None:

@@ -9,7 +9,6 @@ referring file invalid too, and so on until nothing changes.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -41,7 +40,6 @@ THRIFTY_REREADS = 50
 class PlanResult:
     plan: Plan
     config: Configuration
-    desired: list[Desired]
     stored: list[StoredResource]
     generation: int  # the store's generation the plan was made against
     digest: str  # of the configuration's files
@@ -90,15 +88,25 @@ def _make_plan(
         store.save_file_cache(root, cache.to_text())
     stored = store.resources()
     _isolate(config, stored, store)
-    skipped = [f for f in config.files if not f.valid]
-    resources = config.resources
+    skipped: list[SourceFile] = []
+    resources: list[Loaded] = []
+    for f in config.files:
+        if f.valid:
+            resources += f.resources
+        else:
+            skipped.append(f)
+    # Resources whose digest is the applied one are counted, not diffed: at 10,000 files
+    # building and comparing them all would cost more than the rest of a plan.
     applied_digests = {(s.kind, s.name): s.digest for s in stored if not s.deleting}
-    _fill_specs([r for r in resources if applied_digests.get((r.kind, r.name)) != r.digest])
+    differing = [r for r in resources if applied_digests.get((r.kind, r.name)) != r.digest]
+    _fill_specs(differing)
     desired = [
         Desired(kind=r.kind, name=r.name, spec=r.spec or {}, digest=r.digest or "", source=r.source)
-        for r in resources
+        for r in differing
     ]
-    applied = store.applied(with_specs=_needing_specs(desired, stored), stored=stored)
+    same = {(r.kind, r.name) for r in resources} - {(d.kind, d.name) for d in desired}
+    compared = [s for s in stored if (s.kind, s.name) not in same]
+    applied = store.applied(with_specs=_needing_specs(desired, compared), stored=compared)
     context = PlanContext(
         now=now,
         active_runs=store.active_runs(),
@@ -106,13 +114,13 @@ def _make_plan(
         skipped_files=[_skipped(f, stored) for f in skipped],
         job_labels=_job_labels(resources, skipped, stored, store),
     )
+    plan = diff(desired, _shown(applied, desired), context)
     return PlanResult(
-        plan=diff(desired, _shown(applied, desired), context),
+        plan=replace(plan, unchanged=plan.unchanged + len(same)),
         config=config,
-        desired=desired,
         stored=stored,
         generation=store.generation(),
-        digest=_digest(config),
+        digest=config.digest,
         skipped=skipped,
     )
 
@@ -153,7 +161,7 @@ def _shown(applied: list[Applied], desired: list[Desired]) -> list[Applied]:
     directory (the only ones whose stored source the plan shows)."""
     kept = {(d.kind, d.name) for d in desired}
     return [
-        a if (a.kind, a.name) in kept else replace(a, source=relative_source(a.source))
+        a if (a.kind, a.name) in kept else a._replace(source=relative_source(a.source))
         for a in applied
     ]
 
@@ -217,13 +225,3 @@ def _explained(finding: Finding, in_skipped: dict[str, str]) -> Finding:
             "skipped for its errors, and has never been applied"
         ),
     )
-
-
-def _digest(config: Configuration) -> str:
-    h = hashlib.sha256()
-    for f in sorted(config.files, key=lambda f: f.path):
-        h.update(f.path.encode())
-        for r in f.resources:
-            h.update((r.digest or "").encode())
-        h.update(str(len(f.local)).encode())
-    return h.hexdigest()
