@@ -65,6 +65,7 @@ from validate import (  # bench/validate.py, beside this file
     ROOT,
     Result,
     bench_startup,
+    common_args,
     load_average,
     machine,
     progress,
@@ -518,17 +519,7 @@ def columns(r: Result | None) -> tuple[str, str, str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--sizes",
-        type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x.strip()],
-        default=[1_000, 10_000],
-        help="comma-separated numbers of job files (default 1000,10000)",
-    )
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (default 5)")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"JSON (default {DEFAULT_OUT})"
-    )
+    parser = common_args(__doc__ or "", DEFAULT_OUT)
     parser.add_argument(
         "--profile",
         type=Path,

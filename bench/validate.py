@@ -472,8 +472,9 @@ def load_average() -> list[float] | None:
 # ---------------------------------------------------------------------------- main
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def common_args(doc: str, out: Path) -> argparse.ArgumentParser:
+    """The options every benchmark here takes: --sizes, --repeat, --out."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
         type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x.strip()],
@@ -481,9 +482,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated numbers of job files (default 1000,10000)",
     )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (default 5)")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"JSON (default {DEFAULT_OUT})"
-    )
+    parser.add_argument("--out", type=Path, default=out, help=f"JSON (default {out})")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = common_args(__doc__ or "", DEFAULT_OUT)
     parser.add_argument(
         "--profile",
         type=Path,

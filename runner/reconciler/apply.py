@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -150,24 +150,10 @@ def saved_plan(result: PlanResult) -> dict[str, Any]:
         "digest": result.digest,
         "mass_delete": result.mass_delete,
         "stored": {f"{s.kind}/{s.name}": [s.revision, s.digest] for s in result.stored},
-        "writes": [_write_json(w) for w in writes],
+        "writes": [asdict(w) for w in writes],
         "deletes": [list(k) for k in deletes],
     }
     return data
-
-
-def _write_json(w: ResourceWrite) -> dict[str, Any]:
-    return {
-        "kind": w.kind,
-        "name": w.name,
-        "revision": w.revision,
-        "digest": w.digest,
-        "spec": w.spec,
-        "view": w.view,
-        "source_file": w.source_file,
-        "source_line": w.source_line,
-        "new_revision": w.new_revision,
-    }
 
 
 def apply_saved_plan(
