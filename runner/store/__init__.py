@@ -58,10 +58,12 @@ def open_store(*, home: str | os.PathLike[str] | None = None, url: str | None = 
     try:
         return Store(full, home=Path(home or DEFAULT_HOME))
     except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot open the store at {_safe(full)}: {_first_line(exc)}") from exc
+        raise StoreError(
+            f"cannot open the store at {_safe(url or full)}: {_first_line(exc)}"
+        ) from exc
     except ModuleNotFoundError as exc:
         raise StoreError(
-            f"the store at {_safe(full)} needs the {exc.name} package: "
+            f"the store at {_safe(url or full)} needs the {exc.name} package: "
             "pip install 'runner[postgres]'"
         ) from exc
 

@@ -402,3 +402,18 @@ def test_plan_keeps_a_cache_that_makes_the_next_plan_cheap(
         store.close()
     assert len(cached.records) == 3
     assert cached.across_key is not None
+
+
+def test_a_store_that_cannot_be_opened_is_one_line(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("export.yaml", job("export"))
+    code, text = out(capsys, "plan", "--store", "postgresql://nobody:secret@127.0.0.1:1/x")
+    assert code == 1
+    assert text.startswith("error: cannot open the store at postgresql://nobody:***@127.0.0.1:1/x")
+    assert "secret" not in text and len(text.splitlines()) == 1
+    code, text = out(capsys, "apply", "--store", "mysql://x/y")
+    assert (code, text) == (
+        1,
+        'error: unsupported store "mysql://x/y": use postgresql://USER@HOST/DB or sqlite:///PATH\n',
+    )
