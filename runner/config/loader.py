@@ -18,7 +18,6 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from runner.config.filecache import (
@@ -32,11 +31,11 @@ from runner.config.filecache import (
     Record,
     refs_key,
 )
-from runner.config.yamlread import Document, locate, read_yaml
+from runner.config.placement import Placement, attach_findings, place
+from runner.config.yamlread import Document, read_yaml
 from runner.diagnostics import Diagnostic, Severity, sort_key
 from runner.errors import ConfigError
 from runner.spec import (
-    Finding,
     Parsed,
     RefView,
     Resource,
@@ -318,7 +317,7 @@ def _parse_file(shown: str, raw: bytes, normalized: bool) -> SourceFile:
         if doc.data is None:
             continue  # an empty document, such as a trailing `---`
         parsed: Parsed = parse_resource(doc.data)
-        source.local += [_place(shown, doc, f) for f in parsed.findings]
+        source.local += [place(shown, doc, f) for f in parsed.findings]
         if parsed.kind and parsed.name:
             source.named.append(Named(parsed.kind, parsed.name, doc.line, doc.index))
         if parsed.resource is not None:
@@ -452,70 +451,3 @@ def _check_across(files: list[SourceFile], known_jobs: Sequence[RefView]) -> Non
         Placement(named[i][0], named[i][1].line, named[i][1].document, f) for i, f in duplicates
     ]
     attach_findings(files, placed)
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """A finding about the document `document` of `file`, which starts at `line`."""
-
-    file: str
-    line: int
-    document: int
-    finding: Finding
-
-    @classmethod
-    def of(cls, item: Loaded, finding: Finding) -> Placement:
-        return cls(item.file, item.line, item.document, finding)
-
-
-def attach_findings(files: Sequence[SourceFile], placed: Sequence[Placement]) -> int:
-    """Add findings from checks across files to their files, at their line and column
-    (read again from the file: rare, as only files with such findings are read);
-    return how many were new."""
-    by_file = {f.path: f for f in files}
-    reread: dict[str, dict[int, Document]] = {}
-    added = 0
-    for p in placed:
-        if p.file not in reread:
-            reread[p.file] = _documents_of(p.file)
-        doc = reread[p.file].get(p.document)
-        diagnostic = _place(p.file, doc, p.finding) if doc else _at_line(p.file, p.line, p.finding)
-        target = by_file[p.file]
-        if diagnostic not in target.across and diagnostic not in target.local:
-            target.across.append(diagnostic)
-            added += 1
-    return added
-
-
-def _documents_of(file: str) -> dict[int, Document]:
-    """The documents of a file read again, by their position in it."""
-    try:
-        return {d.index: d for d in read_yaml(Path(file).read_bytes(), file).documents}
-    except OSError:
-        return {}
-
-
-def _at_line(file: str, line: int, finding: Finding) -> Diagnostic:
-    """Where the file changed or vanished since it was read: the resource's first line."""
-    return Diagnostic(
-        file=file,
-        line=line,
-        column=1,
-        path=finding.path,
-        code=finding.code,
-        message=finding.message,
-        severity=finding.severity,
-    )
-
-
-def _place(file: str, doc: Document, finding: Finding) -> Diagnostic:
-    line, column = locate(doc.root, finding.path, at_key=finding.at_key)
-    return Diagnostic(
-        file=file,
-        line=line,
-        column=column,
-        path=finding.path,
-        code=finding.code,
-        message=finding.message,
-        severity=finding.severity,
-    )

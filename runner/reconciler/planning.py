@@ -19,14 +19,13 @@ from runner.config.filecache import FileCache
 from runner.config.loader import (
     Configuration,
     Loaded,
-    Placement,
     SourceFile,
-    attach_findings,
     cache_root,
     collector_paused,
     load_config,
     read_specs,
 )
+from runner.config.placement import Placement, attach_findings
 from runner.plan import Action, Applied, Desired, Plan, PlanContext, SkippedFile, diff
 from runner.spec import Finding, RefView, check_references
 from runner.store import Store
