@@ -16,14 +16,11 @@ from runner import __version__
 from runner.errors import ExitCode, RunnerError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": (
-        "runner.cli.validate",
-        "Check the configuration files; every error, with its line.",
-    ),
-    "schema": ("runner.cli.schema", "Print the JSON Schema of a job file (draft-07)."),
+    "validate": ("runner.cli.validate", "Check the files: every error, at its file and line."),
     "plan": ("runner.cli.plan", "Show what apply would change, field by field."),
     "apply": ("runner.cli.apply", "Apply the configuration (or a saved plan) to the store."),
     "jobs": ("runner.cli.jobs", "List the applied jobs: mode, schedule, next run, source."),
+    "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
 }
 
 
@@ -49,12 +46,8 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """runner: jobs, schedules, task order and holds as YAML in git.
 
-    \b
-    runner validate        check the files (in CI, or as a pre-commit hook)
-    runner plan            what a commit would change
-    runner apply           make it so
-    runner jobs            the applied jobs
-    runner schema          the JSON Schema, for editor completion
+    Check the files with `runner validate`, see what a commit changes with
+    `runner plan`, make it so with `runner apply`.
     """
 
 
