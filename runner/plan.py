@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from runner.schedules import cron_times, every_times, first_n, load_zone
 from runner.spec.durations import parse_seconds
+from runner.spec.references import labels_match
 
 FORMAT_VERSION = "1"
 NAMED_LISTS = ("tasks", "holds")  # lists whose items are matched by `name`
@@ -319,11 +320,21 @@ def _schedule_notes(
     return notes
 
 
+def upcoming(schedule: Mapping[str, Any], now: datetime, count: int) -> list[datetime]:
+    """The next `count` ticks (UTC) of a normalised schedule's cron or every."""
+    return list(_ticks(*_schedule_key(schedule), now, count))
+
+
 def next_runs(schedule: Mapping[str, Any], now: datetime, count: int = NEXT_RUNS) -> list[str]:
     """The next `count` ticks of a normalised schedule, in its time zone, for people."""
-    cron = tuple(schedule.get("cron") or ())
-    return list(
-        _next_runs(cron, schedule.get("every"), str(schedule.get("timezone") or "UTC"), now, count)
+    return list(_next_runs(*_schedule_key(schedule), now, count))
+
+
+def _schedule_key(schedule: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None, str]:
+    return (
+        tuple(schedule.get("cron") or ()),
+        schedule.get("every"),
+        str(schedule.get("timezone") or "UTC"),
     )
 
 
@@ -332,15 +343,20 @@ def _next_runs(
     cron: tuple[str, ...], every: str | None, zone: str, now: datetime, count: int
 ) -> tuple[str, ...]:
     """Cached: 10,000 new jobs in a plan share a few dozen schedules."""
-    if cron:
-        times = first_n(cron_times(cron, zone=zone, after=now), count)
-    elif every:
-        seconds = parse_seconds(every) or 0
-        times = first_n(every_times(seconds, after=now), count) if seconds else []
-    else:
-        return ()
     tz = load_zone(zone)
-    return tuple(t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") for t in times)
+    return tuple(
+        t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+        for t in _ticks(cron, every, zone, now, count)
+    )
+
+
+def _ticks(
+    cron: tuple[str, ...], every: str | None, zone: str, now: datetime, count: int
+) -> list[datetime]:
+    if cron:
+        return first_n(cron_times(cron, zone=zone, after=now), count)
+    seconds = parse_seconds(every) if every else None
+    return first_n(every_times(seconds, after=now), count) if seconds else []
 
 
 def _covers_note(spec: Mapping[str, Any], jobs: Mapping[str, Mapping[str, str]]) -> Note:
@@ -359,11 +375,7 @@ def hold_covers(hold: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
     """Whether a (normalised) Hold resource covers a (normalised) job."""
     if job.get("name") in (hold.get("jobs") or []):
         return True
-    selector = (hold.get("selector") or {}).get("labels")
-    if not selector:
-        return False
-    labels = job.get("labels") or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+    return labels_match((hold.get("selector") or {}).get("labels"), job.get("labels") or {})
 
 
 INHERITED = ("retries", "continueOnError")  # job fields each task inherits

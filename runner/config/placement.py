@@ -62,19 +62,15 @@ def _documents_of(file: str) -> dict[int, Document]:
 
 def _at_line(file: str, line: int, finding: Finding) -> Diagnostic:
     """Where the file changed or vanished since it was read: the resource's first line."""
-    return Diagnostic(
-        file=file,
-        line=line,
-        column=1,
-        path=finding.path,
-        code=finding.code,
-        message=finding.message,
-        severity=finding.severity,
-    )
+    return _diagnostic(file, line, 1, finding)
 
 
 def place(file: str, doc: Document, finding: Finding) -> Diagnostic:
     line, column = locate(doc.root, finding.path, at_key=finding.at_key)
+    return _diagnostic(file, line, column, finding)
+
+
+def _diagnostic(file: str, line: int, column: int, finding: Finding) -> Diagnostic:
     return Diagnostic(
         file=file,
         line=line,

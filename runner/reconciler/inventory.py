@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runner.plan import hold_covers
+from runner.plan import hold_covers, upcoming
 from runner.reconciler.planning import relative_source
-from runner.schedules import cron_times, every_times, first_n
-from runner.spec.durations import parse_seconds
 from runner.spec.types import format_timestamp
 from runner.store import Store
 
@@ -103,10 +101,5 @@ def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
     schedule = spec.get("schedule") or {}
     if spec.get("disabled") or schedule.get("mode") != "auto" or not schedule.get("enabled"):
         return None
-    if schedule.get("cron"):
-        times = first_n(
-            cron_times(schedule["cron"], zone=schedule.get("timezone", "UTC"), after=now), 1
-        )
-    else:
-        times = first_n(every_times(parse_seconds(schedule["every"]) or 60, after=now), 1)
+    times = upcoming(schedule, now, 1)
     return times[0] if times else None

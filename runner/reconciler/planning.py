@@ -22,6 +22,7 @@ from runner.config.loader import (
     SourceFile,
     cache_root,
     collector_paused,
+    display_path,
     load_config,
     read_specs,
 )
@@ -168,8 +169,7 @@ def _shown(applied: list[Applied], desired: list[Desired]) -> list[Applied]:
 def relative_source(source: str) -> str:
     """`/abs/jobs.d/a.yaml:3` as `jobs.d/a.yaml:3` when under the working directory."""
     path, _, line = source.rpartition(":")
-    shown = os.path.relpath(path) if os.path.isabs(path) else path
-    return f"{path if shown.startswith('..') else shown}:{line}"
+    return f"{display_path(path)}:{line}"
 
 
 def held_by(file: SourceFile, stored: list[StoredResource]) -> list[tuple[str, str]]:

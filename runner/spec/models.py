@@ -210,12 +210,3 @@ class Hold(Model):
 
 Resource = Job | Hold
 MODELS: dict[str, type[Job] | type[Hold]] = {"Job": Job, "Hold": Hold}
-
-
-def covers(hold: Hold, job: Job) -> bool:
-    """Whether a Hold resource applies to `job`, by name or by its labels."""
-    if hold.jobs and job.name in hold.jobs:
-        return True
-    if hold.selector is None:
-        return False
-    return all(job.labels.get(k) == v for k, v in hold.selector.labels.items())

@@ -98,11 +98,12 @@ class RefView:
 
     def selects(self, job: RefView) -> bool:
         """Whether this Hold covers `job`, by name or by labels."""
-        if job.name in self.jobs:
-            return True
-        if not self.selector:
-            return False
-        return all(job.labels.get(k) == v for k, v in self.selector.items())
+        return job.name in self.jobs or labels_match(self.selector, job.labels)
+
+
+def labels_match(selector: Mapping[str, str] | None, labels: Mapping[str, str]) -> bool:
+    """Whether a selector (every label it gives must match) selects these labels."""
+    return bool(selector) and all(labels.get(k) == v for k, v in (selector or {}).items())
 
 
 def check_references(
@@ -150,25 +151,21 @@ def duplicate_names(named: Sequence[tuple[str, str, str]]) -> list[tuple[int, Fi
 def _job_refs(job: RefView, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
     for k, name in enumerate(job.after):
         if name != job.name and name not in jobs:
-            yield Finding(
-                ("after", k),
-                "unknown-job",
-                f'unknown job "{name}"{did_you_mean(name, jobs)}',
-                subject=name,
-            )
+            yield _unknown_job(("after", k), name, jobs)
     for dep in job.depends:
         yield from _dependency(dep, jobs)
+
+
+def _unknown_job(path: JsonPath, name: str, jobs: Mapping[str, RefView]) -> Finding:
+    return Finding(
+        path, "unknown-job", f'unknown job "{name}"{did_you_mean(name, jobs)}', subject=name
+    )
 
 
 def _dependency(dep: Dependency, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
     target = jobs.get(dep.job)
     if target is None:
-        yield Finding(
-            (*dep.path, "job"),
-            "unknown-job",
-            f'unknown job "{dep.job}"{did_you_mean(dep.job, jobs)}',
-            subject=dep.job,
-        )
+        yield _unknown_job((*dep.path, "job"), dep.job, jobs)
     elif dep.task is not None and target.tasks is not None and dep.task not in target.tasks:
         yield Finding(
             (*dep.path, "task"),
@@ -180,12 +177,7 @@ def _dependency(dep: Dependency, jobs: Mapping[str, RefView]) -> Iterator[Findin
 def _hold_refs(hold: RefView, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
     for k, name in enumerate(hold.jobs):
         if name not in jobs:
-            yield Finding(
-                ("jobs", k),
-                "unknown-job",
-                f'unknown job "{name}"{did_you_mean(name, jobs)}',
-                subject=name,
-            )
+            yield _unknown_job(("jobs", k), name, jobs)
     for dep in hold.depends:
         yield from _dependency(dep, jobs)
     covered = [j for j in jobs.values() if hold.selects(j)]
@@ -197,9 +189,7 @@ def _hold_refs(hold: RefView, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
                 f'the hold covers "{dep.job}" and waits for it, so it could never '
                 "be released; wait for another job",
             )
-    if hold.selector and not any(
-        all(j.labels.get(k) == v for k, v in hold.selector.items()) for j in jobs.values()
-    ):
+    if hold.selector and not any(labels_match(hold.selector, j.labels) for j in jobs.values()):
         yield Finding(
             ("selector",),
             "selector-matches-nothing",

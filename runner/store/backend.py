@@ -112,32 +112,27 @@ class Store(RunOperations):
 
     def views(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The reference views of the given jobs, as applied."""
-        out: dict[str, dict[str, Any]] = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(list(names), 500):
-                rows = conn.execute(
-                    sa.select(resources.c.name, resources.c.view).where(
-                        resources.c.kind == "Job", resources.c.name.in_(chunk)
-                    )
-                ).all()
-                out.update({r.name: r.view for r in rows})
-        return out
+        found = self._by_key(resources.c.view, (("Job", n) for n in names))
+        return {name: view for (_, name), view in found.items()}
 
     def specs(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """The applied normalised specs of the given (kind, name) resources."""
+        return self._by_key(resources.c.spec, keys)
+
+    def _by_key(
+        self, column: sa.Column[Any], keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Any]:
+        """One column of the given (kind, name) resources, in chunks of names."""
         wanted = list(keys)
-        out: dict[tuple[str, str], dict[str, Any]] = {}
+        out: dict[tuple[str, str], Any] = {}
         with self.engine.connect() as conn:
             for chunk in _chunks(wanted, 500):
-                names = [n for _, n in chunk]
-                rows = conn.execute(
-                    sa.select(resources.c.kind, resources.c.name, resources.c.spec).where(
-                        resources.c.name.in_(names)
-                    )
-                ).all()
-                wanted_here = set(chunk)
+                query = sa.select(resources.c.kind, resources.c.name, column).where(
+                    resources.c.name.in_([n for _, n in chunk])
+                )
+                here = set(chunk)
                 out.update(
-                    {(r.kind, r.name): r.spec for r in rows if (r.kind, r.name) in wanted_here}
+                    {(r[0], r[1]): r[2] for r in conn.execute(query) if (r[0], r[1]) in here}
                 )
         return out
 
