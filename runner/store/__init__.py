@@ -17,13 +17,22 @@ import sqlalchemy as sa
 from runner.errors import RunnerError
 from runner.store.backend import Store, StoredResource
 from runner.store.migrations import LATEST, StoreTooNew
+from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
+from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner, RunWriter
 
 __all__ = [
+    "ACTIVE_STATES",
+    "ENDED_STATES",
     "LATEST",
+    "AttemptRecord",
+    "Owner",
+    "RunRecord",
+    "RunWriter",
     "Store",
     "StoreError",
     "StoreTooNew",
     "StoredResource",
+    "TaskRecord",
     "open_store",
     "store_url",
 ]

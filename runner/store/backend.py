@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from runner.plan import Applied
 from runner.store import lock as locks
 from runner.store.migrations import migrate
+from runner.store.run_reads import RunQueries
 from runner.store.runs import RunOperations
 from runner.store.tables import (
     file_cache,
@@ -55,7 +56,7 @@ class ResourceWrite:
     new_revision: bool
 
 
-class Store(RunOperations):
+class Store(RunOperations, RunQueries):
     def __init__(self, url: str, *, home: Path) -> None:
         self.url = url
         self.home = home

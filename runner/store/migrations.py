@@ -14,13 +14,18 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from runner.errors import RunnerError
-from runner.store.tables import meta, metadata
+from runner.store.tables import meta, metadata, runs
 
 Migration = Callable[[sa.Connection], None]
 
 # (version, what it does, how). Append only; never edit a released step.
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial tables", lambda conn: metadata.create_all(conn)),
+    (
+        2,
+        "runs: cancel requests",
+        lambda conn: _add_columns(conn, runs, "cancel_requested", "cancel_reason"),
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -63,3 +68,11 @@ def _stamp(conn: sa.Connection, version: int, *, new: bool) -> None:
         conn.execute(
             sa.update(meta).where(meta.c.key == "schema_version").values(value=str(version))
         )
+
+
+def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
+    """ALTER TABLE ... ADD COLUMN for nullable columns, typed for the connection's dialect."""
+    for name in names:
+        column = table.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))

@@ -1,16 +1,175 @@
-"""Runs and holds in the store: what plans need of them today (active runs, runtime
-holds, the latest run of each job) and their creation, idempotent on (job, due time)."""
+"""Runs in the store: their creation (idempotent on job and due time), the writes an
+executor makes as a run goes on (each batch one durable transaction), and cancels asked
+for by another process."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from runner.plan import ActiveRun, RuntimeHold
-from runner.store.tables import holds, runs
+from runner.procs import ProcessId as Owner
+
+__all__ = ["ACTIVE_STATES", "ENDED_STATES", "Owner", "RunOperations", "RunWriter"]
+from runner.store.tables import UTCTime, holds, runs, task_attempts, task_runs
 
 ACTIVE_STATES = ("scheduled", "running")
+ENDED_STATES = ("success", "failed", "cancelled", "discarded", "stale")
+
+
+_B = sa.bindparam
+_RUN = runs.c.id == _B("b_run")
+_TASK = (task_runs.c.run_id == _B("b_run"), task_runs.c.task == _B("b_task"))
+
+
+def _time(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=UTCTime())
+
+
+# Built once: a run of 500 tasks makes a few thousand of these writes, and building a
+# statement costs more than executing it.
+_RUN_STARTED = (
+    sa.update(runs)
+    .where(_RUN)
+    .values(
+        state="running",
+        started=_time("b_at"),
+        heartbeat=_time("b_at"),
+        owner=_B("b_owner"),
+        owner_host=_B("b_host"),
+        owner_pid=_B("b_pid"),
+        owner_started=_B("b_pid_started"),
+    )
+)
+_RUN_ENDED = (
+    sa.update(runs)
+    .where(_RUN)
+    .values(state=_B("b_state"), reason=_B("b_reason"), ended=_time("b_at"))
+)
+_TASK_SET = sa.update(task_runs).where(*_TASK).values(state=_B("b_state"), reason=_B("b_reason"))
+_TASK_STARTED = (
+    sa.update(task_runs)
+    .where(*_TASK)
+    .values(
+        state="running",
+        attempt=_B("b_attempt"),
+        started=_time("b_at"),
+        ended=None,
+        exit_code=None,
+        reason=None,
+        pid=None,
+        pid_started=None,
+    )
+)
+_ATTEMPT_STARTED = sa.insert(task_attempts).values(
+    run_id=_B("b_run"),
+    task=_B("b_task"),
+    attempt=_B("b_attempt"),
+    started=_time("b_at"),
+    log=_B("b_log"),
+)
+_TASK_SPAWNED = (
+    sa.update(task_runs).where(*_TASK).values(pid=_B("b_pid"), pid_started=_B("b_pid_started"))
+)
+_ATTEMPT_ENDED = (
+    sa.update(task_attempts)
+    .where(
+        task_attempts.c.run_id == _B("b_run"),
+        task_attempts.c.task == _B("b_task"),
+        task_attempts.c.attempt == _B("b_attempt"),
+    )
+    .values(ended=_time("b_at"), exit_code=_B("b_code"), reason=_B("b_reason"))
+)
+_TASK_ENDED = (
+    sa.update(task_runs)
+    .where(*_TASK)
+    .values(
+        state=_B("b_state"),
+        ended=_time("b_at"),
+        exit_code=_B("b_code"),
+        reason=_B("b_reason"),
+        pid=None,
+        pid_started=None,
+    )
+)
+
+
+class RunWriter:
+    """The writes of one transaction on the runs of an executor (see `run_writes`)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def run_started(self, run_id: int, *, at: datetime, owner: Owner) -> None:
+        self.conn.execute(
+            _RUN_STARTED,
+            {
+                "b_run": run_id,
+                "b_at": at,
+                "b_owner": owner.label,
+                "b_host": owner.host,
+                "b_pid": owner.pid,
+                "b_pid_started": owner.started,
+            },
+        )
+
+    def run_ended(self, run_id: int, *, state: str, reason: str | None, at: datetime) -> None:
+        self.conn.execute(
+            _RUN_ENDED, {"b_run": run_id, "b_state": state, "b_reason": reason, "b_at": at}
+        )
+
+    def heartbeat(self, run_ids: Sequence[int], *, at: datetime) -> None:
+        if run_ids:
+            self.conn.execute(
+                sa.update(runs).where(runs.c.id.in_(list(run_ids))).values(heartbeat=at)
+            )
+
+    def task_set(self, run_id: int, task: str, *, state: str, reason: str | None) -> None:
+        """A task that changes state without an attempt: skipped, cancelled, waiting."""
+        self.conn.execute(
+            _TASK_SET, {"b_run": run_id, "b_task": task, "b_state": state, "b_reason": reason}
+        )
+
+    def attempt_started(
+        self, run_id: int, task: str, *, attempt: int, at: datetime, log: str
+    ) -> None:
+        params = {"b_run": run_id, "b_task": task, "b_attempt": attempt, "b_at": at}
+        self.conn.execute(_TASK_STARTED, params)
+        self.conn.execute(_ATTEMPT_STARTED, {**params, "b_log": log})
+
+    def attempt_spawned(self, run_id: int, task: str, *, pid: int, pid_started: float) -> None:
+        self.conn.execute(
+            _TASK_SPAWNED,
+            {"b_run": run_id, "b_task": task, "b_pid": pid, "b_pid_started": pid_started},
+        )
+
+    def attempt_ended(
+        self,
+        run_id: int,
+        task: str,
+        *,
+        attempt: int,
+        at: datetime,
+        exit_code: int | None,
+        reason: str | None,
+        task_state: str,
+    ) -> None:
+        """The attempt is over; the task becomes `task_state` (`pending` when it will be
+        retried)."""
+        params = {
+            "b_run": run_id,
+            "b_task": task,
+            "b_attempt": attempt,
+            "b_at": at,
+            "b_code": exit_code,
+            "b_reason": reason,
+        }
+        self.conn.execute(_ATTEMPT_ENDED, params)
+        self.conn.execute(_TASK_ENDED, {**params, "b_state": task_state})
 
 
 class RunOperations:
@@ -84,8 +243,12 @@ class RunOperations:
         due: datetime,
         now: datetime,
         state: str = "scheduled",
+        tasks: Sequence[str] = (),
+        selected: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> int:
-        """A run row; idempotent on (job, due): a second create returns the first's id."""
+        """A run row with a `pending` row per task, in order; idempotent on (job, due):
+        a second create returns the first's id."""
         with self.engine.begin() as conn:
             found = conn.execute(
                 sa.select(runs.c.id).where(runs.c.job == job, runs.c.due == due)
@@ -102,12 +265,23 @@ class RunOperations:
                     created=now,
                     started=now if state == "running" else None,
                     attempt=1,
+                    selected=list(selected) if selected is not None else None,
+                    env=env or None,
                 )
             )
             key = result.inserted_primary_key
             if key is None:  # pragma: no cover - every backend reports it
                 raise RuntimeError("the store did not return the new run's id")
-            return int(key[0])
+            run_id = int(key[0])
+            if tasks:
+                conn.execute(
+                    sa.insert(task_runs),
+                    [
+                        {"run_id": run_id, "task": name, "position": i, "state": "pending"}
+                        for i, name in enumerate(tasks)
+                    ],
+                )
+            return run_id
 
     def set_run_state(
         self, run_id: int, state: str, *, now: datetime, reason: str | None = None
@@ -119,3 +293,49 @@ class RunOperations:
                 .where(runs.c.id == run_id)
                 .values(state=state, reason=reason, ended=ended)
             )
+
+    @contextlib.contextmanager
+    def run_writes(self) -> Iterator[RunWriter]:
+        """One transaction of executor writes, durable when the block ends."""
+        with self.engine.begin() as conn:
+            yield RunWriter(conn)
+
+    def request_cancel(self, run_id: int, *, now: datetime, reason: str) -> str | None:
+        """Ask the owner of a running run to cancel it, or discard a scheduled one at once.
+        Returns the state the run was in (None: no such run)."""
+        with self.engine.begin() as conn:
+            state = conn.execute(sa.select(runs.c.state).where(runs.c.id == run_id)).scalar()
+            if state == "scheduled":
+                _discard(conn, run_id, now=now, reason=reason)
+            elif state == "running":
+                conn.execute(
+                    sa.update(runs)
+                    .where(runs.c.id == run_id, runs.c.cancel_requested.is_(None))
+                    .values(cancel_requested=now, cancel_reason=reason)
+                )
+            return str(state) if state is not None else None
+
+    def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
+        """The runs among `run_ids` that another process asked to cancel, with the reason."""
+        if not run_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.cancel_reason).where(
+                    runs.c.id.in_(list(run_ids)), runs.c.cancel_requested.is_not(None)
+                )
+            ).all()
+        return {r.id: r.cancel_reason or "cancelled" for r in rows}
+
+
+def _discard(conn: sa.Connection, run_id: int, *, now: datetime, reason: str) -> None:
+    conn.execute(
+        sa.update(runs)
+        .where(runs.c.id == run_id, runs.c.state == "scheduled")
+        .values(state="discarded", reason=reason, ended=now)
+    )
+    conn.execute(
+        sa.update(task_runs)
+        .where(task_runs.c.run_id == run_id, task_runs.c.state == "pending")
+        .values(state="skipped", reason=reason)
+    )

@@ -123,6 +123,9 @@ runs = sa.Table(
     sa.Column("owner_pid", sa.Integer, nullable=True),
     sa.Column("owner_started", sa.Float, nullable=True),
     sa.Column("heartbeat", UTCTime, nullable=True),
+    # Added in schema 2: a cancel asked for by another process, which the owner carries out.
+    sa.Column("cancel_requested", UTCTime, nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=True),
     sa.UniqueConstraint("job", "due", name="runs_job_due"),
 )
 

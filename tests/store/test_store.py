@@ -34,7 +34,7 @@ def _write(
 
 
 def test_a_new_store_is_stamped_with_the_latest_schema(store: Store) -> None:
-    assert store.get_meta("schema_version") == "1"
+    assert store.get_meta("schema_version") == "2"
     assert store.generation() == 0
     assert store.resources() == []
 
@@ -45,6 +45,25 @@ def test_reopening_keeps_what_was_written(store: Store, store_spec: dict[str, st
     try:
         assert [r.name for r in again.resources()] == ["a"]
         assert again.get_meta("applied_digest") == "x"
+    finally:
+        again.close()
+
+
+def test_a_version_1_store_is_migrated_keeping_its_runs(
+    store: Store, store_spec: dict[str, str]
+) -> None:
+    run = store.create_run(job="a", revision=1, trigger="manual", due=NOW, now=NOW)
+    with store.engine.begin() as conn:  # make it what issue 3's runner left behind
+        for column in ("cancel_requested", "cancel_reason"):
+            conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="1"))
+    store.close()
+    again = open_store(**store_spec)
+    try:
+        assert again.get_meta("schema_version") == "2"
+        assert again.request_cancel(run, now=NOW, reason="by hand") == "scheduled"
+        found = again.run(run)
+        assert found is not None and (found.state, found.reason) == ("discarded", "by hand")
     finally:
         again.close()
 

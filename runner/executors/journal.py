@@ -1,0 +1,92 @@
+"""What an executor tells the store, and asks of it.
+
+The executor knows nothing of the store (STYLE's layers): it describes each state change
+as one of these records and hands a batch to a `Journal`, whose `write` returns only
+once the batch is durable. The executor acts (spawns, reports an end) only after that,
+so after a crash the store never says less than what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from runner.procs import ProcessId
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    run_id: int
+    at: datetime
+    owner: ProcessId
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnded:
+    run_id: int
+    state: str
+    reason: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSet:
+    """A task changes state without an attempt: skipped, cancelled, waiting."""
+
+    run_id: int
+    task: str
+    state: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptStarted:
+    run_id: int
+    task: str
+    attempt: int
+    at: datetime
+    log: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpawned:
+    run_id: int
+    task: str
+    attempt: int
+    pid: int
+    pid_started: float
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    run_id: int
+    task: str
+    attempt: int
+    at: datetime
+    exit_code: int | None
+    reason: str | None
+    state: str  # how the attempt ended: success, failed, cancelled
+    task_state: str  # what the task is now: the same, or pending when it will be retried
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    run_ids: tuple[int, ...]
+    at: datetime
+
+
+Change = (
+    RunStarted | RunEnded | TaskSet | AttemptStarted | AttemptSpawned | AttemptEnded | Heartbeat
+)
+
+
+class Journal(Protocol):
+    def write(self, changes: Sequence[Change]) -> None:
+        """Record the changes in one transaction; durable when this returns."""
+
+    def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
+        """Which of these runs another process asked to cancel, with the reason."""
+        ...

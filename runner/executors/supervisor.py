@@ -1,0 +1,409 @@
+"""The executor: runs the task graphs of any number of runs on one thread.
+
+One selector waits on every running task (a pidfd each), on wake-ups from other
+threads, signal handlers and processes, and on the nearest timer (a task's timeout, a
+retry's backoff, a kill's grace, the heartbeat). Each pass records the changes it saw
+in one durable journal write, then acts: starts the tasks that became ready, as many
+as the free slots allow, writing each start before spawning it.
+
+Call `start` and `poll` from one thread; `request_cancel` and `wake` from anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import selectors
+import signal
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.clock import Clock
+from runner.executors import journal as j
+from runner.executors.graph import TaskGraph
+from runner.executors.logs import LogFiles
+from runner.executors.order import RunOrder, TaskSpec
+from runner.executors.process import Child, SpawnFailed, describe_exit, spawn
+from runner.procs import ProcessId, kill_group, myself
+from runner.spec.durations import format_seconds
+
+KILL_GRACE = 10.0
+HEARTBEAT = 15.0
+
+
+class _Timer:
+    __slots__ = ("action", "active")
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action = action
+        self.active = True
+
+    def cancel(self) -> None:
+        self.active = False
+
+
+@dataclass(eq=False)
+class _Attempt:
+    run: _Run
+    task: TaskSpec
+    number: int
+    child: Child | None = None
+    stopping: str | None = None  # why it is being killed: timeout, cancel, run-timeout
+    timers: list[_Timer] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Run:
+    order: RunOrder
+    graph: TaskGraph
+    attempts: dict[str, int] = field(default_factory=dict)
+    running: dict[str, _Attempt] = field(default_factory=dict)
+    retries: dict[str, _Timer] = field(default_factory=dict)
+    ending: tuple[str, str] | None = None  # (final state, reason) once cancelled or timed out
+    timers: list[_Timer] = field(default_factory=list)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        journal: j.Journal,
+        logs: LogFiles,
+        clock: Clock,
+        max_parallel: int | None = None,
+        kill_grace: float = KILL_GRACE,
+        heartbeat: float = HEARTBEAT,
+        base_env: Mapping[str, str] | None = None,
+        owner: ProcessId | None = None,
+        listener: Any = None,
+        observer: Callable[[Sequence[j.Change]], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.logs = logs
+        self.clock = clock
+        self.max_parallel = max_parallel or (os.cpu_count() or 1)
+        self.kill_grace = kill_grace
+        self.heartbeat = heartbeat
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.owner = owner or myself()
+        self.observer = observer
+        self.runs: dict[int, _Run] = {}
+        self._buffer: list[j.Change] = []
+        self._attempts: dict[int, _Attempt] = {}  # by pidfd
+        self._timers: list[tuple[float, int, _Timer]] = []
+        self._seq = itertools.count()
+        self._requests: deque[tuple[int, str]] = deque()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
+        self._listener = listener
+        if listener is not None:
+            self._selector.register(listener, selectors.EVENT_READ, self._external_wake)
+        self._beat = self._after(heartbeat, self._heartbeat)
+
+    # --- from any thread ------------------------------------------------------------
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # full: a wake-up is already pending
+            os.write(self._wake_w, b"!")
+
+    def request_cancel(self, run_id: int, reason: str) -> None:
+        """Cancel a run (safe from a signal handler or another thread)."""
+        self._requests.append((run_id, reason))
+        self.wake()
+
+    # --- from the loop's thread -------------------------------------------------------
+
+    def start(self, order: RunOrder) -> None:
+        run = _Run(order=order, graph=TaskGraph(order.tasks, order.selected))
+        self.runs[order.run_id] = run
+        self._buffer.append(j.RunStarted(order.run_id, self.clock.now(), self.owner))
+        for name, reason in run.graph.initially_skipped():
+            self._buffer.append(j.TaskSet(order.run_id, name, "skipped", reason))
+        if order.timeout:
+            run.timers.append(self._after(order.timeout, lambda: self._time_out_run(run)))
+        self._settle()
+
+    def poll(self, timeout: float | None = None) -> None:
+        """Wait for something to happen (at most `timeout` seconds), then handle it."""
+        wait = self._until_next_timer()
+        if timeout is not None:
+            wait = timeout if wait is None else min(wait, timeout)
+        for key, _ in self._selector.select(wait):
+            key.data(key)
+        self._fire_timers()
+        self._handle_requests()
+        self._settle()
+
+    def run_until_done(self) -> None:
+        while self.runs:
+            self.poll()
+
+    def kill_everything(self) -> None:
+        """Last resort (a second Ctrl-C, a store gone): SIGKILL every task's group."""
+        for attempt in self._attempts.values():
+            if attempt.child is not None:
+                kill_group(attempt.child.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        self._selector.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    # --- the pass: record, then act ----------------------------------------------------
+
+    def _settle(self) -> None:
+        """Write what happened, then start what became ready, until nothing changes."""
+        while True:
+            self._end_finished_runs()
+            launches = self._launches()
+            if not launches:
+                self._flush()
+                return
+            for attempt in launches:
+                key = self.logs.key(
+                    attempt.run.order.job,
+                    attempt.run.order.run_id,
+                    attempt.task.name,
+                    attempt.number,
+                )
+                self._buffer.append(
+                    j.AttemptStarted(
+                        attempt.run.order.run_id,
+                        attempt.task.name,
+                        attempt.number,
+                        self.clock.now(),
+                        key,
+                    )
+                )
+            self._flush()
+            for attempt in launches:
+                self._spawn(attempt)
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        changes, self._buffer = self._buffer, []
+        self.journal.write(changes)
+        if self.observer is not None:
+            self.observer(changes)
+
+    def _launches(self) -> list[_Attempt]:
+        free = self.max_parallel - len(self._attempts)
+        out: list[_Attempt] = []
+        for run in list(self.runs.values()):
+            if run.ending:
+                continue
+            for name in run.graph.ready():
+                task = run.graph.tasks[name]
+                if task.kind == "manual":
+                    run.graph.start(name, "waiting")
+                    self._buffer.append(
+                        j.TaskSet(
+                            run.order.run_id, name, "waiting", task.prompt or "waiting for finish"
+                        )
+                    )
+                    continue
+                if free <= 0:
+                    continue
+                free -= 1
+                number = run.attempts.get(name, 0) + 1
+                run.attempts[name] = number
+                run.graph.start(name)
+                attempt = _Attempt(run=run, task=task, number=number)
+                run.running[name] = attempt
+                out.append(attempt)
+        return out
+
+    def _spawn(self, attempt: _Attempt) -> None:
+        order, task = attempt.run.order, attempt.task
+        key = self.logs.key(order.job, order.run_id, task.name, attempt.number)
+        log_fd = self.logs.open_for_attempt(key)
+        try:
+            child = spawn(
+                task.command,
+                cwd=order.task_workdir(task),
+                env=order.task_env(task, attempt=attempt.number, base=self.base_env),
+                log_fd=log_fd,
+                shown=task.shown,
+            )
+        except SpawnFailed as failed:
+            os.write(log_fd, f"runner: {failed.reason}\n".encode())
+            self._attempt_over(attempt, failed.exit_code, failed.reason)
+            return
+        finally:
+            os.close(log_fd)
+        attempt.child = child
+        self._attempts[child.pidfd] = attempt
+        self._selector.register(child.pidfd, selectors.EVENT_READ, self._child_ended)
+        self._buffer.append(
+            j.AttemptSpawned(order.run_id, task.name, attempt.number, child.pid, child.started)
+        )
+        if task.timeout:
+            attempt.timers.append(self._after(task.timeout, lambda: self._stop(attempt, "timeout")))
+
+    # --- ends -----------------------------------------------------------------------
+
+    def _child_ended(self, key: selectors.SelectorKey) -> None:
+        attempt = self._attempts.pop(key.fd)
+        self._selector.unregister(key.fd)
+        assert attempt.child is not None
+        pid = attempt.child.pid
+        code = attempt.child.reap()
+        if kill_group(pid, signal.SIGTERM):  # what the task left running goes with it
+            self._after(self.kill_grace, lambda: kill_group(pid, signal.SIGKILL))
+        self._attempt_over(attempt, code, None)
+
+    def _attempt_over(self, attempt: _Attempt, code: int, failure: str | None) -> None:
+        run, task = attempt.run, attempt.task
+        for timer in attempt.timers:
+            timer.cancel()
+        run.running.pop(task.name, None)
+        state, reason = self._outcome(attempt, code, failure)
+        retry_in = None
+        limit = task.retries.limit
+        if state == "failed" and run.ending is None and attempt.number <= limit:
+            retry_in = task.retries.wait(attempt.number)
+            reason = f"{reason}; retry {attempt.number} of {limit} in {_seconds(retry_in)}"
+            run.graph.start(task.name, "retrying")
+            run.retries[task.name] = self._after(retry_in, lambda: self._retry(run, task.name))
+        self._buffer.append(
+            j.AttemptEnded(
+                run.order.run_id,
+                task.name,
+                attempt.number,
+                self.clock.now(),
+                None if failure is not None else code,
+                reason,
+                state,
+                "pending" if retry_in is not None else state,
+                retry_in,
+            )
+        )
+        if retry_in is None:
+            for name, why in run.graph.finish(task.name, state, reason):
+                self._buffer.append(j.TaskSet(run.order.run_id, name, "skipped", why))
+
+    def _outcome(self, attempt: _Attempt, code: int, failure: str | None) -> tuple[str, str | None]:
+        run = attempt.run
+        if attempt.stopping == "cancel" and run.ending:
+            return "cancelled", run.ending[1]
+        if attempt.stopping == "run-timeout" and run.ending:
+            return "failed", run.ending[1]
+        if attempt.stopping == "timeout":
+            return "failed", f"timed out after {_seconds(attempt.task.timeout or 0)}"
+        if failure is not None:
+            return "failed", failure
+        if code == 0:
+            return "success", None
+        return "failed", describe_exit(code, shell=attempt.task.argv is None)
+
+    def _retry(self, run: _Run, name: str) -> None:
+        run.retries.pop(name, None)
+        if run.ending is None:
+            run.graph.start(name, "pending")
+
+    def _end_finished_runs(self) -> None:
+        for run_id, run in list(self.runs.items()):
+            if run.running or run.retries or not run.graph.done():
+                continue
+            for timer in run.timers:
+                timer.cancel()
+            del self.runs[run_id]
+            state, reason = run.ending or _verdict(run.graph)
+            self._buffer.append(j.RunEnded(run_id, state, reason, self.clock.now()))
+
+    # --- cancel and timeouts --------------------------------------------------------
+
+    def _handle_requests(self) -> None:
+        while self._requests:
+            run_id, reason = self._requests.popleft()
+            run = self.runs.get(run_id)
+            if run is not None and run.ending is None:
+                self._end_early(run, "cancelled", reason, pending_become="cancelled", why="cancel")
+
+    def _time_out_run(self, run: _Run) -> None:
+        if run.ending is None and run.order.run_id in self.runs:
+            reason = f"run timed out after {_seconds(run.order.timeout or 0)}"
+            self._end_early(run, "failed", reason, pending_become="skipped", why="run-timeout")
+
+    def _end_early(
+        self, run: _Run, state: str, reason: str, *, pending_become: str, why: str
+    ) -> None:
+        run.ending = (state, reason)
+        for timer in run.retries.values():
+            timer.cancel()
+        run.retries.clear()
+        for name in run.graph.cancel_pending(pending_become, reason):
+            self._buffer.append(j.TaskSet(run.order.run_id, name, pending_become, reason))
+        self._flush()  # the states are written before the tasks are killed
+        for attempt in list(run.running.values()):
+            self._stop(attempt, why)
+
+    def _stop(self, attempt: _Attempt, why: str) -> None:
+        """SIGTERM the task's group; SIGKILL it if it is still there after the grace."""
+        if attempt.child is None or attempt.stopping:
+            return
+        attempt.stopping = why
+        pid = attempt.child.pid
+        kill_group(pid, signal.SIGTERM)
+        attempt.timers.append(self._after(self.kill_grace, lambda: kill_group(pid, signal.SIGKILL)))
+
+    # --- wake-ups, heartbeat and timers ----------------------------------------------
+
+    def _drain_wake(self, key: selectors.SelectorKey) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
+
+    def _external_wake(self, key: selectors.SelectorKey) -> None:
+        self._listener.drain()
+        self._look_for_cancels()
+
+    def _look_for_cancels(self) -> None:
+        ids = [i for i, r in self.runs.items() if r.ending is None]
+        for run_id, reason in self.journal.cancel_requests(ids).items():
+            self._requests.append((run_id, reason))
+
+    def _heartbeat(self) -> None:
+        if self.runs:
+            self._buffer.append(j.Heartbeat(tuple(self.runs), self.clock.now()))
+            self._look_for_cancels()
+        self._beat = self._after(self.heartbeat, self._heartbeat)
+
+    def _after(self, seconds: float, action: Callable[[], Any]) -> _Timer:
+        timer = _Timer(action)
+        heapq.heappush(self._timers, (self.clock.monotonic() + seconds, next(self._seq), timer))
+        return timer
+
+    def _until_next_timer(self) -> float | None:
+        while self._timers and not self._timers[0][2].active:
+            heapq.heappop(self._timers)
+        if not self._timers:
+            return None
+        return max(0.0, self._timers[0][0] - self.clock.monotonic())
+
+    def _fire_timers(self) -> None:
+        now = self.clock.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, timer = heapq.heappop(self._timers)
+            if timer.active:
+                timer.active = False
+                timer.action()
+
+
+def _verdict(graph: TaskGraph) -> tuple[str, str | None]:
+    failed = graph.failures()
+    if not failed:
+        return "success", None
+    if len(failed) == 1:
+        return "failed", f"task {failed[0]} failed: {graph.reason[failed[0]]}"
+    return "failed", f"{len(failed)} tasks failed: {', '.join(failed)}"
+
+
+def _seconds(value: float) -> str:
+    return format_seconds(int(value)) if value == int(value) else f"{value:g}s"

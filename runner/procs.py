@@ -1,0 +1,82 @@
+"""Processes known for certain: a pid together with its start time.
+
+A pid alone can be reused by an unrelated process after the original exits, so every
+process the runner records (a run's owner, a task's process group) is recorded with the
+time it started (from /proc, in seconds after boot). Only a process whose pid and start
+time both match is treated as the same process: alive, or safe to kill.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from functools import cache
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessId:
+    """A process on a host: the owner of a run, or a task's process group leader."""
+
+    host: str
+    pid: int
+    started: float
+
+    @property
+    def label(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+@cache
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def start_time(pid: int) -> float | None:
+    """When `pid` started, in seconds after boot; None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            raw = stat.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    if fields[0] == b"Z":  # a zombie has ended; only its exit status is left
+        return None
+    return int(fields[19]) / _TICKS
+
+
+def myself() -> ProcessId:
+    pid = os.getpid()
+    return ProcessId(host=hostname(), pid=pid, started=start_time(pid) or 0.0)
+
+
+def is_alive(process: ProcessId) -> bool | None:
+    """Whether the process still runs; None when it is on another host (unknown here)."""
+    if process.host != hostname():
+        return None
+    found = start_time(process.pid)
+    return found is not None and abs(found - process.started) < 0.02
+
+
+def kill_group(pid: int, sig: int = signal.SIGTERM) -> bool:
+    """Signal the process group led by `pid`; False when the group has no process left."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def kill_group_if_same(pid: int, started: float, sig: int = signal.SIGKILL) -> bool:
+    """Signal a left-over task's group only when its leader is certainly the process
+    that was recorded (same pid, same start time). Never by name, never a guess."""
+    found = start_time(pid)
+    if found is None or abs(found - started) >= 0.02:
+        return False
+    return kill_group(pid, sig)

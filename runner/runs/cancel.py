@@ -1,0 +1,55 @@
+"""`runner cancel RUN` (SPEC 3.1): a scheduled run is discarded at once; a running one is
+cancelled by its owner, asked through the store and woken through its socket, and this
+waits until the owner says it ended."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.clock import Clock
+from runner.errors import RunnerError
+from runner.procs import hostname
+from runner.runs.stale import mark_stale_runs
+from runner.runs.trigger import Refused
+from runner.store import RunRecord, Store
+from runner.wakeup import poke
+
+WAIT = 15.0
+POLL = 0.05
+
+
+def find_run(store: Store, run_id: int) -> RunRecord:
+    run = store.run(run_id)
+    if run is None:
+        raise RunnerError(f"no run {run_id}: `runner history` lists the runs")
+    return run
+
+
+def cancel(
+    store: Store, *, home: Path, run_id: int, clock: Clock, reason: str, wait: float = WAIT
+) -> RunRecord:
+    run = find_run(store, run_id)
+    if run.state not in ("scheduled", "running"):
+        raise Refused(f"run {run_id} of {run.job} already ended ({run.state}); nothing to cancel")
+    if run_id in mark_stale_runs(store, host=hostname(), now=clock.now()):
+        return find_run(store, run_id)
+    store.request_cancel(run_id, now=clock.now(), reason=reason)
+    run = find_run(store, run_id)
+    if run.state != "running":
+        return run
+    if run.owner is not None:
+        poke(home, run.owner.pid)
+    deadline = clock.monotonic() + wait
+    while clock.monotonic() < deadline:
+        clock.sleep(POLL)
+        run = find_run(store, run_id)
+        if run.state != "running":
+            return run
+        if run_id in mark_stale_runs(store, host=hostname(), now=clock.now()):
+            return find_run(store, run_id)
+    owner = run.owner.label if run.owner else "its runner"
+    raise RunnerError(
+        f"cancel of run {run_id} requested, but {owner} has not ended it after {wait:g}s: "
+        "its tasks may be ignoring SIGTERM (they get SIGKILL after 10s); check again "
+        f"with `runner status {run_id}`"
+    )

@@ -1,0 +1,131 @@
+"""A run executed by this process (`runner run` with no daemon on the home).
+
+The process owns the run: it listens on its wake-up socket so that `runner cancel` from
+another terminal reaches it at once, turns Ctrl-C (and SIGTERM) into a clean cancel, and
+a second Ctrl-C into SIGKILL for every task. A run that queues behind another one, or
+cancels it first (the overlap policies), waits here until that one has ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+
+from runner.clock import Clock
+from runner.executors import journal as j
+from runner.executors.logs import LogFiles
+from runner.executors.supervisor import KILL_GRACE, Supervisor
+from runner.procs import hostname
+from runner.runs.cancel import find_run
+from runner.runs.journal import StoreJournal
+from runner.runs.stale import mark_stale_runs
+from runner.runs.trigger import Triggered
+from runner.store import RunRecord, Store
+from runner.wakeup import Listener
+
+Observer = Callable[[Sequence[j.Change]], None]
+WAIT_POLL = 0.2
+
+
+def execute(
+    store: Store,
+    triggered: Triggered,
+    *,
+    home: Path,
+    clock: Clock,
+    observer: Observer | None = None,
+    max_parallel: int | None = None,
+    kill_grace: float = KILL_GRACE,
+    on_wait: Callable[[str], None] | None = None,
+) -> RunRecord:
+    """Run `triggered` to its end here and return it as the store has it."""
+    logs = LogFiles(home)
+    listener = Listener(home)
+    supervisor = Supervisor(
+        journal=StoreJournal(store, logs, clock),
+        logs=logs,
+        clock=clock,
+        max_parallel=max_parallel,
+        kill_grace=kill_grace,
+        listener=listener,
+        observer=observer,
+    )
+    run_id = triggered.run_id
+    try:
+        with _cancel_on_signals(supervisor, run_id) as interrupted:
+            if not _wait_for_turn(
+                store, triggered, clock=clock, on_wait=on_wait, interrupted=interrupted
+            ):
+                return find_run(store, run_id)
+            supervisor.start(triggered.order)
+            supervisor.run_until_done()
+    except BaseException:
+        supervisor.kill_everything()
+        raise
+    finally:
+        supervisor.close()
+        listener.close()
+    return find_run(store, run_id)
+
+
+def _wait_for_turn(
+    store: Store,
+    triggered: Triggered,
+    *,
+    clock: Clock,
+    on_wait: Callable[[str], None] | None,
+    interrupted: list[str],
+) -> bool:
+    """Wait until the runs this one queues behind (or cancels) have ended; False when
+    this run was cancelled meanwhile."""
+    if not triggered.waits_for:
+        return True
+    ids = [r.id for r in triggered.waits_for]
+    if triggered.policy == "cancel-running":
+        for run_id in ids:
+            store.request_cancel(
+                run_id,
+                now=clock.now(),
+                reason=f"cancelled by run {triggered.run_id} (overlap: cancel-running)",
+            )
+    if on_wait:
+        verb = "cancelling" if triggered.policy == "cancel-running" else "queued behind"
+        on_wait(f"{verb} run {', '.join(map(str, ids))}")
+    while True:
+        if interrupted:
+            store.request_cancel(triggered.run_id, now=clock.now(), reason=interrupted[0])
+        mark_stale_runs(store, host=hostname(), now=clock.now())
+        mine = find_run(store, triggered.run_id)
+        if mine.state != "scheduled":
+            return False
+        if all(find_run(store, i).state not in ("scheduled", "running") for i in ids):
+            return True
+        clock.sleep(WAIT_POLL)
+
+
+@contextlib.contextmanager
+def _cancel_on_signals(supervisor: Supervisor, run_id: int) -> Iterator[list[str]]:
+    """Yields the list that a first Ctrl-C or SIGTERM puts its reason in."""
+    interrupted: list[str] = []
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if interrupted:
+            supervisor.kill_everything()
+            return
+        how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        interrupted.append(f"cancelled by {how} on runner run")
+        supervisor.request_cancel(run_id, interrupted[0])
+
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # signals reach only the main thread; nothing to catch here
+        return
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield interrupted
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,62 @@
+"""The executor's journal, written to the store; history pruned as runs end."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from runner.clock import Clock
+from runner.executors import journal as j
+from runner.executors.logs import LogFiles
+from runner.runs.retention import prune_job
+from runner.store import RunWriter, Store
+
+
+class StoreJournal:
+    def __init__(self, store: Store, logs: LogFiles, clock: Clock) -> None:
+        self.store = store
+        self.logs = logs
+        self.clock = clock
+
+    def write(self, changes: Sequence[j.Change]) -> None:
+        with self.store.run_writes() as writer:
+            for change in changes:
+                _apply(writer, change)
+        ended = [c for c in changes if isinstance(c, j.RunEnded)]
+        if ended:
+            self._after_runs_ended(ended, self.clock.now())
+
+    def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
+        return self.store.cancel_requests(run_ids)
+
+    def _after_runs_ended(self, ended: list[j.RunEnded], now: datetime) -> None:
+        jobs = {r.job for r in (self.store.run(e.run_id) for e in ended) if r is not None}
+        self.store.finish_deferred_deletes()
+        for job in sorted(jobs):
+            prune_job(self.store, self.logs, job, now=now)
+
+
+def _apply(w: RunWriter, c: j.Change) -> None:
+    match c:
+        case j.AttemptEnded():
+            w.attempt_ended(
+                c.run_id,
+                c.task,
+                attempt=c.attempt,
+                at=c.at,
+                exit_code=c.exit_code,
+                reason=c.reason,
+                task_state=c.task_state,
+            )
+        case j.AttemptStarted():
+            w.attempt_started(c.run_id, c.task, attempt=c.attempt, at=c.at, log=c.log)
+        case j.AttemptSpawned():
+            w.attempt_spawned(c.run_id, c.task, pid=c.pid, pid_started=c.pid_started)
+        case j.TaskSet():
+            w.task_set(c.run_id, c.task, state=c.state, reason=c.reason)
+        case j.RunStarted():
+            w.run_started(c.run_id, at=c.at, owner=c.owner)
+        case j.RunEnded():
+            w.run_ended(c.run_id, state=c.state, reason=c.reason, at=c.at)
+        case j.Heartbeat():
+            w.heartbeat(c.run_ids, at=c.at)

@@ -1,0 +1,34 @@
+"""Stale runs (SPEC 3): a running run whose owner process is gone. Whoever notices first
+marks it: the daemon at start, or any command that reads runs on the owner's host. What
+its tasks left running is killed only when pid and start time both match."""
+
+from __future__ import annotations
+
+import signal
+from datetime import datetime
+
+from runner.procs import is_alive, kill_group_if_same
+from runner.store import RunRecord, Store
+
+
+def owner_gone(run: RunRecord) -> bool:
+    return run.owner is not None and is_alive(run.owner) is False
+
+
+def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
+    """Mark the runs on `host` whose owner died; return their ids."""
+    stale = []
+    for run in store.running_on_host(host):
+        if owner_gone(run) and _mark(store, run, now=now):
+            stale.append(run.id)
+    return stale
+
+
+def _mark(store: Store, run: RunRecord, *, now: datetime) -> bool:
+    assert run.owner is not None
+    full = store.run(run.id) or run
+    for task in full.tasks:
+        if task.state == "running" and task.pid and task.pid_started:
+            kill_group_if_same(task.pid, task.pid_started, signal.SIGKILL)
+    reason = f"its runner ({run.owner.label}) died while it ran"
+    return store.mark_stale(run.id, now=now, reason=reason)

@@ -1,0 +1,122 @@
+"""A manual trigger (`runner run`, SPEC 3.1): the checks that can refuse it, the overlap
+policy (SPEC 2.3: it holds for manual triggers too, unless overridden), and the run
+created for it, ready for an executor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from runner.errors import RunnerError
+from runner.executors.order import RunOrder, order_from_spec
+from runner.spec.findings import did_you_mean
+from runner.store import RunRecord, Store, StoredResource
+
+OVERLAPS = ("skip", "queue", "cancel-running", "allow")
+
+
+class Refused(RunnerError):
+    """An action refused by the state of a job or run (SPEC 3.1): one line, exit 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class Triggered:
+    run_id: int
+    order: RunOrder
+    waits_for: tuple[RunRecord, ...]  # active runs this one queues behind or cancels
+    policy: str
+
+
+def applied_job(store: Store, name: str) -> tuple[StoredResource, dict[str, Any]]:
+    """The applied job `name` and its spec, or an error naming the close ones."""
+    jobs = {r.name: r for r in store.resources("Job")}
+    found = jobs.get(name)
+    if found is None:
+        raise RunnerError(
+            f'unknown job "{name}"{did_you_mean(name, jobs)}: `runner jobs` lists the '
+            "applied jobs (a job in a file exists once `runner apply` has run)"
+        )
+    spec = store.specs([("Job", name)]).get(("Job", name)) or {}
+    return found, spec
+
+
+def trigger(
+    store: Store,
+    *,
+    job: str,
+    now: datetime,
+    tasks: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    overlap: str | None = None,
+    trigger: str = "manual",
+) -> Triggered:
+    resource, spec = applied_job(store, job)
+    if resource.deleting:
+        raise Refused(f"job {job} is being deleted (gone from the configuration): no new runs")
+    if spec.get("disabled"):
+        raise Refused(
+            f"job {job} is disabled (disabled: true, {resource.source}): it takes no runs "
+            "of any kind until the file says otherwise"
+        )
+    _check_tasks(job, spec, tasks)
+    policy = overlap or (spec.get("schedule") or {}).get("overlap") or "skip"
+    active = tuple(store.active_run_records(job))
+    waits_for = _overlap(job, policy, active)
+    names = [t["name"] for t in spec.get("tasks") or ()]
+    run_id = store.create_run(
+        job=job,
+        revision=resource.revision,
+        trigger=trigger,
+        due=now,
+        now=now,
+        tasks=names,
+        selected=list(tasks) or None,
+        env=dict(env or {}) or None,
+    )
+    order = order_from_spec(
+        spec,
+        run_id=run_id,
+        revision=resource.revision,
+        trigger=trigger,
+        due=now,
+        source_file=resource.source_file,
+        selected=tasks,
+        run_env=env,
+    )
+    return Triggered(run_id=run_id, order=order, waits_for=waits_for, policy=policy)
+
+
+def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> None:
+    tasks = {t["name"]: t for t in spec.get("tasks") or ()}
+    for name in wanted:
+        if name not in tasks:
+            raise RunnerError(
+                f'job {job} has no task "{name}"{did_you_mean(name, tasks)}; '
+                f"its tasks: {', '.join(tasks)}"
+            )
+        if tasks[name].get("active") is False:
+            raise Refused(
+                f"task {name} of job {job} is inactive (active: false): make it active "
+                "in the file to run it"
+            )
+
+
+def _overlap(job: str, policy: str, active: tuple[RunRecord, ...]) -> tuple[RunRecord, ...]:
+    if not active or policy == "allow":
+        return ()
+    ids = ", ".join(str(r.id) for r in active)
+    states = " and ".join(sorted({r.state for r in active}))
+    if policy == "skip":
+        raise Refused(
+            f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
+            f"wait for it, cancel it (runner cancel {active[0].id}), or use --overlap allow"
+        )
+    if policy == "queue" and any(r.state == "scheduled" for r in active):
+        queued = next(r.id for r in active if r.state == "scheduled")
+        raise Refused(
+            f"job {job} already has run {queued} queued (overlap: queue keeps one waiting): "
+            "this trigger is dropped; use --overlap allow to run anyway"
+        )
+    return active

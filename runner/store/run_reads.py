@@ -1,0 +1,254 @@
+"""Reading runs back: one run with its tasks and attempts, history, the last run of each
+task, runs owned by processes on a host (for stale detection), and pruning by history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from runner.store.runs import ENDED_STATES, Owner
+from runner.store.tables import runs, task_attempts, task_runs
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    attempt: int
+    started: datetime | None
+    ended: datetime | None
+    exit_code: int | None
+    reason: str | None
+    log: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    run_id: int
+    name: str
+    position: int
+    state: str
+    attempt: int
+    started: datetime | None
+    ended: datetime | None
+    exit_code: int | None
+    reason: str | None
+    pid: int | None
+    pid_started: float | None
+    attempts: tuple[AttemptRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: int
+    job: str
+    revision: int
+    trigger: str
+    state: str
+    reason: str | None
+    due: datetime
+    created: datetime
+    started: datetime | None
+    ended: datetime | None
+    attempt: int
+    selected: list[str] | None
+    env: dict[str, str] | None
+    owner: Owner | None
+    heartbeat: datetime | None
+    cancel_requested: datetime | None
+    tasks: tuple[TaskRecord, ...] = ()
+
+
+class RunQueries:
+    engine: sa.Engine
+
+    def run(self, run_id: int) -> RunRecord | None:
+        found = self._runs(sa.select(runs).where(runs.c.id == run_id), attempts=True)
+        return found[0] if found else None
+
+    def history(
+        self,
+        *,
+        job: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        states: Sequence[str] = (),
+        limit: int = 50,
+    ) -> list[RunRecord]:
+        """Runs, newest first, filtered by job, due time [since, until) and state."""
+        query = sa.select(runs)
+        if job:
+            query = query.where(runs.c.job == job)
+        if since:
+            query = query.where(runs.c.due >= since)
+        if until:
+            query = query.where(runs.c.due < until)
+        if states:
+            query = query.where(runs.c.state.in_(list(states)))
+        return self._runs(query.order_by(runs.c.id.desc()).limit(limit), attempts=False)
+
+    def active_run_records(self, job: str | None = None) -> list[RunRecord]:
+        query = sa.select(runs).where(runs.c.state.in_(("scheduled", "running")))
+        if job:
+            query = query.where(runs.c.job == job)
+        return self._runs(query.order_by(runs.c.id), attempts=False)
+
+    def running_on_host(self, host: str) -> list[RunRecord]:
+        """Running runs whose owner is a process on `host`."""
+        query = sa.select(runs).where(runs.c.state == "running", runs.c.owner_host == host)
+        return self._runs(query.order_by(runs.c.id), attempts=False)
+
+    def task_last_runs(self, job: str) -> dict[str, TaskRecord]:
+        """For each task of a job's runs, its row in the newest run where it started
+        (or, for a task that never started, its newest row)."""
+        query = (
+            sa.select(task_runs)
+            .join(runs, runs.c.id == task_runs.c.run_id)
+            .where(runs.c.job == job)
+            .order_by(task_runs.c.run_id.desc())
+        )
+        out: dict[str, TaskRecord] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                seen = out.get(row.task)
+                if seen is None or (seen.started is None and row.started is not None):
+                    out[row.task] = _task(row._mapping)
+        return out
+
+    def runs_beyond_history(
+        self, job: str, *, keep_runs: int, keep_days: int, now: datetime
+    ) -> list[tuple[int, datetime]]:
+        """Ended runs of a job past its history: beyond the newest `keep_runs`, or ended
+        more than `keep_days` ago. Returns (id, created) pairs."""
+        cutoff = now - timedelta(days=keep_days)
+        query = (
+            sa.select(runs.c.id, runs.c.created, runs.c.ended)
+            .where(runs.c.job == job, runs.c.state.in_(ENDED_STATES))
+            .order_by(runs.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            (r.id, r.created)
+            for i, r in enumerate(rows)
+            if i >= keep_runs or (r.ended is not None and r.ended < cutoff)
+        ]
+
+    def run_ids(self, job: str) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(runs.c.id).where(runs.c.job == job)).scalars())
+
+    def delete_runs(self, run_ids: Sequence[int]) -> None:
+        with self.engine.begin() as conn:
+            for chunk in range(0, len(run_ids), 500):
+                ids = list(run_ids[chunk : chunk + 500])
+                conn.execute(sa.delete(task_attempts).where(task_attempts.c.run_id.in_(ids)))
+                conn.execute(sa.delete(task_runs).where(task_runs.c.run_id.in_(ids)))
+                conn.execute(sa.delete(runs).where(runs.c.id.in_(ids)))
+
+    def mark_stale(self, run_id: int, *, now: datetime, reason: str) -> bool:
+        """A running run whose owner is gone becomes `stale`: its running tasks failed,
+        its pending ones skipped. False when it was no longer running."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "running")
+                .values(state="stale", reason=reason, ended=now)
+            ).rowcount
+            if not done:
+                return False
+            for state, becomes, ended in (("running", "failed", now), ("pending", "skipped", None)):
+                conn.execute(
+                    sa.update(task_runs)
+                    .where(task_runs.c.run_id == run_id, task_runs.c.state == state)
+                    .values(state=becomes, reason=reason, ended=ended)
+                )
+            conn.execute(
+                sa.update(task_attempts)
+                .where(task_attempts.c.run_id == run_id, task_attempts.c.ended.is_(None))
+                .values(ended=now, reason=reason)
+            )
+            return True
+
+    def _runs(self, query: sa.Select[Any], *, attempts: bool) -> list[RunRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            ids = [r.id for r in rows]
+            tasks = _tasks(conn, ids, attempts=attempts)
+        return [_run(r._mapping, tasks.get(r.id, ())) for r in rows]
+
+
+def _tasks(
+    conn: sa.Connection, run_ids: list[int], *, attempts: bool
+) -> dict[int, tuple[TaskRecord, ...]]:
+    out: dict[int, list[TaskRecord]] = defaultdict(list)
+    tries: dict[tuple[int, str], list[AttemptRecord]] = defaultdict(list)
+    for chunk in _chunks(run_ids):
+        if attempts:
+            for a in conn.execute(
+                sa.select(task_attempts)
+                .where(task_attempts.c.run_id.in_(chunk))
+                .order_by(task_attempts.c.attempt)
+            ):
+                tries[(a.run_id, a.task)].append(
+                    AttemptRecord(a.attempt, a.started, a.ended, a.exit_code, a.reason, a.log)
+                )
+        for t in conn.execute(
+            sa.select(task_runs)
+            .where(task_runs.c.run_id.in_(chunk))
+            .order_by(task_runs.c.run_id, task_runs.c.position)
+        ):
+            out[t.run_id].append(_task(t._mapping, tuple(tries.get((t.run_id, t.task), ()))))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), 500):
+        yield ids[start : start + 500]
+
+
+def _task(m: Any, attempts: tuple[AttemptRecord, ...] = ()) -> TaskRecord:
+    return TaskRecord(
+        run_id=m["run_id"],
+        name=m["task"],
+        position=m["position"],
+        state=m["state"],
+        attempt=m["attempt"] or 0,
+        started=m["started"],
+        ended=m["ended"],
+        exit_code=m["exit_code"],
+        reason=m["reason"],
+        pid=m["pid"],
+        pid_started=m["pid_started"],
+        attempts=attempts,
+    )
+
+
+def _run(m: Any, tasks: tuple[TaskRecord, ...]) -> RunRecord:
+    owner = (
+        Owner(host=m["owner_host"], pid=m["owner_pid"], started=m["owner_started"] or 0.0)
+        if m["owner_pid"] is not None
+        else None
+    )
+    return RunRecord(
+        id=m["id"],
+        job=m["job"],
+        revision=m["revision"],
+        trigger=m["trigger"],
+        state=m["state"],
+        reason=m["reason"],
+        due=m["due"],
+        created=m["created"],
+        started=m["started"],
+        ended=m["ended"],
+        attempt=m["attempt"],
+        selected=m["selected"],
+        env=m["env"],
+        owner=owner,
+        heartbeat=m["heartbeat"],
+        cancel_requested=m["cancel_requested"],
+        tasks=tasks,
+    )
