@@ -20,6 +20,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("runner.cli.plan", "Show what apply would change, field by field."),
     "apply": ("runner.cli.apply", "Apply the configuration (or a saved plan) to the store."),
     "jobs": ("runner.cli.jobs", "List the applied jobs: mode, schedule, next run, source."),
+    "run": ("runner.cli.run", "Run a job now, in the foreground, with its progress."),
+    "status": ("runner.cli.status", "A run's tasks, a job's schedule and holds, or the state."),
+    "history": ("runner.cli.history", "Runs, newest first, by job, time range and state."),
+    "tasks": ("runner.cli.tasks", "The last run of every task of a job."),
+    "logs": ("runner.cli.logs", "The output of a run's tasks; --follow while it runs."),
+    "cancel": ("runner.cli.cancel", "Cancel a run: stop its tasks, or discard it if not started."),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
 }
 

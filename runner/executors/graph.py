@@ -3,8 +3,10 @@
 A task is ready when every task in its `after` is satisfied: succeeded, skipped, or
 failed with `continueOnError`. A task whose predecessor failed otherwise (or was
 cancelled) is skipped, and so on down the graph. Inactive tasks and, with
-`runner run --task`, tasks not selected are skipped from the start and satisfy their
-followers, so the selected tasks run in their written order.
+`runner run --task`, tasks not selected are skipped from the start but stay in the
+graph as pass-throughs: each is satisfied once its own predecessors are, so the tasks
+around it keep their order (`a -> b (inactive) -> c` runs c after a), and a failure
+before it still stops what follows it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ ENDED = frozenset({"success", "failed", "cancelled", "skipped"})
 class TaskGraph:
     def __init__(self, tasks: Sequence[TaskSpec], selected: frozenset[str] | None) -> None:
         self.tasks = {t.name: t for t in tasks}
-        self._ended = 0
         self.order = [t.name for t in tasks]
         self.position = {name: i for i, name in enumerate(self.order)}
         self.state: dict[str, str] = dict.fromkeys(self.order, "pending")
@@ -33,12 +34,18 @@ class TaskGraph:
             self.waiting_on[t.name] = len(preds)
             for a in preds:
                 self.followers[a].append(t.name)
-        self._ready: set[str] = {n for n in self.order if self.waiting_on[n] == 0}
+        self._ended = 0
+        self._ready: set[str] = set()
+        self._passing: set[str] = set()  # pass-throughs not yet satisfied
+        self._blocked: set[str] = set()  # pass-throughs behind a failure
         for t in tasks:
             if not t.active:
-                self._end(t.name, "skipped", "inactive (active: false)")
+                self._skip_from_start(t.name, "inactive (active: false)")
             elif selected is not None and t.name not in selected:
-                self._end(t.name, "skipped", "not selected")
+                self._skip_from_start(t.name, "not selected")
+        for name in self.order:
+            if self.waiting_on[name] == 0:
+                self._unblocked(name)
 
     def initially_skipped(self) -> list[tuple[str, str]]:
         return [(n, self.reason[n] or "") for n in self.order if self.state[n] == "skipped"]
@@ -61,13 +68,18 @@ class TaskGraph:
         """Record that a task ended; return the tasks now skipped because of it."""
         self._end(name, state, reason)
         if self._satisfied(name):
+            self._release_followers(name)
             return []
         skipped: list[tuple[str, str]] = []
         blocked = [name]
         while blocked:  # `after` may name a task written below, so follow the edges
             pred = blocked.pop(0)
             for n in self.followers[pred]:
-                if self.state[n] == "pending":
+                if n in self._passing:
+                    self._passing.discard(n)
+                    self._blocked.add(n)
+                    blocked.append(n)
+                elif self.state[n] == "pending":
                     self._end(n, "skipped", f"preceding task {pred} {self.state[pred]}")
                     skipped.append((n, self.reason[n] or ""))
                     blocked.append(n)
@@ -89,9 +101,13 @@ class TaskGraph:
 
     def _satisfied(self, name: str) -> bool:
         state = self.state[name]
-        return state in ("success", "skipped") or (
-            state == "failed" and self.tasks[name].continue_on_error
-        )
+        if state == "skipped":
+            return name not in self._passing and name not in self._blocked
+        return state == "success" or (state == "failed" and self.tasks[name].continue_on_error)
+
+    def _skip_from_start(self, name: str, reason: str) -> None:
+        self._end(name, "skipped", reason)
+        self._passing.add(name)
 
     def _end(self, name: str, state: str, reason: str | None) -> None:
         if self.state[name] not in ENDED:
@@ -99,8 +115,18 @@ class TaskGraph:
         self.state[name] = state
         self.reason[name] = reason
         self._ready.discard(name)
-        if self._satisfied(name):
-            for n in self.followers[name]:
-                self.waiting_on[n] -= 1
-                if self.waiting_on[n] == 0:
-                    self._ready.add(n)
+
+    def _release_followers(self, name: str) -> None:
+        for n in self.followers[name]:
+            self.waiting_on[n] -= 1
+            if self.waiting_on[n] == 0:
+                self._unblocked(n)
+
+    def _unblocked(self, name: str) -> None:
+        """Every predecessor of `name` is satisfied: it is ready, or, a pass-through,
+        satisfied itself."""
+        if name in self._passing:
+            self._passing.discard(name)
+            self._release_followers(name)
+        elif self.state[name] == "pending":
+            self._ready.add(name)

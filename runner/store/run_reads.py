@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from runner.store.runs import ENDED_STATES, Owner
-from runner.store.tables import runs, task_attempts, task_runs
+from runner.store.tables import events, runs, task_attempts, task_runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +136,17 @@ class RunQueries:
             for i, r in enumerate(rows)
             if i >= keep_runs or (r.ended is not None and r.ended < cutoff)
         ]
+
+    def missed_ticks(self, job: str, reasons: Sequence[str]) -> dict[str, int]:
+        """Ticks of a job that did not start a run, by reason: the scheduler records them
+        as events of kind `missed` with data {"reason": ..., "count": n}."""
+        counts = dict.fromkeys(reasons, 0)
+        query = sa.select(events.c.data).where(events.c.job == job, events.c.kind == "missed")
+        with self.engine.connect() as conn:
+            for (data,) in conn.execute(query):
+                reason = (data or {}).get("reason", "other")
+                counts[reason] = counts.get(reason, 0) + int((data or {}).get("count", 1))
+        return counts
 
     def run_ids(self, job: str) -> list[int]:
         with self.engine.connect() as conn:

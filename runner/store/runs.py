@@ -206,6 +206,13 @@ class RunOperations:
             ).all()
         return [RuntimeHold(job=r.job, name=r.name, reason=r.reason) for r in rows]
 
+    def runtime_hold_rows(self, job: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(holds).where(holds.c.job == job).order_by(holds.c.name)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
     def add_runtime_hold(
         self,
         *,

@@ -1,0 +1,41 @@
+"""`runner cancel RUN`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from runner.cli.common import store_for
+from runner.cli.options import home_option, json_option, store_option
+from runner.clock import SystemClock
+from runner.errors import ExitCode
+from runner.runs.cancel import cancel
+from runner.runs.views import run_json
+
+
+@click.command("cancel")
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("--reason", default=None, help="Why, recorded with the run.")
+@home_option
+@store_option
+@json_option
+def command(
+    run_id: int, reason: str | None, home: str, store_url: str | None, as_json: bool
+) -> int:
+    """Cancel RUN: a running run's tasks are stopped and it ends cancelled; a scheduled
+    run is discarded."""
+    with store_for(home, store_url) as store:
+        record = cancel(
+            store,
+            home=Path(home),
+            run_id=run_id,
+            clock=SystemClock(),
+            reason=reason or "cancelled by runner cancel",
+        )
+    if as_json:
+        click.echo(json.dumps(run_json(record), indent=2))
+    else:
+        click.echo(f"run {record.id} of {record.job}: {record.state} ({record.reason})")
+    return ExitCode.OK

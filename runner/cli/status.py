@@ -1,0 +1,146 @@
+"""`runner status [JOB | RUN]`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+
+from runner.cli.common import store_for
+from runner.cli.options import home_option, json_option, store_option
+from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
+from runner.cli.table import table
+from runner.clock import SystemClock
+from runner.errors import ExitCode
+from runner.plan import next_runs
+from runner.runs.cancel import find_run
+from runner.runs.reading import is_run_id, job_status, overview, refresh
+from runner.runs.views import progress, run_json
+from runner.store import RunRecord
+
+
+@click.command("status")
+@click.argument("target", required=False, metavar="[JOB | RUN]")
+@home_option
+@store_option
+@json_option
+def command(target: str | None, home: str, store_url: str | None, as_json: bool) -> int:
+    """A run's tasks and progress, a job's schedule, holds and active runs, or (with
+    no argument) the last reconcile and the runs under way.
+
+    A number is a run id when such a run exists, else a job name."""
+    clock = SystemClock()
+    now = clock.now()
+    with store_for(home, store_url) as store:
+        refresh(store, now)
+        if target is None:
+            data: Any = overview(store)
+            text = _overview(data)
+        elif is_run_id(store, target):
+            run = find_run(store, int(target))
+            data = run_json(run, attempts=True)
+            text = _run(run, now)
+        else:
+            data = job_status(store, target, now=now)
+            text = _job(data, now)
+    click.echo(json.dumps(data, indent=2) if as_json else text)
+    return ExitCode.OK
+
+
+def _run(run: RunRecord, now: datetime) -> str:
+    done, total = progress(run)
+    lines = [
+        f"run {run.id} of {run.job}: {run.state}" + (f" ({run.reason})" if run.reason else ""),
+        f"  revision {run.revision}, trigger {run.trigger}, due {stamp(run.due)}",
+        f"  started {stamp(run.started)}, ended {stamp(run.ended)}, "
+        f"took {took(run.started, run.ended, now)}",
+        f"  progress {done}/{total} tasks done",
+    ]
+    if run.owner is not None and run.state == "running":
+        lines.append(f"  owner {run.owner.label}")
+    rows = []
+    for task in run.tasks:
+        rows.append(task_row(task, now))
+        if len(task.attempts) > 1:
+            for a in task.attempts[:-1]:
+                rows.append(
+                    [
+                        "",
+                        f"attempt {a.attempt}",
+                        "",
+                        stamp(a.started),
+                        took(a.started, a.ended, now),
+                        exit_text(a.exit_code),
+                        a.reason or "-",
+                    ]
+                )
+    return "\n".join([*lines, "", table(TASK_HEADERS, rows)])
+
+
+def _job(data: dict[str, Any], now: datetime) -> str:
+    schedule = data["schedule"]
+    if data["disabled"]:
+        when = "disabled: takes no runs"
+    elif data["mode"] == "manual":
+        when = "manual: runs when triggered"
+    else:
+        ticks = ", ".join(schedule.get("cron") or []) or f"every {schedule.get('every')}"
+        when = f"{ticks} ({schedule.get('timezone', 'UTC')})"
+        if not schedule.get("enabled", True):
+            when += ", schedule not enabled"
+        if data["status"] == "paused":
+            when += ", paused"
+    lines = [
+        f"job {data['name']}  revision {data['revision']}  "
+        f"{data['source']['file']}:{data['source']['line']}",
+        f"  schedule   {when}; overlap {schedule.get('overlap', 'skip')}",
+        f"  next runs  {', '.join(next_runs(schedule, now)) if data['next_runs'] else '-'}",
+    ]
+    holds = data["holds"] or []
+    lines.append(f"  holds      {'-' if not holds else ''}".rstrip())
+    for h in holds:
+        state = "active" if h["active"] else "released"
+        origin = " (runtime)" if h["origin"] == "runtime" else ""
+        lines.append(f"    {h['name']}{origin}: {state}, releases {h['releases_when']}")
+    active = data["active_runs"]
+    lines.append(
+        "  active     "
+        + (
+            ", ".join(
+                f"run {r['id']} {r['state']} ({r['progress']['done']}/{r['progress']['total']})"
+                for r in active
+            )
+            or "-"
+        )
+    )
+    last = data["last_run"]
+    shown = f"{last['id']} {last['state']}" if last else "-"
+    lines.append(f"  last run   {shown}")
+    missed = data["missed"]
+    lines.append(
+        f"  missed     {sum(missed.values())} ticks ("
+        + ", ".join(f"{k} {v}" for k, v in missed.items())
+        + ")"
+    )
+    return "\n".join(lines)
+
+
+def _overview(data: dict[str, Any]) -> str:
+    config = data["configuration"]
+    last = config["last_reconcile"]
+    lines = []
+    if last is None:
+        lines.append("configuration  never applied")
+    else:
+        s = last["summary"]
+        lines.append(
+            f"configuration  last {last['origin']} at {last['at']}: {last['outcome']} "
+            f"({s.get('add', 0)} added, {s.get('change', 0)} changed, "
+            f"{s.get('delete', 0)} deleted, {s.get('unchanged', 0)} unchanged)"
+        )
+        lines += [f"  {e}" for e in last["errors"]]
+    runs = data["runs"]
+    lines.append(f"runs           {len(runs['running'])} running, {len(runs['queued'])} queued")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""The holds on a job as SPEC 6 shows them: inline, Hold resources that cover it, and
+runtime holds, each with whether it is active now and what releases it (SPEC 1.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from runner.plan import hold_covers
+from runner.spec.types import format_timestamp
+from runner.store import Store
+
+FINISHED = ("success", "failed", "cancelled", "stale")
+
+
+def job_holds(
+    store: Store, job: Mapping[str, Any], *, now: datetime, sources: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Every hold on `job` (a normalised spec). `sources` maps a Hold resource's name to
+    its file:line, for what releases it."""
+    name = job["name"]
+    found = [
+        _hold(
+            store,
+            h,
+            job=name,
+            origin="config",
+            where=f"the job's holds ({sources.get(name)})",
+            now=now,
+        )
+        for h in job.get("holds") or ()
+    ]
+    for (_, hold_name), spec in sorted(store.specs(("Hold", n) for n in sources).items()):
+        if hold_name != name and spec.get("kind") == "Hold" and hold_covers(spec, job):
+            found.append(
+                _hold(
+                    store,
+                    spec,
+                    job=name,
+                    origin="config",
+                    where=sources.get(hold_name, ""),
+                    now=now,
+                )
+            )
+    for row in store.runtime_hold_rows(name):
+        spec = {
+            "name": row["name"],
+            "tasks": row["tasks"],
+            "until": format_timestamp(row["until"]) if row["until"] else None,
+            "dependsOn": (
+                {"job": row["depends_job"], "task": row["depends_task"]}
+                if row["depends_job"]
+                else None
+            ),
+            "reason": row["reason"],
+        }
+        found.append(_hold(store, spec, job=name, origin="runtime", where="", now=now))
+    return found
+
+
+def _hold(
+    store: Store, spec: Mapping[str, Any], *, job: str, origin: str, where: str, now: datetime
+) -> dict[str, Any]:
+    until = spec.get("until")
+    depends = spec.get("dependsOn")
+    released = []
+    if until and datetime.fromisoformat(until.replace("Z", "+00:00")) <= now:
+        released.append(f"until {until} has passed")
+    if depends and _dependency_met(store, depends):
+        released.append(f"{_dependency(depends)} succeeded")
+    return {
+        "name": spec["name"],
+        "job": job,
+        "tasks": spec.get("tasks"),
+        "until": until,
+        "depends_on": depends,
+        "reason": spec.get("reason"),
+        "origin": origin,
+        "active": not released,
+        "releases_when": "; ".join(released) if released else _releases(spec, origin, job, where),
+    }
+
+
+def _releases(spec: Mapping[str, Any], origin: str, job: str, where: str) -> str:
+    ways = []
+    if spec.get("until"):
+        ways.append(f"at {spec['until']}")
+    if spec.get("dependsOn"):
+        ways.append(f"when {_dependency(spec['dependsOn'])} succeeds")
+    if origin == "runtime":
+        ways.append(f"runner release {job} {spec['name']}")
+    else:
+        ways.append(f"removed from {where}")
+    return ", or ".join(ways)
+
+
+def _dependency(depends: Mapping[str, Any]) -> str:
+    task = depends.get("task")
+    return f"task {task} of {depends['job']}" if task else f"job {depends['job']}"
+
+
+def _dependency_met(store: Store, depends: Mapping[str, Any]) -> bool:
+    """The latest finished run of the job ended `success` (and so did the task)."""
+    latest = store.history(job=depends["job"], states=FINISHED, limit=1)
+    if not latest or latest[0].state != "success":
+        return False
+    task = depends.get("task")
+    if not task:
+        return True
+    run = store.run(latest[0].id)
+    return run is not None and any(t.name == task and t.state == "success" for t in run.tasks)

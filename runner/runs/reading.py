@@ -1,0 +1,213 @@
+"""Reading runs (SPEC 6): a job's status, history with a time range, the last run of
+each task, and logs. Every read first marks the runs on this host whose runner died
+as `stale` (SPEC 3: whoever notices first)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from runner.clock import Clock
+from runner.errors import RunnerError
+from runner.executors.logs import LogFiles
+from runner.plan import upcoming
+from runner.procs import hostname
+from runner.reconciler.inventory import list_jobs
+from runner.reconciler.planning import relative_source
+from runner.runs.cancel import find_run
+from runner.runs.holds import job_holds
+from runner.runs.stale import mark_stale_runs
+from runner.runs.trigger import applied_job
+from runner.runs.views import run_json, when
+from runner.spec.findings import did_you_mean
+from runner.store import ENDED_STATES, RunRecord, Store, TaskRecord
+
+RUN_STATES = ("scheduled", "running", *ENDED_STATES)
+MISSED_REASONS = ("overlap", "deadline", "catchup")
+
+
+def refresh(store: Store, now: datetime) -> None:
+    mark_stale_runs(store, host=hostname(), now=now)
+
+
+def is_run_id(store: Store, target: str) -> bool:
+    """`runner status 42`: a run when run 42 exists, else the job named "42"."""
+    return target.isdigit() and store.run(int(target)) is not None
+
+
+def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
+    """`runner status JOB --json`: the job's object plus holds, active runs, next runs
+    and the ticks that did not run, by reason."""
+    applied_job(store, name)  # the error for an unknown job
+    summary = next(j for j in list_jobs(store, now=now) if j.name == name)
+    spec = store.specs([("Job", name)])[("Job", name)]
+    sources = {
+        r.name: relative_source(r.source) for r in store.resources() if r.kind in ("Hold", "Job")
+    }
+    out = summary.as_json()
+    schedule = spec.get("schedule") or {}
+    auto = schedule.get("mode") == "auto" and schedule.get("enabled") and not spec.get("disabled")
+    out["next_runs"] = [when(t) for t in upcoming(schedule, now, 3)] if auto else []
+    out["holds"] = job_holds(store, spec, now=now, sources=sources)
+    out["active_runs"] = [run_json(r) for r in store.active_run_records(name)]
+    out["missed"] = store.missed_ticks(name, MISSED_REASONS)
+    out["tasks"] = [t["name"] for t in spec.get("tasks") or ()]
+    return out
+
+
+def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
+    """A date (`2026-11-01`, the whole day in UTC) or a time (`2026-11-01T06:00:00Z`, any
+    offset; without one, UTC). As the end of a range, a date means the end of that day."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            day = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        except ValueError:
+            raise _bad_time(text, option) from None
+        return day + timedelta(days=1) if end else day
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        raise _bad_time(text, option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _bad_time(text: str, option: str) -> RunnerError:
+    return RunnerError(
+        f'{option} "{text}" is neither a date (2026-11-01) nor a time (2026-11-01T06:00:00Z)'
+    )
+
+
+def history(
+    store: Store,
+    *,
+    job: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    states: Sequence[str],
+    limit: int,
+) -> list[RunRecord]:
+    if job:
+        applied_or_known(store, job)
+    for state in states:
+        if state not in RUN_STATES:
+            raise RunnerError(f'unknown run state "{state}": one of {", ".join(RUN_STATES)}')
+    return store.history(job=job, since=since, until=until, states=states, limit=limit)
+
+
+def applied_or_known(store: Store, job: str) -> None:
+    """A job that is applied, or was (it has runs); else the unknown-job error."""
+    if store.run_ids(job):
+        return
+    applied_job(store, job)
+
+
+def task_last_runs(store: Store, job: str) -> list[tuple[str, TaskRecord | None]]:
+    """`runner tasks JOB`: every task of the job as applied, with its last run."""
+    _, spec = applied_job(store, job)
+    last = store.task_last_runs(job)
+    return [(t["name"], last.get(t["name"])) for t in spec.get("tasks") or ()]
+
+
+@dataclass(frozen=True, slots=True)
+class LogRef:
+    task: str
+    attempt: int
+    key: str
+
+
+def log_refs(
+    store: Store, run_id: int, task: str | None, attempt: int | None
+) -> tuple[RunRecord, list[LogRef]]:
+    """The logs of a run: of one task (its latest attempt, or `attempt`), or of every
+    task that started, in task order."""
+    run = find_run(store, run_id)
+    tasks = run.tasks
+    if task is not None:
+        names = [t.name for t in tasks]
+        if task not in names:
+            raise RunnerError(
+                f'run {run_id} of {run.job} has no task "{task}"{did_you_mean(task, names)}'
+            )
+        tasks = tuple(t for t in tasks if t.name == task)
+    refs = []
+    for t in tasks:
+        tries = [a for a in t.attempts if a.log]
+        if attempt is not None:
+            chosen = [a for a in tries if a.attempt == attempt]
+            if task is not None and not chosen:
+                raise RunnerError(
+                    f"task {t.name} of run {run_id} has no attempt {attempt} (it has {len(tries)})"
+                )
+        else:
+            chosen = tries[-1:]
+        refs += [LogRef(t.name, a.attempt, a.log or "") for a in chosen]
+    return run, refs
+
+
+def follow(
+    store: Store,
+    logs: LogFiles,
+    run_id: int,
+    task: str | None,
+    attempt: int | None,
+    *,
+    clock: Clock,
+    poll: float = 0.2,
+) -> Iterator[tuple[LogRef, bytes]]:
+    """New log output as it is written, until the run has ended and everything is read.
+    Attempts that start later (a retry, the next task) are followed too."""
+    offsets: dict[str, int] = {}
+    while True:
+        refresh(store, clock.now())
+        run, refs = log_refs(store, run_id, task, attempt)
+        if attempt is None:  # every attempt, so that a retry's output follows its first
+            refs = _all_attempts(run, task)
+        for ref in refs:
+            start = offsets.get(ref.key, 0)
+            for block in logs.read_chunks(ref.key, start):
+                offsets[ref.key] = offsets.get(ref.key, 0) + len(block)
+                yield ref, block
+        if run.state not in ("scheduled", "running"):
+            return
+        clock.sleep(poll)
+
+
+def _all_attempts(run: RunRecord, task: str | None) -> list[LogRef]:
+    return [
+        LogRef(t.name, a.attempt, a.log)
+        for t in run.tasks
+        if task is None or t.name == task
+        for a in t.attempts
+        if a.log
+    ]
+
+
+def overview(store: Store) -> dict[str, Any]:
+    """`runner status` with no argument: the last reconcile (applied or rejected, with
+    its errors), the configuration digests, and the runs under way."""
+    last = store.reconciles(1)
+    active = store.active_run_records()
+    reconcile = None
+    if last:
+        r = last[0]
+        reconcile = {
+            "at": when(r["ended"]),
+            "origin": r["origin"],
+            "outcome": r["outcome"],
+            "summary": r["summary"],
+            "errors": r["errors"],
+        }
+    return {
+        "configuration": {
+            "applied_digest": store.get_meta("applied_digest"),
+            "attempted_digest": store.get_meta("attempted_digest"),
+            "last_reconcile": reconcile,
+        },
+        "runs": {
+            "running": [r.id for r in active if r.state == "running"],
+            "queued": [r.id for r in active if r.state == "scheduled"],
+        },
+    }
