@@ -14,6 +14,7 @@ from runner.cli.options import home_option, json_option, store_option
 from runner.cli.progress import Progress
 from runner.clock import SystemClock
 from runner.errors import ExitCode
+from runner.procs import myself
 from runner.runs.foreground import execute
 from runner.runs.reading import refresh
 from runner.runs.trigger import OVERLAPS, trigger
@@ -65,7 +66,13 @@ def command(
     with store_for(home, store_url) as store:
         refresh(store, clock.now())
         triggered = trigger(
-            store, job=job, now=clock.now(), tasks=tasks, env=variables, overlap=overlap
+            store,
+            job=job,
+            now=clock.now(),
+            tasks=tasks,
+            env=variables,
+            overlap=overlap,
+            owner=myself(),
         )
         total = len(triggered.order.tasks)
         out = sys.stderr if as_json else sys.stdout

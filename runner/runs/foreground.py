@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+import sqlalchemy as sa
+
 from runner.clock import Clock
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
@@ -24,7 +26,7 @@ from runner.runs.cancel import find_run
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Triggered
-from runner.store import RunRecord, Store
+from runner.store import RunRecord, Store, StoreError, first_line
 from runner.wakeup import Listener
 
 Observer = Callable[[Sequence[j.Change]], None]
@@ -44,7 +46,7 @@ def execute(
 ) -> RunRecord:
     """Run `triggered` to its end here and return it as the store has it."""
     logs = LogFiles(home)
-    listener = Listener(home)
+    listener = _listen(home)
     supervisor = Supervisor(
         journal=StoreJournal(store, logs, clock),
         logs=logs,
@@ -63,13 +65,30 @@ def execute(
                 return find_run(store, run_id)
             supervisor.start(triggered.order)
             supervisor.run_until_done()
+    except sa.exc.SQLAlchemyError as exc:
+        supervisor.kill_everything()
+        raise StoreError(
+            f"lost the store while running run {run_id} of {triggered.order.job} "
+            f"({first_line(exc)}): its tasks were killed; the run is found stale once "
+            "the store is back"
+        ) from exc
     except BaseException:
         supervisor.kill_everything()
         raise
     finally:
         supervisor.close()
-        listener.close()
+        if listener is not None:
+            listener.close()
     return find_run(store, run_id)
+
+
+def _listen(home: Path) -> Listener | None:
+    """The wake-up socket; None when this process already listens for the home (two
+    runs executed in one process), which then relies on its heartbeat to see cancels."""
+    try:
+        return Listener(home)
+    except OSError:
+        return None
 
 
 def _wait_for_turn(

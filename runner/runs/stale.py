@@ -1,6 +1,8 @@
 """Stale runs (SPEC 3): a running run whose owner process is gone. Whoever notices first
 marks it: the daemon at start, or any command that reads runs on the owner's host. What
-its tasks left running is killed only when pid and start time both match."""
+its tasks left running is killed only when pid and start time both match. A run still
+`scheduled` by an owner that died (a foreground `runner run` killed while it queued) is
+discarded: it never started, and nothing will start it."""
 
 from __future__ import annotations
 
@@ -18,8 +20,14 @@ def owner_gone(run: RunRecord) -> bool:
 def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
     """Mark the runs on `host` whose owner died; return their ids."""
     stale = []
-    for run in store.running_on_host(host):
-        if owner_gone(run) and _mark(store, run, now=now):
+    for run in store.owned_on_host(host):
+        if not owner_gone(run):
+            continue
+        if run.state == "scheduled":
+            assert run.owner is not None
+            reason = f"its runner ({run.owner.label}) died before it started"
+            store.request_cancel(run.id, now=now, reason=reason)
+        elif _mark(store, run, now=now):
             stale.append(run.id)
     return stale
 

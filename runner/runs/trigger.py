@@ -11,6 +11,7 @@ from typing import Any
 
 from runner.errors import RunnerError
 from runner.executors.order import RunOrder, order_from_spec
+from runner.procs import ProcessId
 from runner.spec.findings import did_you_mean
 from runner.store import RunRecord, Store, StoredResource
 
@@ -51,7 +52,9 @@ def trigger(
     env: Mapping[str, str] | None = None,
     overlap: str | None = None,
     trigger: str = "manual",
+    owner: ProcessId | None = None,
 ) -> Triggered:
+    """Check a trigger and create its run. `owner`: the process that will run it."""
     resource, spec = applied_job(store, job)
     if resource.deleting:
         raise Refused(f"job {job} is being deleted (gone from the configuration): no new runs")
@@ -74,6 +77,7 @@ def trigger(
         tasks=names,
         selected=list(tasks) or None,
         env=dict(env or {}) or None,
+        owner=owner,
     )
     order = order_from_spec(
         spec,

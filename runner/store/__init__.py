@@ -33,6 +33,7 @@ __all__ = [
     "StoreTooNew",
     "StoredResource",
     "TaskRecord",
+    "first_line",
     "open_store",
     "store_url",
 ]
@@ -68,7 +69,7 @@ def open_store(*, home: str | os.PathLike[str] | None = None, url: str | None = 
         return Store(full, home=Path(home or DEFAULT_HOME))
     except sa.exc.OperationalError as exc:
         raise StoreError(
-            f"cannot open the store at {_safe(url or full)}: {_first_line(exc)}"
+            f"cannot open the store at {_safe(url or full)}: {first_line(exc)}"
         ) from exc
     except ModuleNotFoundError as exc:
         raise StoreError(
@@ -81,7 +82,7 @@ def _safe(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", exc) or exc)
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 

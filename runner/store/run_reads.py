@@ -96,9 +96,11 @@ class RunQueries:
             query = query.where(runs.c.job == job)
         return self._runs(query.order_by(runs.c.id), attempts=False)
 
-    def running_on_host(self, host: str) -> list[RunRecord]:
-        """Running runs whose owner is a process on `host`."""
-        query = sa.select(runs).where(runs.c.state == "running", runs.c.owner_host == host)
+    def owned_on_host(self, host: str) -> list[RunRecord]:
+        """Scheduled and running runs whose owner is a process on `host`."""
+        query = sa.select(runs).where(
+            runs.c.state.in_(("scheduled", "running")), runs.c.owner_host == host
+        )
         return self._runs(query.order_by(runs.c.id), attempts=False)
 
     def task_last_runs(self, job: str) -> dict[str, TaskRecord]:

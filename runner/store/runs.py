@@ -253,9 +253,12 @@ class RunOperations:
         tasks: Sequence[str] = (),
         selected: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
+        owner: Owner | None = None,
     ) -> int:
         """A run row with a `pending` row per task, in order; idempotent on (job, due):
-        a second create returns the first's id."""
+        a second create returns the first's id. A run made by the process that will run
+        it (a foreground `runner run`) names it as owner from the start, so that a run
+        left `scheduled` by a process that died is found too."""
         with self.engine.begin() as conn:
             found = conn.execute(
                 sa.select(runs.c.id).where(runs.c.job == job, runs.c.due == due)
@@ -274,6 +277,10 @@ class RunOperations:
                     attempt=1,
                     selected=list(selected) if selected is not None else None,
                     env=env or None,
+                    owner=owner.label if owner else None,
+                    owner_host=owner.host if owner else None,
+                    owner_pid=owner.pid if owner else None,
+                    owner_started=owner.started if owner else None,
                 )
             )
             key = result.inserted_primary_key
