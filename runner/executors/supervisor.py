@@ -94,6 +94,7 @@ class Supervisor:
         self.runs: dict[int, _Run] = {}
         self._buffer: list[j.Change] = []
         self._attempts: dict[int, _Attempt] = {}  # by pidfd
+        self._leftovers: set[int] = set()  # groups of ended tasks, sent SIGTERM
         self._timers: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._requests: deque[tuple[int, str]] = deque()
@@ -139,9 +140,20 @@ class Supervisor:
         self._handle_requests()
         self._settle()
 
-    def run_until_done(self) -> None:
+    def run_until_done(
+        self, poll: float = 0.05, on_linger: Callable[[int], None] | None = None
+    ) -> None:
+        """Run until every run has ended and what their tasks left behind is gone (or
+        got its SIGKILL after the grace), so that a foreground runner leaves nothing.
+        `on_linger` hears how many process groups it is still waiting for."""
         while self.runs:
             self.poll()
+        self._leftovers = {p for p in self._leftovers if kill_group(p, 0)}
+        if self._leftovers and on_linger is not None:
+            on_linger(len(self._leftovers))
+        while self._leftovers:
+            self.poll(poll)
+            self._leftovers = {p for p in self._leftovers if kill_group(p, 0)}
 
     def kill_everything(self) -> None:
         """Last resort (a second Ctrl-C, a store gone): SIGKILL every task's group."""
@@ -255,8 +267,13 @@ class Supervisor:
         pid = attempt.child.pid
         code = attempt.child.reap()
         if kill_group(pid, signal.SIGTERM):  # what the task left running goes with it
-            self._after(self.kill_grace, lambda: kill_group(pid, signal.SIGKILL))
+            self._leftovers.add(pid)
+            self._after(self.kill_grace, lambda: self._kill_leftovers(pid))
         self._attempt_over(attempt, code, None)
+
+    def _kill_leftovers(self, pid: int) -> None:
+        kill_group(pid, signal.SIGKILL)
+        self._leftovers.discard(pid)
 
     def _attempt_over(self, attempt: _Attempt, code: int, failure: str | None) -> None:
         run, task = attempt.run, attempt.task

@@ -64,7 +64,7 @@ def execute(
             ):
                 return find_run(store, run_id)
             supervisor.start(triggered.order)
-            supervisor.run_until_done()
+            supervisor.run_until_done(on_linger=_lingering(on_wait, kill_grace))
     except sa.exc.SQLAlchemyError as exc:
         supervisor.kill_everything()
         raise StoreError(
@@ -80,6 +80,15 @@ def execute(
         if listener is not None:
             listener.close()
     return find_run(store, run_id)
+
+
+def _lingering(on_wait: Callable[[str], None] | None, grace: float) -> Callable[[int], None] | None:
+    if on_wait is None:
+        return None
+    return lambda groups: on_wait(
+        f"waiting up to {grace:g}s for processes that {groups} task(s) left running "
+        "(sent SIGTERM; SIGKILL follows)"
+    )
 
 
 def _listen(home: Path) -> Listener | None:
