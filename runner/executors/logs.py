@@ -26,7 +26,10 @@ class LogFiles:
         """A file descriptor to give the task as stdout and stderr (close it after)."""
         path = self.home / key
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        # Truncated: a run id seen again (the same home used with another store) starts
+        # a fresh log rather than appending to an old one.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        return os.open(path, flags, 0o640)
 
     def path(self, key: str) -> Path:
         return self.home / key
