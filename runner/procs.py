@@ -73,6 +73,26 @@ def kill_group(pid: int, sig: int = signal.SIGTERM) -> bool:
     return True
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether the process group has a member that is not a zombie. (A zombie left for
+    init to reap still counts for `killpg`, though it has ended.) Cheap when the group
+    is empty: /proc is only read when `killpg` says there is someone."""
+    if not kill_group(pgid, 0):
+        return False
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                raw = stat.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
 def kill_group_if_same(pid: int, started: float, sig: int = signal.SIGKILL) -> bool:
     """Signal a left-over task's group only when its leader is certainly the process
     that was recorded (same pid, same start time). Never by name, never a guess."""

@@ -89,6 +89,8 @@ def command(
             )
         if as_json:
             click.echo(json.dumps(run_json(record), indent=2))
+        elif record.state == "discarded":
+            click.echo(f"run {record.id} discarded: {record.reason}", err=True)
         elif record.state != "success":
             click.echo(f"logs: runner logs {record.id}", err=True)
     return ExitCode.OK if record.state == "success" else ExitCode.ERROR

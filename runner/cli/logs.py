@@ -13,7 +13,7 @@ from runner.clock import Clock, SystemClock
 from runner.errors import ExitCode
 from runner.executors.logs import LogFiles
 from runner.runs.reading import follow, log_refs, refresh
-from runner.store import Store
+from runner.store import RunRecord, Store
 
 
 @click.command("logs")
@@ -45,14 +45,18 @@ def command(
     as_json: bool,
 ) -> int:
     """The output of RUN's tasks (or of TASK), as they wrote it."""
+    if following and as_json:
+        raise click.UsageError("--follow prints output as it comes; it does not go with --json")
     clock = SystemClock()
     logs = LogFiles(home)
     with store_for(home, store_url) as store:
         refresh(store, clock.now())
-        if following and not as_json:
+        if following:
             _follow(store, logs, run_id, task, attempt, clock)
             return ExitCode.OK
-        _, refs = log_refs(store, run_id, task, attempt)
+        run, refs = log_refs(store, run_id, task, attempt)
+    if not refs and not as_json:
+        click.echo(_no_output(run, task), err=True)
     if as_json:
         click.echo(
             json.dumps(
@@ -88,9 +92,22 @@ def _follow(
 ) -> None:
     out = sys.stdout.buffer
     current: tuple[str, int] | None = None
+    first = True
     for ref, block in follow(store, logs, run_id, task, attempt, clock=clock):
         if task is None and current != (ref.task, ref.attempt):
             current = (ref.task, ref.attempt)
-            out.write(f"\n==> {ref.task} (attempt {ref.attempt}) <==\n".encode())
+            gap = "" if first else "\n"  # a blank line between sections, as tail does
+            out.write(f"{gap}==> {ref.task} (attempt {ref.attempt}) <==\n".encode())
+            first = False
         out.write(block)
         out.flush()
+
+
+def _no_output(run: RunRecord, task: str | None) -> str:
+    """Why there is nothing to print: no task (or not this one) has started."""
+    if task is not None:
+        t = next(t for t in run.tasks if t.name == task)
+        why = f" ({t.reason})" if t.reason else ""
+        return f"no output: task {task} of run {run.id} has not run: {t.state}{why}"
+    why = f" ({run.reason})" if run.reason else ""
+    return f"no output: no task of run {run.id} has started; the run is {run.state}{why}"

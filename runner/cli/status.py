@@ -136,7 +136,7 @@ def _overview(data: dict[str, Any]) -> str:
     else:
         s = last["summary"]
         lines.append(
-            f"configuration  last {last['origin']} at {last['at']}: {last['outcome']} "
+            f"configuration  last {last['origin']} at {_stamp(last['at'])}: {last['outcome']} "
             f"({s.get('add', 0)} added, {s.get('change', 0)} changed, "
             f"{s.get('delete', 0)} deleted, {s.get('unchanged', 0)} unchanged)"
         )
@@ -144,3 +144,7 @@ def _overview(data: dict[str, Any]) -> str:
     runs = data["runs"]
     lines.append(f"runs           {len(runs['running'])} running, {len(runs['queued'])} queued")
     return "\n".join(lines)
+
+
+def _stamp(rfc3339: str) -> str:
+    return stamp(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")))

@@ -28,11 +28,11 @@ from runner.executors.graph import TaskGraph
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder, TaskSpec
 from runner.executors.process import Child, SpawnFailed, describe_exit, spawn
-from runner.procs import ProcessId, kill_group, myself
+from runner.procs import ProcessId, group_alive, kill_group, myself
 from runner.spec.durations import format_seconds
 
 KILL_GRACE = 10.0
-HEARTBEAT = 15.0
+HEARTBEAT = 5.0  # also how often the store is asked for cancels, should a wake-up be lost
 
 
 class _Timer:
@@ -148,12 +148,12 @@ class Supervisor:
         `on_linger` hears how many process groups it is still waiting for."""
         while self.runs:
             self.poll()
-        self._leftovers = {p for p in self._leftovers if kill_group(p, 0)}
+        self._leftovers = {p for p in self._leftovers if group_alive(p)}
         if self._leftovers and on_linger is not None:
             on_linger(len(self._leftovers))
         while self._leftovers:
             self.poll(poll)
-            self._leftovers = {p for p in self._leftovers if kill_group(p, 0)}
+            self._leftovers = {p for p in self._leftovers if group_alive(p)}
 
     def kill_everything(self) -> None:
         """Last resort (a second Ctrl-C, a store gone): SIGKILL every task's group."""
@@ -266,7 +266,8 @@ class Supervisor:
         assert attempt.child is not None
         pid = attempt.child.pid
         code = attempt.child.reap()
-        if kill_group(pid, signal.SIGTERM):  # what the task left running goes with it
+        if group_alive(pid):  # what the task left running goes with it
+            kill_group(pid, signal.SIGTERM)
             self._leftovers.add(pid)
             self._after(self.kill_grace, lambda: self._kill_leftovers(pid))
         self._attempt_over(attempt, code, None)

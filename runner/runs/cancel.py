@@ -14,7 +14,7 @@ from runner.runs.trigger import Refused
 from runner.store import RunRecord, Store
 from runner.wakeup import poke
 
-WAIT = 15.0
+WAIT = 25.0  # the owner's heartbeat (5 s) + the kill grace (10 s) + a margin
 POLL = 0.05
 
 

@@ -9,6 +9,7 @@ cancels it first (the overlap policies), waits here until that one has ended.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -147,6 +148,12 @@ def _cancel_on_signals(supervisor: Supervisor, run_id: int) -> Iterator[list[str
         how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         interrupted.append(f"cancelled by {how} on runner run")
         supervisor.request_cancel(run_id, interrupted[0])
+        with contextlib.suppress(OSError):  # os.write: safe inside a signal handler
+            os.write(
+                2,
+                f"\ncancelling run {run_id}: tasks get SIGTERM; {how} again kills "
+                "them now\n".encode(),
+            )
 
     if threading.current_thread() is not threading.main_thread():
         yield interrupted  # signals reach only the main thread; nothing to catch here

@@ -144,6 +144,8 @@ def log_refs(
         else:
             chosen = tries[-1:]
         refs += [LogRef(t.name, a.attempt, a.log or "") for a in chosen]
+    if attempt is not None and not refs:
+        raise RunnerError(f"run {run_id} has no attempt {attempt} of any task")
     return run, refs
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from runner.errors import RunnerError
 from runner.executors.order import RunOrder, order_from_spec
 from runner.procs import ProcessId
+from runner.reconciler.planning import relative_source
 from runner.spec.findings import did_you_mean
 from runner.store import RunRecord, Store, StoredResource
 
@@ -60,7 +61,8 @@ def trigger(
         raise Refused(f"job {job} is being deleted (gone from the configuration): no new runs")
     if spec.get("disabled"):
         raise Refused(
-            f"job {job} is disabled (disabled: true, {resource.source}): it takes no runs "
+            f"job {job} is disabled (disabled: true, {relative_source(resource.source)}): "
+            "it takes no runs "
             "of any kind until the file says otherwise"
         )
     _check_tasks(job, spec, tasks)

@@ -185,9 +185,11 @@ class RunOperations:
         return [ActiveRun(id=r.id, job=r.job, revision=r.revision, state=r.state) for r in rows]
 
     def last_runs(self) -> dict[str, tuple[int, str]]:
-        """The latest run of each job: (id, state)."""
+        """The latest run of each job that has started or ended: (id, state). A run still
+        waiting for its time is no "last run"."""
         latest = (
             sa.select(runs.c.job, sa.func.max(runs.c.id).label("id"))
+            .where(runs.c.state != "scheduled")
             .group_by(runs.c.job)
             .subquery()
         )
