@@ -613,7 +613,9 @@ def test_status_without_argument_shows_the_last_apply(
     capsys.readouterr()
     _, text, _ = call(capsys, "status")
     assert re.match(
-        r"configuration  last apply at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: applied \(9 added, 0 changed, 0 deleted", text
+        r"configuration  last apply at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: "
+        r"applied \(9 added, 0 changed, 0 deleted",
+        text,
     ), text
     data = call_json(capsys, "status")
     assert data["configuration"]["last_reconcile"]["outcome"] == "applied"
