@@ -71,6 +71,7 @@ class TaskGraph:
             self._release_followers(name)
             return []
         skipped: list[tuple[str, str]] = []
+        why = f"preceding task {name} {state}"  # the cause, all the way down
         blocked = [name]
         while blocked:  # `after` may name a task written below, so follow the edges
             pred = blocked.pop(0)
@@ -80,7 +81,7 @@ class TaskGraph:
                     self._blocked.add(n)
                     blocked.append(n)
                 elif self.state[n] == "pending":
-                    self._end(n, "skipped", f"preceding task {pred} {self.state[pred]}")
+                    self._end(n, "skipped", why)
                     skipped.append((n, self.reason[n] or ""))
                     blocked.append(n)
         return sorted(skipped, key=lambda s: self.position[s[0]])

@@ -32,6 +32,7 @@ from runner.procs import ProcessId, group_alive, kill_group, myself
 from runner.spec.durations import format_seconds
 
 KILL_GRACE = 10.0
+LINGER_AFTER_KILL = 2.0  # how long a SIGKILLed group may take to be gone
 HEARTBEAT = 5.0  # also how often the store is asked for cancels, should a wake-up be lost
 
 
@@ -95,6 +96,7 @@ class Supervisor:
         self._buffer: list[j.Change] = []
         self._attempts: dict[int, _Attempt] = {}  # by pidfd
         self._leftovers: set[int] = set()  # groups of ended tasks, sent SIGTERM
+        self._killed: dict[int, float] = {}  # ... and when they were sent SIGKILL
         self._timers: list[tuple[float, int, _Timer]] = []
         self._seq = itertools.count()
         self._requests: deque[tuple[int, str]] = deque()
@@ -153,7 +155,12 @@ class Supervisor:
             on_linger(len(self._leftovers))
         while self._leftovers:
             self.poll(poll)
-            self._leftovers = {p for p in self._leftovers if group_alive(p)}
+            now = self.clock.monotonic()
+            self._leftovers = {
+                p
+                for p in self._leftovers
+                if group_alive(p) and now - self._killed.get(p, now) < LINGER_AFTER_KILL
+            }
 
     def kill_everything(self) -> None:
         """Last resort (a second Ctrl-C, a store gone): SIGKILL every task's group."""
@@ -274,7 +281,7 @@ class Supervisor:
 
     def _kill_leftovers(self, pid: int) -> None:
         kill_group(pid, signal.SIGKILL)
-        self._leftovers.discard(pid)
+        self._killed[pid] = self.clock.monotonic()
 
     def _attempt_over(self, attempt: _Attempt, code: int, failure: str | None) -> None:
         run, task = attempt.run, attempt.task

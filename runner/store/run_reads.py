@@ -164,7 +164,8 @@ class RunQueries:
 
     def mark_stale(self, run_id: int, *, now: datetime, reason: str) -> bool:
         """A running run whose owner is gone becomes `stale`: its running tasks failed,
-        its pending ones skipped. False when it was no longer running."""
+        the ones not started (pending, waiting, held) skipped. False when it was no
+        longer running."""
         with self.engine.begin() as conn:
             done = conn.execute(
                 sa.update(runs)
@@ -173,10 +174,13 @@ class RunQueries:
             ).rowcount
             if not done:
                 return False
-            for state, becomes, ended in (("running", "failed", now), ("pending", "skipped", None)):
+            for states, becomes, ended in (
+                (("running",), "failed", now),
+                (("pending", "waiting", "held"), "skipped", None),
+            ):
                 conn.execute(
                     sa.update(task_runs)
-                    .where(task_runs.c.run_id == run_id, task_runs.c.state == state)
+                    .where(task_runs.c.run_id == run_id, task_runs.c.state.in_(states))
                     .values(state=becomes, reason=reason, ended=ended)
                 )
             conn.execute(
