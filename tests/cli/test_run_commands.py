@@ -24,6 +24,7 @@ import pytest
 from runner.cli import run
 from runner.store import RunRecord, opened
 from tests.conftest import WriteFile
+from tests.waiting import wait_for
 
 DEADLINE = 10.0
 
@@ -164,14 +165,6 @@ def assert_one_error_line(code: int, out: str, err: str, *, expected: str) -> No
 
 def home() -> str:
     return os.environ["RUNNER_HOME"]
-
-
-def wait_for(what: str, condition: Callable[[], bool], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def store_run(run_id: int) -> RunRecord:

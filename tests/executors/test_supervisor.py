@@ -24,6 +24,7 @@ from runner.executors.order import Retries, RunOrder, order_from_spec
 from runner.executors.supervisor import Supervisor
 from runner.spec.models import Job
 from runner.spec.normalize import normal_form
+from tests.waiting import pid_in, process_gone
 
 DEADLINE = 10.0
 DUE = datetime(2026, 11, 23, 13, 0, tzinfo=ZoneInfo("Europe/Berlin"))
@@ -140,30 +141,6 @@ def interval(journal: MemoryJournal, task: str) -> tuple[datetime, datetime]:
     (started,) = journal.of(j.AttemptStarted, task)
     (ended,) = journal.of(j.AttemptEnded, task)
     return started.at, ended.at
-
-
-def process_gone(pid: int, within: float = 2.0) -> bool:
-    """No such process, or only its exit status is left (a zombie), within a moment (a
-    SIGKILL just sent takes effect asynchronously)."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_bytes()
-        except FileNotFoundError:
-            return True
-        if raw[raw.rindex(b")") + 2 :].split()[0] in (b"Z", b"X"):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-
-
-def pid_from(path: Path) -> int:
-    deadline = time.monotonic() + DEADLINE
-    while not path.exists() or not path.read_text().strip():
-        assert time.monotonic() < deadline, f"no pid written to {path}"
-        time.sleep(0.01)
-    return int(path.read_text())
 
 
 # --- order ------------------------------------------------------------------------
@@ -342,7 +319,7 @@ def test_a_timeout_kills_the_whole_group_even_what_ignores_sigterm(make: Make) -
     )
     end = h.run(order(h.folder, tasks))
     assert (end.state, end.reason) == ("failed", "task t failed: timed out after 1s")
-    assert process_gone(pid_from(h.folder / "grandchild.pid"))
+    assert process_gone(pid_in(h.folder / "grandchild.pid"))
 
 
 def test_a_task_ignoring_sigterm_is_killed_after_the_grace(make: Make) -> None:
@@ -363,7 +340,7 @@ def test_what_a_successful_task_left_running_is_stopped(make: Make) -> None:
     h = make()
     tasks = "  - name: t\n    run: sleep 300 & echo $! > background.pid\n"
     assert h.run(order(h.folder, tasks)).state == "success"
-    assert process_gone(pid_from(h.folder / "background.pid"))
+    assert process_gone(pid_in(h.folder / "background.pid"))
 
 
 # --- retries ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import trigger
 from runner.store import RunRecord, Store, open_store
 from tests.conftest import WriteFile
+from tests.waiting import process_gone, wait_for
 
 DEADLINE = 10.0
 CLOCK = SystemClock()
@@ -80,27 +81,6 @@ def stored(store: Store, run_id: int) -> RunRecord:
     record = store.run(run_id)
     assert record is not None, f"no run {run_id}"
     return record
-
-
-def wait_for(what: str, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {DEADLINE}s for {what}"
-        time.sleep(0.02)
-
-
-def process_gone(pid: int, within: float = 2.0) -> bool:
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            raw = Path(f"/proc/{pid}/stat").read_bytes()
-        except FileNotFoundError:
-            return True
-        if raw[raw.rindex(b")") + 2 :].split()[0] in (b"Z", b"X"):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
 
 
 @pytest.fixture
