@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from runner.cli.common import store_for
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import RUN_ID, home_option, json_option, store_option
 from runner.clock import SystemClock
 from runner.errors import ExitCode
 from runner.runs.cancel import cancel
@@ -16,7 +16,7 @@ from runner.runs.views import run_json
 
 
 @click.command("cancel")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="RUN", type=RUN_ID)
 @click.option("--reason", default=None, help="Why, recorded with the run.")
 @home_option
 @store_option

@@ -17,7 +17,6 @@ from runner.clock import SystemClock
 from runner.errors import ExitCode
 from runner.procs import myself
 from runner.runs.foreground import execute
-from runner.runs.reading import refresh
 from runner.runs.trigger import OVERLAPS, trigger
 from runner.runs.views import run_json
 
@@ -65,7 +64,6 @@ def command(
     variables = _env(env)
     clock = SystemClock()
     with store_for(home, store_url) as store:
-        refresh(store, clock.now())
         triggered = trigger(
             store,
             job=job,

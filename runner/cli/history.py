@@ -12,7 +12,7 @@ from runner.cli.show import RUN_HEADERS, run_row
 from runner.cli.table import table
 from runner.clock import SystemClock
 from runner.errors import ExitCode
-from runner.runs.reading import history, parse_time, refresh
+from runner.runs.reading import history, parse_time
 from runner.runs.views import run_json
 
 
@@ -50,7 +50,6 @@ def command(
     start = parse_time(since, option="--since") if since else None
     end = parse_time(until, option="--until", end=True) if until else None
     with store_for(home, store_url) as store:
-        refresh(store, clock.now())
         runs = history(store, job=job, since=start, until=end, states=states, limit=limit)
     if as_json:
         click.echo(json.dumps([run_json(r) for r in runs], indent=2))

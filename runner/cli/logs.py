@@ -8,16 +8,16 @@ import sys
 import click
 
 from runner.cli.common import store_for
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import RUN_ID, home_option, json_option, store_option
 from runner.clock import Clock, SystemClock
 from runner.errors import ExitCode
 from runner.executors.logs import LogFiles
-from runner.runs.reading import follow, log_refs, refresh
+from runner.runs.reading import follow, log_refs
 from runner.store import RunRecord, Store
 
 
 @click.command("logs")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="RUN", type=RUN_ID)
 @click.argument("task", required=False)
 @click.option(
     "--attempt",
@@ -50,7 +50,6 @@ def command(
     clock = SystemClock()
     logs = LogFiles(home)
     with store_for(home, store_url) as store:
-        refresh(store, clock.now())
         if following:
             _follow(store, logs, run_id, task, attempt, clock)
             return ExitCode.OK
@@ -76,6 +75,10 @@ def command(
     for r in refs:
         if task is None:
             out.write(f"==> {r.task} (attempt {r.attempt}) <==\n".encode())
+        if not logs.exists(r.key):
+            out.flush()
+            click.echo(f"log file missing (removed by hand?): {logs.path(r.key)}", err=True)
+            continue
         for block in logs.read_chunks(r.key):
             out.write(block)
     out.flush()

@@ -37,3 +37,6 @@ store_option = click.option(
     "(env RUNNER_STORE).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+# A run id as the store can hold it (a larger number is a usage error, not a crash).
+RUN_ID = click.IntRange(min=1, max=2**63 - 1)

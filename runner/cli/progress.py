@@ -77,7 +77,8 @@ class Progress:
                 if c.state == "waiting":
                     self._print(
                         f"{c.task} waits for someone: {c.reason} "
-                        f"(runner finish {self.run_id} {c.task}, or runner cancel {self.run_id})"
+                        f"(finishing it by command comes in a later release; "
+                        f"runner cancel {self.run_id} stops the run)"
                     )
                     return
                 self.done += 1

@@ -16,7 +16,7 @@ from runner.clock import SystemClock
 from runner.errors import ExitCode
 from runner.plan import next_runs
 from runner.runs.cancel import find_run
-from runner.runs.reading import is_run_id, job_status, overview, refresh
+from runner.runs.reading import is_run_id, job_status, overview
 from runner.runs.views import progress, run_json
 from runner.store import RunRecord
 
@@ -34,7 +34,6 @@ def command(target: str | None, home: str, store_url: str | None, as_json: bool)
     clock = SystemClock()
     now = clock.now()
     with store_for(home, store_url) as store:
-        refresh(store, now)
         if target is None:
             data: Any = overview(store)
             text = _overview(data)

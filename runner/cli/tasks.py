@@ -12,7 +12,7 @@ from runner.cli.show import TASK_HEADERS, task_row
 from runner.cli.table import table
 from runner.clock import SystemClock
 from runner.errors import ExitCode
-from runner.runs.reading import refresh, task_last_runs
+from runner.runs.reading import task_last_runs
 from runner.runs.views import task_json
 
 
@@ -25,7 +25,6 @@ def command(job: str, home: str, store_url: str | None, as_json: bool) -> int:
     """The last run of every task of JOB."""
     clock = SystemClock()
     with store_for(home, store_url) as store:
-        refresh(store, clock.now())
         rows = task_last_runs(store, job)
     if as_json:
         click.echo(

@@ -60,5 +60,5 @@ class LogFiles:
         folder = self.home / "logs" / job
         try:
             return [int(p.name) for p in folder.iterdir() if p.name.isdigit()]
-        except FileNotFoundError:
+        except OSError:  # no folder yet (or something else in its place)
             return []

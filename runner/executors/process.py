@@ -11,7 +11,6 @@ running task, on timers and on wake-ups at once, without a thread per task.
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import subprocess
@@ -69,6 +68,8 @@ def spawn(
         raise SpawnFailed(f"permission denied: {shown} (is it executable?)", 126) from None
     except OSError as exc:
         raise SpawnFailed(f"cannot start {shown}: {exc.strerror or exc}", 126) from None
+    except ValueError as exc:  # a NUL byte in an argument or a variable, say
+        raise SpawnFailed(f"cannot start {shown}: {exc}", 126) from None
     try:
         pidfd = os.pidfd_open(popen.pid)
     except OSError as exc:  # pragma: no cover - only on kernels before 5.3
@@ -91,7 +92,3 @@ def describe_exit(code: int, *, shell: bool) -> str:
     if shell and code == 126:
         return "command not executable (exit code 126; see the log)"
     return f"exit code {code}"
-
-
-def is_gone(error: OSError) -> bool:
-    return error.errno == errno.ESRCH

@@ -167,6 +167,8 @@ class Supervisor:
         for attempt in self._attempts.values():
             if attempt.child is not None:
                 kill_group(attempt.child.pid, signal.SIGKILL)
+        for pid in self._leftovers:
+            self._kill_leftovers(pid)
 
     def close(self) -> None:
         self._selector.close()
@@ -209,7 +211,10 @@ class Supervisor:
         changes, self._buffer = self._buffer, []
         self.journal.write(changes)
         if self.observer is not None:
-            self.observer(changes)
+            try:
+                self.observer(changes)
+            except Exception:  # a closed stdout, say: watching must not break the run
+                self.observer = None
 
     def _launches(self) -> list[_Attempt]:
         free = self.max_parallel - len(self._attempts)
@@ -241,7 +246,12 @@ class Supervisor:
     def _spawn(self, attempt: _Attempt) -> None:
         order, task = attempt.run.order, attempt.task
         key = self.logs.key(order.job, order.run_id, task.name, attempt.number)
-        log_fd = self.logs.open_for_attempt(key)
+        try:
+            log_fd = self.logs.open_for_attempt(key)
+        except OSError as exc:
+            reason = f"cannot open its log {self.logs.path(key)}: {exc.strerror or exc}"
+            self._attempt_over(attempt, 126, reason)
+            return
         try:
             child = spawn(
                 task.command,
@@ -348,11 +358,11 @@ class Supervisor:
         while self._requests:
             run_id, reason = self._requests.popleft()
             run = self.runs.get(run_id)
-            if run is not None and run.ending is None:
+            if run is not None and run.ending is None and not _finished(run):
                 self._end_early(run, "cancelled", reason, pending_become="cancelled", why="cancel")
 
     def _time_out_run(self, run: _Run) -> None:
-        if run.ending is None and run.order.run_id in self.runs:
+        if run.ending is None and run.order.run_id in self.runs and not _finished(run):
             reason = f"run timed out after {_seconds(run.order.timeout or 0)}"
             self._end_early(run, "failed", reason, pending_become="skipped", why="run-timeout")
 
@@ -419,6 +429,11 @@ class Supervisor:
             if timer.active:
                 timer.active = False
                 timer.action()
+
+
+def _finished(run: _Run) -> bool:
+    """Every task has ended: the run ends as it is, whatever arrives now."""
+    return not run.running and not run.retries and run.graph.done()
 
 
 def _verdict(graph: TaskGraph) -> tuple[str, str | None]:

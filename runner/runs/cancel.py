@@ -37,8 +37,7 @@ def cancel(
     run = find_run(store, run_id)
     if run.state != "running":
         return run
-    if run.owner is not None:
-        poke(home, run.owner.pid)
+    wake_owner(store, home, run_id)
     deadline = clock.monotonic() + wait
     while clock.monotonic() < deadline:
         clock.sleep(POLL)
@@ -53,3 +52,10 @@ def cancel(
         "its tasks may be ignoring SIGTERM (they get SIGKILL after 10s); check again "
         f"with `runner status {run_id}`"
     )
+
+
+def wake_owner(store: Store, home: Path, run_id: int) -> None:
+    """Tell the process that owns a run (on this host) to read the store now."""
+    run = store.run(run_id)
+    if run is not None and run.owner is not None and run.owner.host == hostname():
+        poke(home, run.owner.pid)

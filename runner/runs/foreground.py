@@ -23,7 +23,7 @@ from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.supervisor import KILL_GRACE, Supervisor
 from runner.procs import hostname
-from runner.runs.cancel import find_run
+from runner.runs.cancel import find_run, wake_owner
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Triggered
@@ -61,9 +61,16 @@ def execute(
     try:
         with _cancel_on_signals(supervisor, run_id) as interrupted:
             if not _wait_for_turn(
-                store, triggered, clock=clock, on_wait=on_wait, interrupted=interrupted
+                store,
+                triggered,
+                home=home,
+                clock=clock,
+                on_wait=on_wait,
+                interrupted=interrupted,
             ):
                 return find_run(store, run_id)
+            if not store.claim_run(run_id, owner=supervisor.owner, now=clock.now()):
+                return find_run(store, run_id)  # cancelled just before it could start
             supervisor.start(triggered.order)
             supervisor.run_until_done(on_linger=_lingering(on_wait, kill_grace))
     except sa.exc.SQLAlchemyError as exc:
@@ -105,6 +112,7 @@ def _wait_for_turn(
     store: Store,
     triggered: Triggered,
     *,
+    home: Path,
     clock: Clock,
     on_wait: Callable[[str], None] | None,
     interrupted: list[str],
@@ -121,6 +129,7 @@ def _wait_for_turn(
                 now=clock.now(),
                 reason=f"cancelled by run {triggered.run_id} (overlap: cancel-running)",
             )
+            wake_owner(store, home, run_id)
     if on_wait:
         verb = "cancelling" if triggered.policy == "cancel-running" else "queued behind"
         on_wait(f"{verb} run {', '.join(map(str, ids))}")
@@ -158,7 +167,10 @@ def _cancel_on_signals(supervisor: Supervisor, run_id: int) -> Iterator[list[str
     if threading.current_thread() is not threading.main_thread():
         yield interrupted  # signals reach only the main thread; nothing to catch here
         return
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP too: a closed terminal or dropped ssh session must not leave the tasks
+    # running with nobody watching them.
+    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, handle) for s in caught}
     try:
         yield interrupted
     finally:

@@ -15,10 +15,14 @@ FINISHED = ("success", "failed", "cancelled", "stale")
 
 
 def job_holds(
-    store: Store, job: Mapping[str, Any], *, now: datetime, sources: Mapping[str, str]
+    store: Store,
+    job: Mapping[str, Any],
+    *,
+    now: datetime,
+    sources: Mapping[tuple[str, str], str],
 ) -> list[dict[str, Any]]:
-    """Every hold on `job` (a normalised spec). `sources` maps a Hold resource's name to
-    its file:line, for what releases it."""
+    """Every hold on `job` (a normalised spec). `sources` maps a resource's (kind, name)
+    to its file:line, for what releases it."""
     name = job["name"]
     found = [
         _hold(
@@ -26,23 +30,15 @@ def job_holds(
             h,
             job=name,
             origin="config",
-            where=f"the job's holds ({sources.get(name)})",
+            where=f"the job's holds ({sources.get(('Job', name))})",
             now=now,
         )
         for h in job.get("holds") or ()
     ]
-    for (_, hold_name), spec in sorted(store.specs(("Hold", n) for n in sources).items()):
-        if hold_name != name and spec.get("kind") == "Hold" and hold_covers(spec, job):
-            found.append(
-                _hold(
-                    store,
-                    spec,
-                    job=name,
-                    origin="config",
-                    where=sources.get(hold_name, ""),
-                    now=now,
-                )
-            )
+    hold_keys = [key for key in sources if key[0] == "Hold"]
+    for key, spec in sorted(store.specs(hold_keys).items()):
+        if hold_covers(spec, job):
+            found.append(_hold(store, spec, job=name, origin="config", where=sources[key], now=now))
     for row in store.runtime_hold_rows(name):
         spec = {
             "name": row["name"],

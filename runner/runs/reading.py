@@ -35,7 +35,7 @@ def refresh(store: Store, now: datetime) -> None:
 
 def is_run_id(store: Store, target: str) -> bool:
     """`runner status 42`: a run when run 42 exists, else the job named "42"."""
-    return target.isdigit() and store.run(int(target)) is not None
+    return target.isdigit() and int(target) < 2**63 and store.run(int(target)) is not None
 
 
 def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
@@ -44,9 +44,7 @@ def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
     applied_job(store, name)  # the error for an unknown job
     summary = next(j for j in list_jobs(store, now=now) if j.name == name)
     spec = store.specs([("Job", name)])[("Job", name)]
-    sources = {
-        r.name: relative_source(r.source) for r in store.resources() if r.kind in ("Hold", "Job")
-    }
+    sources = {(r.kind, r.name): relative_source(r.source) for r in store.resources()}
     out = summary.as_json()
     schedule = spec.get("schedule") or {}
     auto = schedule.get("mode") == "auto" and schedule.get("enabled") and not spec.get("disabled")
@@ -66,12 +64,16 @@ def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
             day = datetime.fromisoformat(text).replace(tzinfo=UTC)
         except ValueError:
             raise _bad_time(text, option) from None
-        return day + timedelta(days=1) if end else day
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
-    except ValueError:
-        raise _bad_time(text, option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = day + timedelta(days=1) if end and day.year < 9999 else day
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+        except ValueError:
+            raise _bad_time(text, option) from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not 1970 <= moment.year <= 9998:
+        raise RunnerError(f'{option} "{text}": give a time between the years 1970 and 9998')
+    return moment
 
 
 def _bad_time(text: str, option: str) -> RunnerError:

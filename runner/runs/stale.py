@@ -29,6 +29,8 @@ def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
             store.request_cancel(run.id, now=now, reason=reason)
         elif _mark(store, run, now=now):
             stale.append(run.id)
+    if stale:
+        store.finish_deferred_deletes()  # a job deleted while its dead run "ran"
     return stale
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from runner.errors import RunnerError
 from runner.executors.order import RunOrder, order_from_spec
+from runner.plan import ActiveRun
 from runner.procs import ProcessId
 from runner.reconciler.planning import relative_source
 from runner.spec.findings import did_you_mean
-from runner.store import RunRecord, Store, StoredResource
+from runner.store import Store, StoredResource
 
 OVERLAPS = ("skip", "queue", "cancel-running", "allow")
 
@@ -27,7 +28,7 @@ class Refused(RunnerError):
 class Triggered:
     run_id: int
     order: RunOrder
-    waits_for: tuple[RunRecord, ...]  # active runs this one queues behind or cancels
+    waits_for: tuple[ActiveRun, ...]  # active runs this one queues behind or cancels
     policy: str
 
 
@@ -67,8 +68,11 @@ def trigger(
         )
     _check_tasks(job, spec, tasks)
     policy = overlap or (spec.get("schedule") or {}).get("overlap") or "skip"
-    active = tuple(store.active_run_records(job))
-    waits_for = _overlap(job, policy, active)
+    decided: list[tuple[ActiveRun, ...]] = []
+
+    def guard(active: list[ActiveRun]) -> None:
+        decided.append(_overlap(job, policy, tuple(active)))
+
     names = [t["name"] for t in spec.get("tasks") or ()]
     run_id = store.create_run(
         job=job,
@@ -80,6 +84,7 @@ def trigger(
         selected=list(tasks) or None,
         env=dict(env or {}) or None,
         owner=owner,
+        guard=guard,
     )
     order = order_from_spec(
         spec,
@@ -91,7 +96,7 @@ def trigger(
         selected=tasks,
         run_env=env,
     )
-    return Triggered(run_id=run_id, order=order, waits_for=waits_for, policy=policy)
+    return Triggered(run_id=run_id, order=order, waits_for=decided[0], policy=policy)
 
 
 def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> None:
@@ -109,7 +114,7 @@ def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> No
             )
 
 
-def _overlap(job: str, policy: str, active: tuple[RunRecord, ...]) -> tuple[RunRecord, ...]:
+def _overlap(job: str, policy: str, active: tuple[ActiveRun, ...]) -> tuple[ActiveRun, ...]:
     if not active or policy == "allow":
         return ()
     ids = ", ".join(str(r.id) for r in active)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from runner.plan import Applied
 from runner.store import lock as locks
 from runner.store.migrations import migrate
 from runner.store.run_reads import RunQueries
-from runner.store.runs import RunOperations
+from runner.store.runs import RunOperations, discard_scheduled
 from runner.store.tables import (
     file_cache,
     meta,
@@ -207,6 +208,9 @@ class Store(RunOperations, RunQueries):
         )
         inserts = [w for w in writes if (w.kind, w.name) not in existing]
         if inserts:
+            inserts = _after_old_revisions(conn, inserts)
+        writes = [w for w in writes if (w.kind, w.name) in existing] + inserts
+        if inserts:
             conn.execute(sa.insert(resources), [_row(w, now, created=now) for w in inserts])
         for w in writes:
             if (w.kind, w.name) in existing:
@@ -240,11 +244,7 @@ class Store(RunOperations, RunQueries):
     ) -> None:
         for kind, name in deletes:
             if kind == "Job":
-                conn.execute(
-                    sa.update(runs)
-                    .where(runs.c.job == name, runs.c.state == "scheduled")
-                    .values(state="discarded", reason="the job was deleted", ended=now)
-                )
+                discard_scheduled(conn, name, now=now, reason="the job was deleted")
                 running = conn.execute(
                     sa.select(sa.func.count())
                     .select_from(runs)
@@ -342,6 +342,30 @@ class StaleStore(Exception):
     def __init__(self, generation: int) -> None:
         super().__init__(generation)
         self.generation = generation
+
+
+def _after_old_revisions(conn: sa.Connection, inserts: list[ResourceWrite]) -> list[ResourceWrite]:
+    """A resource added again after it was deleted continues its revisions (its runs
+    and old revisions are kept), rather than starting again at 1. One query: the last
+    revision of every resource that has revisions but is not in the store now."""
+    gone = (
+        sa.select(revisions.c.kind, revisions.c.name, sa.func.max(revisions.c.revision))
+        .outerjoin(
+            resources,
+            sa.and_(resources.c.kind == revisions.c.kind, resources.c.name == revisions.c.name),
+        )
+        .where(resources.c.name.is_(None))
+        .group_by(revisions.c.kind, revisions.c.name)
+    )
+    last = {(k, n): int(r) for k, n, r in conn.execute(gone)}
+    if not last:
+        return inserts
+    return [
+        dataclasses.replace(w, revision=last[(w.kind, w.name)] + 1, new_revision=True)
+        if (w.kind, w.name) in last
+        else w
+        for w in inserts
+    ]
 
 
 def _row(w: ResourceWrite, now: datetime, created: datetime | None = None) -> dict[str, Any]:

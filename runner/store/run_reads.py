@@ -123,13 +123,14 @@ class RunQueries:
     def runs_beyond_history(
         self, job: str, *, keep_runs: int, keep_days: int, now: datetime
     ) -> list[tuple[int, datetime]]:
-        """Ended runs of a job past its history: beyond the newest `keep_runs`, or ended
-        more than `keep_days` ago. Returns (id, created) pairs."""
+        """Ended runs of a job past its history: beyond the `keep_runs` that ended last,
+        or ended more than `keep_days` ago. Returns (id, created) pairs. (By when they
+        ended, so that a run that just ended is never the one pruned.)"""
         cutoff = now - timedelta(days=keep_days)
         query = (
             sa.select(runs.c.id, runs.c.created, runs.c.ended)
             .where(runs.c.job == job, runs.c.state.in_(ENDED_STATES))
-            .order_by(runs.c.id.desc())
+            .order_by(runs.c.ended.desc(), runs.c.id.desc())
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()

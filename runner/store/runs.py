@@ -5,7 +5,7 @@ for by another process."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +14,15 @@ import sqlalchemy as sa
 from runner.plan import ActiveRun, RuntimeHold
 from runner.procs import ProcessId as Owner
 
-__all__ = ["ACTIVE_STATES", "ENDED_STATES", "Owner", "RunOperations", "RunWriter"]
-from runner.store.tables import UTCTime, holds, runs, task_attempts, task_runs
+__all__ = [
+    "ACTIVE_STATES",
+    "ENDED_STATES",
+    "Owner",
+    "RunOperations",
+    "RunWriter",
+    "discard_scheduled",
+]
+from runner.store.tables import UTCTime, holds, resources, runs, task_attempts, task_runs
 
 ACTIVE_STATES = ("scheduled", "running")
 ENDED_STATES = ("success", "failed", "cancelled", "discarded", "stale")
@@ -34,7 +41,7 @@ def _time(name: str) -> sa.BindParameter[Any]:
 # statement costs more than executing it.
 _RUN_STARTED = (
     sa.update(runs)
-    .where(_RUN)
+    .where(_RUN, runs.c.state.in_(("scheduled", "running")))
     .values(
         state="running",
         started=_time("b_at"),
@@ -47,7 +54,7 @@ _RUN_STARTED = (
 )
 _RUN_ENDED = (
     sa.update(runs)
-    .where(_RUN)
+    .where(_RUN, runs.c.state.in_(("scheduled", "running")))
     .values(state=_B("b_state"), reason=_B("b_reason"), ended=_time("b_at"))
 )
 _TASK_SET = sa.update(task_runs).where(*_TASK).values(state=_B("b_state"), reason=_B("b_reason"))
@@ -256,12 +263,20 @@ class RunOperations:
         selected: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
         owner: Owner | None = None,
+        guard: Callable[[list[ActiveRun]], None] | None = None,
     ) -> int:
         """A run row with a `pending` row per task, in order; idempotent on (job, due):
         a second create returns the first's id. A run made by the process that will run
         it (a foreground `runner run`) names it as owner from the start, so that a run
-        left `scheduled` by a process that died is found too."""
+        left `scheduled` by a process that died is found too.
+
+        `guard` sees the job's active runs and may refuse (raise) in the same
+        transaction, which first takes a write lock on the job's row: two triggers of
+        one job are decided one after the other (the overlap policy), never both on
+        the same view."""
         with self.engine.begin() as conn:
+            if guard is not None:
+                guard(_locked_active_runs(conn, job))
             found = conn.execute(
                 sa.select(runs.c.id).where(runs.c.job == job, runs.c.due == due)
             ).scalar()
@@ -318,18 +333,44 @@ class RunOperations:
 
     def request_cancel(self, run_id: int, *, now: datetime, reason: str) -> str | None:
         """Ask the owner of a running run to cancel it, or discard a scheduled one at once.
-        Returns the state the run was in (None: no such run)."""
+        Returns the state the run was in when this acted (None: no such run). Each step
+        is a conditional write, so a run that starts meanwhile is asked, not missed."""
         with self.engine.begin() as conn:
-            state = conn.execute(sa.select(runs.c.state).where(runs.c.id == run_id)).scalar()
-            if state == "scheduled":
-                _discard(conn, run_id, now=now, reason=reason)
-            elif state == "running":
-                conn.execute(
-                    sa.update(runs)
-                    .where(runs.c.id == run_id, runs.c.cancel_requested.is_(None))
-                    .values(cancel_requested=now, cancel_reason=reason)
+            if _discard(conn, run_id, now=now, reason=reason):
+                return "scheduled"
+            asked = conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "running")
+                .values(
+                    cancel_requested=sa.func.coalesce(
+                        runs.c.cancel_requested, sa.literal(now, UTCTime()), type_=UTCTime()
+                    ),
+                    cancel_reason=sa.func.coalesce(runs.c.cancel_reason, reason),
                 )
+            ).rowcount
+            if asked:
+                return "running"
+            state = conn.execute(sa.select(runs.c.state).where(runs.c.id == run_id)).scalar()
             return str(state) if state is not None else None
+
+    def claim_run(self, run_id: int, *, owner: Owner, now: datetime) -> bool:
+        """Take a scheduled run to start it; False when it is no longer scheduled (it
+        was cancelled, or another process took it)."""
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.state == "scheduled")
+                .values(
+                    state="running",
+                    started=now,
+                    heartbeat=now,
+                    owner=owner.label,
+                    owner_host=owner.host,
+                    owner_pid=owner.pid,
+                    owner_started=owner.started,
+                )
+            ).rowcount
+        return bool(claimed)
 
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         """The runs among `run_ids` that another process asked to cancel, with the reason."""
@@ -344,14 +385,42 @@ class RunOperations:
         return {r.id: r.cancel_reason or "cancelled" for r in rows}
 
 
-def _discard(conn: sa.Connection, run_id: int, *, now: datetime, reason: str) -> None:
+def _locked_active_runs(conn: sa.Connection, job: str) -> list[ActiveRun]:
+    # A write that changes nothing, for its lock: the row's on PostgreSQL, the
+    # database's on SQLite (whose transactions otherwise begin as readers).
     conn.execute(
+        sa.update(resources)
+        .where(resources.c.kind == "Job", resources.c.name == job)
+        .values(updated=resources.c.updated)
+    )
+    rows = conn.execute(
+        sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state)
+        .where(runs.c.job == job, runs.c.state.in_(ACTIVE_STATES))
+        .order_by(runs.c.id)
+    ).all()
+    return [ActiveRun(id=r.id, job=r.job, revision=r.revision, state=r.state) for r in rows]
+
+
+def _discard(conn: sa.Connection, run_id: int, *, now: datetime, reason: str) -> bool:
+    """A scheduled run ends `discarded`, its tasks skipped; False when not scheduled."""
+    done = conn.execute(
         sa.update(runs)
         .where(runs.c.id == run_id, runs.c.state == "scheduled")
         .values(state="discarded", reason=reason, ended=now)
-    )
-    conn.execute(
-        sa.update(task_runs)
-        .where(task_runs.c.run_id == run_id, task_runs.c.state == "pending")
-        .values(state="skipped", reason=reason)
-    )
+    ).rowcount
+    if done:
+        conn.execute(
+            sa.update(task_runs)
+            .where(task_runs.c.run_id == run_id, task_runs.c.state == "pending")
+            .values(state="skipped", reason=reason)
+        )
+    return bool(done)
+
+
+def discard_scheduled(conn: sa.Connection, job: str, *, now: datetime, reason: str) -> None:
+    """Every scheduled run of a job ends `discarded` (the job was deleted)."""
+    ids = conn.execute(
+        sa.select(runs.c.id).where(runs.c.job == job, runs.c.state == "scheduled")
+    ).scalars()
+    for run_id in list(ids):
+        _discard(conn, run_id, now=now, reason=reason)

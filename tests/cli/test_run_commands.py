@@ -470,7 +470,9 @@ def test_cancel_refuses_an_ended_run_and_a_missing_one(
 
 
 @pytest.mark.parametrize(
-    ("sig", "how"), [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")], ids=["int", "term"]
+    ("sig", "how"),
+    [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")],
+    ids=["int", "term", "hup"],
 )
 def test_ctrl_c_cancels_the_run_cleanly(
     jobs: Path, spawn: Spawn, sig: signal.Signals, how: str
@@ -688,8 +690,10 @@ def test_history_within_dates_and_times(jobs: Path, capsys: pytest.CaptureFixtur
         (["--until", "2026-13-01"], '--until "2026-13-01" is neither a date'),
         (["--state", "done"], 'unknown run state "done": one of scheduled, running, success'),
         (["nope"], 'unknown job "nope"'),
+        (["--until", "9999-12-31"], "between the years 1970 and 9998"),
+        (["--since", "0999-01-01"], "between the years 1970 and 9998"),
     ],
-    ids=["bad-since", "bad-until", "unknown-state", "unknown-job"],
+    ids=["bad-since", "bad-until", "unknown-state", "unknown-job", "far-future", "far-past"],
 )
 def test_history_errors(
     jobs: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str
@@ -816,3 +820,12 @@ def test_logs_follow_prints_what_is_written_until_the_run_ends(jobs: Path, spawn
     assert follower.wait(timeout=DEADLINE) == 0
     assert exits_within(foreground, DEADLINE)[0] == 0
     assert store_run(running.id).state == "success"
+
+
+def test_a_run_id_too_large_for_the_store_is_a_usage_error(
+    jobs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = call(capsys, "cancel", "99999999999999999999")
+    assert code == 2 and "Traceback" not in err
+    code, _, err = call(capsys, "status", "99999999999999999999")
+    assert_one_error_line(code, "", err, expected='unknown job "99999999999999999999"')

@@ -417,3 +417,18 @@ def test_a_store_that_cannot_be_opened_is_one_line(
         1,
         'error: unsupported store "mysql://x/y": use postgresql://USER@HOST/DB or sqlite:///PATH\n',
     )
+
+
+def test_a_job_deleted_then_added_again_continues_its_revisions(
+    write: WriteFile, config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("a.yaml", job("again"))
+    write("b.yaml", job("other"))
+    assert out(capsys, "apply")[0] == 0
+    (config_dir / "a.yaml").unlink()
+    assert out(capsys, "apply")[0] == 0
+    assert "again" not in jobs(capsys)
+    write("a.yaml", job("again", cron="0 3 * * *"))
+    code, text = out(capsys, "apply")
+    assert code == 0, text
+    assert jobs(capsys)["again"]["revision"] == 2  # revision 1 is kept, with its runs

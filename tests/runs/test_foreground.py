@@ -4,6 +4,7 @@ reasons, attempts, log files, and the processes left (none)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from runner.clock import SystemClock
 from runner.errors import RunnerError
 from runner.runs.cancel import cancel
 from runner.runs.foreground import execute
-from runner.runs.trigger import Refused, trigger
+from runner.runs.trigger import Refused, Triggered, trigger
 from runner.store import AttemptRecord, RunRecord, Store, TaskRecord, open_store
 from tests.conftest import WriteFile
 from tests.waiting import pid_in, process_gone, wait_for
@@ -518,3 +519,101 @@ def test_refused_triggers(apply: Apply, store: Store) -> None:
     with pytest.raises(RunnerError, match='unknown job "nope"'):
         trigger(store, job="nope", now=CLOCK.now())
     assert store.history(job="some") == []
+
+
+# --- races and edges found in review ------------------------------------------------
+
+
+def test_a_run_cancelled_before_it_starts_never_starts(
+    apply: Apply, store: Store, home: Path
+) -> None:
+    apply("name: quick\ntasks:\n  - {name: a, run: 'echo ran'}")
+    triggered = trigger(store, job="quick", now=CLOCK.now())
+    assert store.request_cancel(triggered.run_id, now=CLOCK.now(), reason="changed my mind")
+    record = execute(store, triggered, home=home, clock=CLOCK)
+    assert (record.state, record.reason) == ("discarded", "changed my mind")
+    assert [(t.state, t.attempts) for t in record.tasks] == [("skipped", ())]
+
+
+def test_concurrent_triggers_respect_overlap_skip(apply: Apply, home: Path) -> None:
+    apply("name: once\ntasks:\n  - {name: a, run: 'true'}")
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def fire() -> None:
+        with contextlib.closing(open_store(home=home)) as mine:
+            mine.resources("Job")
+            barrier.wait()
+            try:
+                trigger(mine, job="once", now=CLOCK.now(), overlap="skip")
+                outcomes.append("created")
+            except Refused:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=fire) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["created", "refused", "refused", "refused"]
+
+
+def test_a_run_that_just_ended_is_kept_by_keep_runs_1(
+    apply: Apply, store: Store, reader: Store, home: Path
+) -> None:
+    apply(
+        """
+        name: keep1
+        history: {keepRuns: 1}
+        tasks:
+          - {name: slow, run: 'sleep 1'}
+          - {name: quick, run: 'true', after: []}
+        """
+    )
+    long_run = Background(store, home, "keep1")
+    wait_for(
+        "the first run to run",
+        lambda: task_now(reader, long_run.triggered.run_id, "slow").pid is not None,
+    )
+    quick = execute_job(reader, home, "keep1", tasks=["quick"], overlap="allow")
+    assert quick.state == "success"
+    first = long_run.join()
+    assert first.state == "success"  # it ended last, so it is the one kept
+    assert [r.id for r in reader.history(job="keep1")] == [first.id]
+
+
+def test_a_failing_observer_does_not_break_the_run(apply: Apply, store: Store, home: Path) -> None:
+    apply("name: watched\ntasks:\n  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}")
+
+    def broken_pipe(_changes: object) -> None:
+        raise BrokenPipeError("the reader went away")
+
+    triggered = trigger(store, job="watched", now=CLOCK.now())
+    record = execute(store, triggered, home=home, clock=CLOCK, observer=broken_pipe)
+    assert record.state == "success"
+
+
+def test_a_log_that_cannot_be_opened_fails_the_task(apply: Apply, store: Store, home: Path) -> None:
+    apply("name: nolog\ntasks:\n  - {name: a, run: 'true'}")
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    (home / "logs" / "nolog").write_text("a file where the job's log folder goes")
+    record = execute_job(store, home, "nolog")
+    assert record.state == "failed"
+    assert task(record, "a").reason is not None
+    assert "cannot open its log" in (task(record, "a").reason or "")
+
+
+def test_a_nul_byte_in_the_environment_fails_the_task(store: Store, home: Path) -> None:
+    from runner.executors.order import order_from_spec
+
+    spec = {"name": "nul", "env": {"A": "x\0y"}, "tasks": [{"name": "a", "run": "true"}]}
+    run_id = store.create_run(
+        job="nul", revision=1, trigger="manual", due=CLOCK.now(), now=CLOCK.now(), tasks=["a"]
+    )
+    order = order_from_spec(
+        spec, run_id=run_id, revision=1, trigger="manual", due=CLOCK.now(), source_file=None
+    )
+    triggered = Triggered(run_id=run_id, order=order, waits_for=(), policy="allow")
+    record = execute(store, triggered, home=home, clock=CLOCK)
+    assert record.state == "failed"
+    assert "cannot start true" in (task(record, "a").reason or "")

@@ -377,3 +377,20 @@ def test_no_task_of_a_stale_run_is_left_waiting(
     assert mark_stale_runs(store, host=hostname(), now=CLOCK.now()) == [run_id]
     record = stored(store, run_id)
     assert [(t.name, t.state) for t in record.tasks if t.state in ACTIVE_TASK_STATES] == []
+
+
+def test_a_job_deleted_while_its_dead_run_ran_goes_once_the_run_is_stale(
+    apply: Apply,
+    store: Store,
+    config_dir: Path,
+    sleeper: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    path = apply(TWO_TASKS)
+    run_id = trigger(store, job="owned", now=CLOCK.now()).run_id
+    started_by(store, run_id, dead_process(sleeper))
+    path.unlink()
+    # apply is a command that reads runs: it finds the run stale, so the job goes now
+    # rather than waiting, `deleting`, for a run that will never end.
+    assert run(["apply", str(config_dir), "--allow-mass-delete"]) == 0
+    assert stored(store, run_id).state == "stale"
+    assert [r.name for r in store.resources("Job")] == []
