@@ -17,6 +17,7 @@ from runner.clock import SystemClock
 from runner.errors import ExitCode
 from runner.procs import myself
 from runner.runs.foreground import execute
+from runner.runs.reading import refuse_held_tasks
 from runner.runs.trigger import OVERLAPS, trigger
 from runner.runs.views import run_json
 
@@ -64,6 +65,7 @@ def command(
     variables = _env(env)
     clock = SystemClock()
     with store_for(home, store_url) as store:
+        refuse_held_tasks(store, job, tasks, now=clock.now())
         triggered = trigger(
             store,
             job=job,

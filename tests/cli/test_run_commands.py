@@ -829,3 +829,53 @@ def test_a_run_id_too_large_for_the_store_is_a_usage_error(
     assert code == 2 and "Traceback" not in err
     code, _, err = call(capsys, "status", "99999999999999999999")
     assert_one_error_line(code, "", err, expected='unknown job "99999999999999999999"')
+
+
+HELD = """
+apiVersion: runner/v1
+kind: Job
+name: frozen
+labels: {team: finance}
+tasks:
+  - {name: extract, run: "true"}
+  - {name: load, run: "true"}
+---
+apiVersion: runner/v1
+kind: Hold
+name: frozen
+jobs: [frozen]
+tasks: [load]
+until: 2099-01-04T08:00:00+01:00
+reason: a Hold may share its job's name
+---
+apiVersion: runner/v1
+kind: Hold
+name: freeze
+selector: {labels: {team: finance}}
+reason: Year-end change freeze
+"""
+
+
+def test_a_held_task_is_not_run_and_every_hold_is_listed(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("held.yaml", HELD)
+    assert run(["apply"]) == 0
+    capsys.readouterr()
+    holds = call_json(capsys, "status", "frozen")["holds"]
+    assert [(h["name"], h["active"], h["tasks"]) for h in holds] == [
+        ("freeze", True, None),
+        ("frozen", True, ["load"]),  # a Hold with its job's name is listed too
+    ]
+    code, out, err = call(capsys, "run", "frozen")
+    assert_one_error_line(code, out, err, expected="held by freeze on task extract, load")
+    assert "until it is released: removed from jobs.d/held.yaml:17" in err
+
+    write("held.yaml", HELD.split("---\napiVersion: runner/v1\nkind: Hold\nname: freeze")[0])
+    assert run(["apply"]) == 0
+    capsys.readouterr()
+    code, out, err = call(capsys, "run", "frozen")
+    assert_one_error_line(code, out, err, expected="held by frozen on task load")
+    assert "until it is released: at 2099-01-04T07:00:00Z, or removed from" in err
+    code, out, _ = call(capsys, "run", "frozen", "--task", "extract")
+    assert code == 0 and "run 1 success" in out
