@@ -25,7 +25,10 @@ def prune_job(store: Store, logs: LogFiles, job: str, *, now: datetime) -> list[
     ids = [run_id for run_id, _ in doomed]
     if ids:
         store.delete_runs(ids)
+    # Folders first, then the runs: a run created in between (another runner) has its
+    # row by then, or its folder is not in the listing; either way it is left alone.
+    folders = logs.runs_with_logs(job)
     known = set(store.run_ids(job))
-    for run_id in set(ids) | {r for r in logs.runs_with_logs(job) if r not in known}:
+    for run_id in set(ids) | {r for r in folders if r not in known}:
         logs.remove_run(job, run_id)
     return ids
