@@ -63,8 +63,16 @@ class Store(RunOperations, RunQueries):
         self.home = home
         self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
         self.engine = _engine(url)
-        with self.engine.begin() as conn:
-            migrate(conn, self.where)
+        try:
+            with self.engine.begin() as conn:
+                migrate(conn, self.where)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+            if not any(s in str(exc) for s in ("already exists", "UNIQUE", "duplicate key")):
+                raise
+            # Another process created the new store's tables at the same moment; now
+            # they are there, and the second look finds them stamped.
+            with self.engine.begin() as conn:
+                migrate(conn, self.where)
 
     @property
     def where(self) -> str:

@@ -42,7 +42,12 @@ def current_version(conn: sa.Connection) -> int | None:
 
 
 def migrate(conn: sa.Connection, where: str) -> int:
-    """Bring the store at `where` to the latest schema; return the version it had."""
+    """Bring the store at `where` to the latest schema; return the version it had.
+
+    Two processes opening an old store at once migrate it one after the other: the
+    transaction first takes a lock (an advisory lock on PostgreSQL, the write lock on
+    SQLite), then reads the version, so the second sees the first's result."""
+    _serialize(conn)
     version = current_version(conn)
     if version is None:
         metadata.create_all(conn)
@@ -76,3 +81,16 @@ def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:
         column = table.c[name]
         kind = column.type.compile(dialect=conn.dialect)
         conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+
+
+MIGRATION_LOCK = 0x72756E6D  # "runm"
+
+
+def _serialize(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    elif sa.inspect(conn).has_table("meta"):
+        # A write that changes nothing, for SQLite's write lock (held to the commit).
+        conn.execute(
+            sa.update(meta).where(meta.c.key == "schema_version").values(value=meta.c.value)
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -212,3 +214,24 @@ def test_sqlite_store_lives_in_the_home(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         store.close()
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    """A daemon and a command started together on a fresh home: both open the store."""
+    script = (
+        "import sys; from runner.store import open_store; "
+        "s = open_store(home=sys.argv[1]); print(s.get_meta('schema_version')); s.close()"
+    )
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(home)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        results = [p.communicate(timeout=60) for p in procs]
+        assert [(out.strip(), err) for out, err in results] == [("2", "")] * 4
