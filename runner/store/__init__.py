@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from runner.errors import RunnerError
 from runner.store.backend import Store, StoredResource
+from runner.store.cursors import Cursor
 from runner.store.migrations import LATEST, StoreTooNew
 from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
 from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner, RunWriter
@@ -25,6 +26,7 @@ __all__ = [
     "ENDED_STATES",
     "LATEST",
     "AttemptRecord",
+    "Cursor",
     "Owner",
     "RunRecord",
     "RunWriter",

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from runner.plan import Applied
 from runner.store import lock as locks
+from runner.store.cursors import CursorOperations
 from runner.store.migrations import migrate
 from runner.store.run_reads import RunQueries
 from runner.store.runs import RunOperations, discard_scheduled
@@ -57,7 +58,7 @@ class ResourceWrite:
     new_revision: bool
 
 
-class Store(RunOperations, RunQueries):
+class Store(RunOperations, RunQueries, CursorOperations):
     def __init__(self, url: str, *, home: Path) -> None:
         self.url = url
         self.home = home

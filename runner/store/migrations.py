@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from runner.errors import RunnerError
-from runner.store.tables import meta, metadata, runs
+from runner.store.tables import job_cursors, meta, metadata, runs
 
 Migration = Callable[[sa.Connection], None]
 
@@ -26,6 +26,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "runs: cancel requests",
         lambda conn: _add_columns(conn, runs, "cancel_requested", "cancel_reason"),
     ),
+    (3, "job cursors", lambda conn: metadata.create_all(conn, tables=[job_cursors])),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -174,6 +174,17 @@ holds = sa.Table(
     sa.UniqueConstraint("job", "name", name="holds_job_name"),
 )
 
+# Added in schema 3: where each job's schedule stands, so that a restart neither repeats
+# nor forgets a tick (the last tick handled), and whether its pause is armed (SPEC 2.2).
+job_cursors = sa.Table(
+    "job_cursors",
+    metadata,
+    sa.Column("job", sa.String(63), primary_key=True),
+    sa.Column("cursor", UTCTime, nullable=False),
+    sa.Column("schedule_digest", sa.String(64), nullable=False),
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+)
+
 events = sa.Table(
     "events",
     metadata,

@@ -36,7 +36,7 @@ def _write(
 
 
 def test_a_new_store_is_stamped_with_the_latest_schema(store: Store) -> None:
-    assert store.get_meta("schema_version") == "2"
+    assert store.get_meta("schema_version") == "3"
     assert store.generation() == 0
     assert store.resources() == []
 
@@ -62,7 +62,7 @@ def test_a_version_1_store_is_migrated_keeping_its_runs(
     store.close()
     again = open_store(**store_spec)
     try:
-        assert again.get_meta("schema_version") == "2"
+        assert again.get_meta("schema_version") == "3"
         assert again.request_cancel(run, now=NOW, reason="by hand") == "scheduled"
         found = again.run(run)
         assert found is not None and (found.state, found.reason) == ("discarded", "by hand")
@@ -234,4 +234,4 @@ def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> Non
             for _ in range(4)
         ]
         results = [p.communicate(timeout=60) for p in procs]
-        assert [(out.strip(), err) for out, err in results] == [("2", "")] * 4
+        assert [(out.strip(), err) for out, err in results] == [("3", "")] * 4

@@ -1,0 +1,138 @@
+"""The scheduler's tick (STYLE: apart from its loop): at a given instant, what each auto
+job's schedule makes due, written to the store.
+
+Everything is rebuilt from the store (SPEC 9): each job's cursor (the last tick handled),
+its active runs, and the runs themselves, which are unique on (job, due time). A crash
+between creating a run and moving the cursor only means the next tick decides the same
+tick again, and finds its run already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runner.plan import ActiveRun
+from runner.scheduler.decide import decide, ticks
+from runner.scheduler.overlap import on_tick
+from runner.store import Cursor, Store
+
+CANCELLED_BY_TICK = "cancelled by the tick at {due} (overlap: cancel-running)"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    run_id: int
+    job: str
+    due: datetime
+    trigger: str
+
+
+@dataclass(slots=True)
+class TickReport:
+    created: list[Created] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    missed: dict[str, dict[str, int]] = field(default_factory=dict)  # job -> reason -> n
+    events: list[str] = field(default_factory=list)
+    next_due: datetime | None = None  # when the next tick of any job falls
+
+
+def schedule_digest(schedule: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(schedule, sort_keys=True).encode()).hexdigest()
+
+
+def tick(store: Store, *, now: datetime, up_since: datetime) -> TickReport:
+    """Create the runs that are due at `now` for every auto job, count the ticks that
+    make none, and say when the next tick falls."""
+    report = TickReport()
+    jobs = [r for r in store.resources("Job") if not r.deleting]
+    specs = store.specs(("Job", r.name) for r in jobs)
+    cursors = store.cursors()
+    active: dict[str, list[ActiveRun]] = defaultdict(list)
+    for run in store.active_runs():
+        active[run.job].append(run)
+    for resource in jobs:
+        spec = specs.get(("Job", resource.name)) or {}
+        schedule = spec.get("schedule") or {}
+        if schedule.get("mode") != "auto":
+            continue
+        cursor = _cursor(store, resource.name, spec, cursors.get(resource.name), now)
+        if spec.get("disabled") or not schedule.get("enabled", True) or cursor.paused:
+            # Nothing runs, and nothing piles up: re-enabling resumes from then on.
+            store.set_cursor(resource.name, cursor._replace(cursor=max(cursor.cursor, now)))
+            continue
+        decision = decide(schedule, cursor=cursor.cursor, up_since=up_since, now=now)
+        missed = dict(decision.missed)
+        for due in decision.runs:
+            if due.trigger == "schedule":
+                outcome = on_tick(schedule.get("overlap") or "skip", active[resource.name])
+                for run_id in outcome.cancel:
+                    reason = CANCELLED_BY_TICK.format(due=f"{due.due:%Y-%m-%d %H:%M:%S}Z")
+                    store.request_cancel(run_id, now=now, reason=reason)
+                    report.cancelled.append(run_id)
+                if not outcome.create:
+                    missed["overlap"] = missed.get("overlap", 0) + 1
+                    continue
+            run_id = store.create_run(
+                job=resource.name,
+                revision=resource.revision,
+                trigger=due.trigger,
+                due=due.due,
+                now=now,
+                tasks=[t["name"] for t in spec.get("tasks") or ()],
+            )
+            active[resource.name].append(
+                ActiveRun(
+                    id=run_id, job=resource.name, revision=resource.revision, state="scheduled"
+                )
+            )
+            report.created.append(Created(run_id, resource.name, due.due, due.trigger))
+        _record_missed(store, report, resource.name, missed, decision.summary, now)
+        store.set_cursor(resource.name, cursor._replace(cursor=decision.cursor or cursor.cursor))
+        following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
+        if following is not None and (report.next_due is None or following < report.next_due):
+            report.next_due = following
+    return report
+
+
+def _cursor(
+    store: Store, job: str, spec: Mapping[str, Any], stored: Cursor | None, now: datetime
+) -> Cursor:
+    """The job's cursor; a new job or a changed schedule starts when it was applied
+    (ticks before a schedule change are never caught up), with its pause armed again
+    when the file says `status: paused` (SPEC 2.2)."""
+    digest = schedule_digest(spec.get("schedule") or {})
+    if stored is not None and stored.schedule_digest == digest:
+        return stored
+    start = store.applied_at(job) or now
+    return Cursor(
+        cursor=min(start, now), schedule_digest=digest, paused=spec.get("status") == "paused"
+    )
+
+
+def _record_missed(
+    store: Store,
+    report: TickReport,
+    job: str,
+    missed: Mapping[str, int],
+    summary: str | None,
+    now: datetime,
+) -> None:
+    for reason, count in missed.items():
+        if count:
+            report.missed.setdefault(job, {})[reason] = count
+            message = summary if reason != "overlap" else f"{count} tick(s) skipped: overlap"
+            store.record_event(
+                kind="missed",
+                at=now,
+                job=job,
+                message=message or f"{count} tick(s) missed ({reason})",
+                data={"reason": reason, "count": count},
+            )
+    if summary:
+        report.events.append(f"{job}: {summary}")

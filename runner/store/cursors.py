@@ -1,0 +1,73 @@
+"""Where each job's schedule stands (the scheduler's cursor), and the events it records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from runner.store.tables import events, job_cursors, resources
+
+
+class Cursor(NamedTuple):
+    cursor: datetime  # the last tick handled
+    schedule_digest: str  # of the schedule it was handled for: a change resets it
+    paused: bool  # the pause of `status: paused` is armed
+
+
+class CursorOperations:
+    engine: sa.Engine
+
+    def cursors(self) -> dict[str, Cursor]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(job_cursors)).all()
+        return {r.job: Cursor(r.cursor, r.schedule_digest, r.paused) for r in rows}
+
+    def applied_at(self, job: str) -> datetime | None:
+        """When the job was last written by an apply (a new schedule starts there)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(resources.c.updated).where(
+                    resources.c.kind == "Job", resources.c.name == job
+                )
+            ).scalar()
+        return value if isinstance(value, datetime) else None
+
+    def set_cursor(self, job: str, cursor: Cursor) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(job_cursors)
+                .where(job_cursors.c.job == job)
+                .values(
+                    cursor=cursor.cursor,
+                    schedule_digest=cursor.schedule_digest,
+                    paused=cursor.paused,
+                )
+            ).rowcount
+            if not done:
+                conn.execute(
+                    sa.insert(job_cursors).values(
+                        job=job,
+                        cursor=cursor.cursor,
+                        schedule_digest=cursor.schedule_digest,
+                        paused=cursor.paused,
+                    )
+                )
+
+    def record_event(
+        self,
+        *,
+        kind: str,
+        at: datetime,
+        message: str,
+        job: str | None = None,
+        run_id: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.insert(events).values(
+                    time=at, kind=kind, job=job, run_id=run_id, message=message, data=data
+                )
+            )
