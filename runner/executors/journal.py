@@ -26,6 +26,7 @@ class RunStarted:
 @dataclass(frozen=True, slots=True)
 class RunEnded:
     run_id: int
+    job: str
     state: str
     reason: str | None
     at: datetime

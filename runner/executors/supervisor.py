@@ -52,6 +52,7 @@ class _Attempt:
     run: _Run
     task: TaskSpec
     number: int
+    log: str  # the key of its log file
     child: Child | None = None
     stopping: str | None = None  # why it is being killed: timeout, cancel, run-timeout
     timers: list[_Timer] = field(default_factory=list)
@@ -106,7 +107,7 @@ class Supervisor:
         self._listener = listener
         if listener is not None:
             self._selector.register(listener, selectors.EVENT_READ, self._external_wake)
-        self._beat = self._after(heartbeat, self._heartbeat)
+        self._after(heartbeat, self._heartbeat)
 
     # --- from any thread ------------------------------------------------------------
 
@@ -186,19 +187,13 @@ class Supervisor:
                 self._flush()
                 return
             for attempt in launches:
-                key = self.logs.key(
-                    attempt.run.order.job,
-                    attempt.run.order.run_id,
-                    attempt.task.name,
-                    attempt.number,
-                )
                 self._buffer.append(
                     j.AttemptStarted(
                         attempt.run.order.run_id,
                         attempt.task.name,
                         attempt.number,
                         self.clock.now(),
-                        key,
+                        attempt.log,
                     )
                 )
             self._flush()
@@ -238,18 +233,18 @@ class Supervisor:
                 number = run.attempts.get(name, 0) + 1
                 run.attempts[name] = number
                 run.graph.start(name)
-                attempt = _Attempt(run=run, task=task, number=number)
+                key = self.logs.key(run.order.job, run.order.run_id, name, number)
+                attempt = _Attempt(run=run, task=task, number=number, log=key)
                 run.running[name] = attempt
                 out.append(attempt)
         return out
 
     def _spawn(self, attempt: _Attempt) -> None:
         order, task = attempt.run.order, attempt.task
-        key = self.logs.key(order.job, order.run_id, task.name, attempt.number)
         try:
-            log_fd = self.logs.open_for_attempt(key)
+            log_fd = self.logs.open_for_attempt(attempt.log)
         except OSError as exc:
-            reason = f"cannot open its log {self.logs.path(key)}: {exc.strerror or exc}"
+            reason = f"cannot open its log {self.logs.path(attempt.log)}: {exc.strerror or exc}"
             self._attempt_over(attempt, 126, reason)
             return
         try:
@@ -350,7 +345,7 @@ class Supervisor:
                 timer.cancel()
             del self.runs[run_id]
             state, reason = run.ending or _verdict(run.graph)
-            self._buffer.append(j.RunEnded(run_id, state, reason, self.clock.now()))
+            self._buffer.append(j.RunEnded(run_id, run.order.job, state, reason, self.clock.now()))
 
     # --- cancel and timeouts --------------------------------------------------------
 
@@ -408,7 +403,7 @@ class Supervisor:
         if self.runs:
             self._buffer.append(j.Heartbeat(tuple(self.runs), self.clock.now()))
             self._look_for_cancels()
-        self._beat = self._after(self.heartbeat, self._heartbeat)
+        self._after(self.heartbeat, self._heartbeat)
 
     def _after(self, seconds: float, action: Callable[[], Any]) -> _Timer:
         timer = _Timer(action)

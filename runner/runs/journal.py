@@ -30,9 +30,8 @@ class StoreJournal:
         return self.store.cancel_requests(run_ids)
 
     def _after_runs_ended(self, ended: list[j.RunEnded], now: datetime) -> None:
-        jobs = {r.job for r in (self.store.run(e.run_id) for e in ended) if r is not None}
         self.store.finish_deferred_deletes()
-        for job in sorted(jobs):
+        for job in sorted({e.job for e in ended}):
             prune_job(self.store, self.logs, job, now=now)
 
 

@@ -36,7 +36,7 @@ def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
 
 def _mark(store: Store, run: RunRecord, *, now: datetime) -> bool:
     assert run.owner is not None
-    full = store.run(run.id) or run
+    full = store.run(run.id) or run  # its tasks, with their pids, for the dead only
     for task in full.tasks:
         if task.state == "running" and task.pid and task.pid_started:
             kill_group_if_same(task.pid, task.pid_started, signal.SIGKILL)

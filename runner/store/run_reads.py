@@ -97,11 +97,12 @@ class RunQueries:
         return self._runs(query.order_by(runs.c.id), attempts=False)
 
     def owned_on_host(self, host: str) -> list[RunRecord]:
-        """Scheduled and running runs whose owner is a process on `host`."""
+        """Scheduled and running runs whose owner is a process on `host` (without their
+        tasks: every command asks this, and few of the runs turn out stale)."""
         query = sa.select(runs).where(
             runs.c.state.in_(("scheduled", "running")), runs.c.owner_host == host
         )
-        return self._runs(query.order_by(runs.c.id), attempts=False)
+        return self._runs(query.order_by(runs.c.id), attempts=False, tasks=False)
 
     def task_last_runs(self, job: str) -> dict[str, TaskRecord]:
         """For each task of a job's runs, its row in the newest run where it started
@@ -191,12 +192,13 @@ class RunQueries:
             )
             return True
 
-    def _runs(self, query: sa.Select[Any], *, attempts: bool) -> list[RunRecord]:
+    def _runs(
+        self, query: sa.Select[Any], *, attempts: bool, tasks: bool = True
+    ) -> list[RunRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-            ids = [r.id for r in rows]
-            tasks = _tasks(conn, ids, attempts=attempts)
-        return [_run(r._mapping, tasks.get(r.id, ())) for r in rows]
+            found = _tasks(conn, [r.id for r in rows], attempts=attempts) if tasks else {}
+        return [_run(r._mapping, found.get(r.id, ())) for r in rows]
 
 
 def _tasks(
