@@ -55,8 +55,10 @@ def list_jobs(
     now: datetime,
     labels: Mapping[str, str] | None = None,
     state: str | None = None,
+    name: str | None = None,
 ) -> list[JobSummary]:
-    stored = [s for s in store.resources() if s.kind == "Job"]
+    """The applied jobs (or only the one named), with what `runner jobs` shows."""
+    stored = [s for s in store.resources("Job") if name is None or s.name == name]
     specs = store.specs((s.kind, s.name) for s in stored)
     hold_specs = store.specs((s.kind, s.name) for s in store.resources("Hold"))
     runtime = store.runtime_holds()

@@ -8,22 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from runner.plan import hold_covers
+from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
 from runner.store import Store
 
 FINISHED = ("success", "failed", "cancelled", "stale")
 
 
-def job_holds(
-    store: Store,
-    job: Mapping[str, Any],
-    *,
-    now: datetime,
-    sources: Mapping[tuple[str, str], str],
-) -> list[dict[str, Any]]:
-    """Every hold on `job` (a normalised spec). `sources` maps a resource's (kind, name)
-    to its file:line, for what releases it."""
+def job_holds(store: Store, job: Mapping[str, Any], *, now: datetime) -> list[dict[str, Any]]:
+    """Every hold on `job` (a normalised spec), each saying which file releases it."""
     name = job["name"]
+    sources = {
+        (r.kind, r.name): relative_source(r.source)
+        for r in store.resources()
+        if r.kind == "Hold" or r.name == name
+    }
     found = [
         _hold(
             store,

@@ -16,7 +16,6 @@ from runner.executors.logs import LogFiles
 from runner.plan import upcoming
 from runner.procs import hostname
 from runner.reconciler.inventory import list_jobs
-from runner.reconciler.planning import relative_source
 from runner.runs.cancel import find_run
 from runner.runs.holds import job_holds
 from runner.runs.stale import mark_stale_runs
@@ -41,15 +40,13 @@ def is_run_id(store: Store, target: str) -> bool:
 def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
     """`runner status JOB --json`: the job's object plus holds, active runs, next runs
     and the ticks that did not run, by reason."""
-    applied_job(store, name)  # the error for an unknown job
-    summary = next(j for j in list_jobs(store, now=now) if j.name == name)
-    spec = store.specs([("Job", name)])[("Job", name)]
-    sources = {(r.kind, r.name): relative_source(r.source) for r in store.resources()}
+    _, spec = applied_job(store, name)  # or the error for an unknown job
+    (summary,) = list_jobs(store, now=now, name=name)
     out = summary.as_json()
     schedule = spec.get("schedule") or {}
     auto = schedule.get("mode") == "auto" and schedule.get("enabled") and not spec.get("disabled")
     out["next_runs"] = [when(t) for t in upcoming(schedule, now, 3)] if auto else []
-    out["holds"] = job_holds(store, spec, now=now, sources=sources)
+    out["holds"] = job_holds(store, spec, now=now)
     out["active_runs"] = [run_json(r) for r in store.active_run_records(name)]
     out["missed"] = store.missed_ticks(name, MISSED_REASONS)
     out["tasks"] = [t["name"] for t in spec.get("tasks") or ()]
@@ -62,13 +59,12 @@ def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: date
     a run that would start a held task is refused, saying which hold and what
     releases it. Runs of the tasks it does not cover (`--task`) go ahead."""
     _, spec = applied_job(store, job)
-    sources = {(r.kind, r.name): relative_source(r.source) for r in store.resources()}
     wanted = [
         t["name"]
         for t in spec.get("tasks") or ()
         if t.get("active", True) and (not tasks or t["name"] in tasks)
     ]
-    for hold in job_holds(store, spec, now=now, sources=sources):
+    for hold in job_holds(store, spec, now=now):
         covered = [t for t in wanted if not hold["tasks"] or t in hold["tasks"]]
         if hold["active"] and covered:
             raise Refused(
