@@ -61,12 +61,16 @@ def tick(store: Store, *, now: datetime, up_since: datetime) -> TickReport:
         schedule = spec.get("schedule") or {}
         if schedule.get("mode") != "auto":
             continue
-        cursor = _cursor(store, resource.name, spec, cursors.get(resource.name), now)
-        if spec.get("disabled") or not schedule.get("enabled", True) or cursor.paused:
-            # Nothing runs, and nothing piles up: re-enabling resumes from then on.
-            store.set_cursor(resource.name, cursor._replace(cursor=max(cursor.cursor, now)))
-            continue
+        stored = cursors.get(resource.name)
+        cursor = _cursor(store, resource.name, spec, stored, now)
         decision = decide(schedule, cursor=cursor.cursor, up_since=up_since, now=now)
+        # The cursor is written only when a tick passed (not on every call), and after
+        # the tick's runs exist, so that a crash in between decides the tick again.
+        moved = cursor._replace(cursor=decision.cursor or cursor.cursor)
+        if spec.get("disabled") or not schedule.get("enabled", True) or cursor.paused:
+            if moved != stored:  # nothing runs, nothing piles up: re-enabling resumes then
+                store.set_cursor(resource.name, moved)
+            continue
         missed = dict(decision.missed)
         for due in decision.runs:
             if due.trigger == "schedule":
@@ -93,7 +97,8 @@ def tick(store: Store, *, now: datetime, up_since: datetime) -> TickReport:
             )
             report.created.append(Created(run_id, resource.name, due.due, due.trigger))
         _record_missed(store, report, resource.name, missed, decision.summary, now)
-        store.set_cursor(resource.name, cursor._replace(cursor=decision.cursor or cursor.cursor))
+        if moved != stored:
+            store.set_cursor(resource.name, moved)
         following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
         if following is not None and (report.next_due is None or following < report.next_due):
             report.next_due = following
