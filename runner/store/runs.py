@@ -39,19 +39,32 @@ def _time(name: str) -> sa.BindParameter[Any]:
 
 # Built once: a run of 500 tasks makes a few thousand of these writes, and building a
 # statement costs more than executing it.
+_OWNED = {  # a run that starts: running, since `b_at`, by its owner
+    "state": "running",
+    "started": _time("b_at"),
+    "heartbeat": _time("b_at"),
+    "owner": _B("b_owner"),
+    "owner_host": _B("b_host"),
+    "owner_pid": _B("b_pid"),
+    "owner_started": _B("b_pid_started"),
+}
 _RUN_STARTED = (
-    sa.update(runs)
-    .where(_RUN, runs.c.state.in_(("scheduled", "running")))
-    .values(
-        state="running",
-        started=_time("b_at"),
-        heartbeat=_time("b_at"),
-        owner=_B("b_owner"),
-        owner_host=_B("b_host"),
-        owner_pid=_B("b_pid"),
-        owner_started=_B("b_pid_started"),
-    )
+    sa.update(runs).where(_RUN, runs.c.state.in_(("scheduled", "running"))).values(_OWNED)
 )
+_RUN_CLAIMED = sa.update(runs).where(_RUN, runs.c.state == "scheduled").values(_OWNED)
+
+
+def _owned(run_id: int, at: datetime, owner: Owner) -> dict[str, Any]:
+    return {
+        "b_run": run_id,
+        "b_at": at,
+        "b_owner": owner.label,
+        "b_host": owner.host,
+        "b_pid": owner.pid,
+        "b_pid_started": owner.started,
+    }
+
+
 _RUN_ENDED = (
     sa.update(runs)
     .where(_RUN, runs.c.state.in_(("scheduled", "running")))
@@ -112,17 +125,7 @@ class RunWriter:
         self.conn = conn
 
     def run_started(self, run_id: int, *, at: datetime, owner: Owner) -> None:
-        self.conn.execute(
-            _RUN_STARTED,
-            {
-                "b_run": run_id,
-                "b_at": at,
-                "b_owner": owner.label,
-                "b_host": owner.host,
-                "b_pid": owner.pid,
-                "b_pid_started": owner.started,
-            },
-        )
+        self.conn.execute(_RUN_STARTED, _owned(run_id, at, owner))
 
     def run_ended(self, run_id: int, *, state: str, reason: str | None, at: datetime) -> None:
         self.conn.execute(
@@ -184,12 +187,7 @@ class RunOperations:
 
     def active_runs(self) -> list[ActiveRun]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state)
-                .where(runs.c.state.in_(ACTIVE_STATES))
-                .order_by(runs.c.id)
-            ).all()
-        return [ActiveRun(id=r.id, job=r.job, revision=r.revision, state=r.state) for r in rows]
+            return _active(conn)
 
     def last_runs(self) -> dict[str, tuple[int, str]]:
         """The latest run of each job that has started or ended: (id, state). A run still
@@ -357,19 +355,7 @@ class RunOperations:
         """Take a scheduled run to start it; False when it is no longer scheduled (it
         was cancelled, or another process took it)."""
         with self.engine.begin() as conn:
-            claimed = conn.execute(
-                sa.update(runs)
-                .where(runs.c.id == run_id, runs.c.state == "scheduled")
-                .values(
-                    state="running",
-                    started=now,
-                    heartbeat=now,
-                    owner=owner.label,
-                    owner_host=owner.host,
-                    owner_pid=owner.pid,
-                    owner_started=owner.started,
-                )
-            ).rowcount
+            claimed = conn.execute(_RUN_CLAIMED, _owned(run_id, now, owner)).rowcount
         return bool(claimed)
 
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
@@ -393,11 +379,17 @@ def _locked_active_runs(conn: sa.Connection, job: str) -> list[ActiveRun]:
         .where(resources.c.kind == "Job", resources.c.name == job)
         .values(updated=resources.c.updated)
     )
-    rows = conn.execute(
-        sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state)
-        .where(runs.c.job == job, runs.c.state.in_(ACTIVE_STATES))
-        .order_by(runs.c.id)
-    ).all()
+    return _active(conn, job)
+
+
+def _active(conn: sa.Connection, job: str | None = None) -> list[ActiveRun]:
+    """The scheduled and running runs (of one job), oldest first."""
+    query = sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state).where(
+        runs.c.state.in_(ACTIVE_STATES)
+    )
+    if job is not None:
+        query = query.where(runs.c.job == job)
+    rows = conn.execute(query.order_by(runs.c.id)).all()
     return [ActiveRun(id=r.id, job=r.job, revision=r.revision, state=r.state) for r in rows]
 
 
