@@ -85,6 +85,7 @@ from validate import (  # bench/validate.py, beside this file
     Result,
     load_average,
     machine,
+    markdown_table,
     timed,
     version,
 )
@@ -519,18 +520,7 @@ def table(rows: list[Row]) -> str:
                 {None: "-", True: "pass", False: "FAIL"}[row.passed],
             )
         )
-    widths = [max(len(line[i]) for line in lines_in) for i in range(len(head))]
-    left = {0, 10}
-    out = []
-    for n, line in enumerate(lines_in):
-        cells = [
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        out.append("| " + " | ".join(cells) + " |")
-        if n == 0:
-            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(out)
+    return markdown_table(lines_in, left={0, 10})
 
 
 # ---------------------------------------------------------------------------- profile

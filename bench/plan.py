@@ -68,6 +68,7 @@ from validate import (  # bench/validate.py, beside this file
     common_args,
     load_average,
     machine,
+    markdown_table,
     progress,
     runner_command,
     timed,
@@ -494,18 +495,7 @@ def table(pairs: list[Pair]) -> str:
                 else ("under" if shown.median < p.target else "over"),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    left = {1, 12, 14}
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-        if n == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return markdown_table(rows, left={1, 12, 14})
 
 
 def columns(r: Result | None) -> tuple[str, str, str, str]:

@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -406,8 +406,13 @@ def table(results: list[Result]) -> str:
                 verdict,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    left = {1}  # the `what` column; numbers are right-aligned
+    return markdown_table(rows, left={1})  # the `what` column; numbers right-aligned
+
+
+def markdown_table(rows: Sequence[Sequence[str]], *, left: set[int]) -> str:
+    """Rows (the first is the header) as a Markdown table: the columns in `left` are
+    left-aligned, the others (numbers) right-aligned. Every benchmark prints one."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         cells = [
@@ -519,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(ordered))
 
-    report = {
+    report: dict[str, Any] = {
         "benchmark": "runner validate",
         "started": started.isoformat(timespec="seconds"),
         "machine": info,
