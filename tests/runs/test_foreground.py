@@ -34,18 +34,6 @@ Apply = Callable[[str], Path]
 
 
 @pytest.fixture
-def home(_isolated_home: Path) -> Path:
-    return _isolated_home
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    opened = open_store(home=home)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def apply(write: WriteFile) -> Apply:
     """Write jobs (YAML documents without their `apiVersion`/`kind` lines) and apply them."""
 

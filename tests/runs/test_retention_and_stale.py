@@ -24,7 +24,7 @@ from runner.runs.foreground import execute
 from runner.runs.retention import prune_job
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import trigger
-from runner.store import RunRecord, Store, open_store
+from runner.store import RunRecord, Store
 from tests.conftest import WriteFile
 from tests.waiting import process_gone, wait_for
 
@@ -33,18 +33,6 @@ CLOCK = SystemClock()
 ACTIVE_TASK_STATES = ("pending", "held", "waiting", "running")
 
 Apply = Callable[[str], Path]
-
-
-@pytest.fixture
-def home(_isolated_home: Path) -> Path:
-    return _isolated_home
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    opened = open_store(home=home)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
