@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("runner.cli.validate", "Check the files: every error, at its file and line."),
     "plan": ("runner.cli.plan", "Show what apply would change, field by field."),
     "apply": ("runner.cli.apply", "Apply the configuration (or a saved plan) to the store."),
+    "daemon": ("runner.cli.daemon", "Apply the folder, watch it, and run what is due."),
     "jobs": ("runner.cli.jobs", "List the applied jobs: mode, schedule, next run, source."),
     "run": ("runner.cli.execute", "Run a job now, in the foreground, with its progress."),
     "status": ("runner.cli.status", "A run's tasks, a job's schedule and holds, or the state."),

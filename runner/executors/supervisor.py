@@ -105,6 +105,7 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         self._listener = listener
+        self.woken = False  # another process poked the listener since the owner last looked
         if listener is not None:
             self._selector.register(listener, selectors.EVENT_READ, self._external_wake)
         self._after(heartbeat, self._heartbeat)
@@ -122,14 +123,29 @@ class Supervisor:
 
     # --- from the loop's thread -------------------------------------------------------
 
-    def start(self, order: RunOrder) -> None:
-        run = _Run(order=order, graph=TaskGraph(order.tasks, order.selected))
-        self.runs[order.run_id] = run
-        self._buffer.append(j.RunStarted(order.run_id, self.clock.now(), self.owner))
-        for name, reason in run.graph.initially_skipped():
-            self._buffer.append(j.TaskSet(order.run_id, name, "skipped", reason))
-        if order.timeout:
-            run.timers.append(self._after(order.timeout, lambda: self._time_out_run(run)))
+    def start(self, *orders: RunOrder) -> None:
+        """Start runs: their first tasks' starts are written in one journal write."""
+        for order in orders:
+            run = _Run(order=order, graph=TaskGraph(order.tasks, order.selected))
+            self.runs[order.run_id] = run
+            self._buffer.append(j.RunStarted(order.run_id, self.clock.now(), self.owner))
+            for name, reason in run.graph.initially_skipped():
+                self._buffer.append(j.TaskSet(order.run_id, name, "skipped", reason))
+            if order.timeout:
+                run.timers.append(self._after(order.timeout, self._time_out_later(run)))
+        self._settle()
+
+    def free_slots(self) -> int:
+        """Tasks that could start now under `max_parallel`."""
+        return self.max_parallel - len(self._attempts)
+
+    def shutdown(self, reason: str, grace: float) -> None:
+        """Stop every run (a daemon's SIGTERM): nothing new starts, running tasks get
+        SIGTERM and, `grace` seconds later, SIGKILL; the runs end `cancelled`."""
+        self.kill_grace = grace
+        for run in list(self.runs.values()):
+            if run.ending is None and not _finished(run):
+                self._end_early(run, "cancelled", reason, pending_become="cancelled", why="cancel")
         self._settle()
 
     def poll(self, timeout: float | None = None) -> None:
@@ -356,6 +372,9 @@ class Supervisor:
             if run is not None and run.ending is None and not _finished(run):
                 self._end_early(run, "cancelled", reason, pending_become="cancelled", why="cancel")
 
+    def _time_out_later(self, run: _Run) -> Callable[[], None]:
+        return lambda: self._time_out_run(run)
+
     def _time_out_run(self, run: _Run) -> None:
         if run.ending is None and run.order.run_id in self.runs and not _finished(run):
             reason = f"run timed out after {_seconds(run.order.timeout or 0)}"
@@ -392,6 +411,7 @@ class Supervisor:
 
     def _external_wake(self, key: selectors.SelectorKey) -> None:
         self._listener.drain()
+        self.woken = True
         self._look_for_cancels()
 
     def _look_for_cancels(self) -> None:

@@ -1,6 +1,7 @@
 """Stale runs (SPEC 3): a running run whose owner process is gone. Whoever notices first
 marks it: the daemon at start, or any command that reads runs on the owner's host. What
-its tasks left running is killed only when pid and start time both match. A run still
+its tasks left running is killed only when pid and start time both match; when the task
+it cut short had retries left, a retry run is scheduled. A run still
 `scheduled` by an owner that died (a foreground `runner run` killed while it queued) is
 discarded: it never started, and nothing will start it."""
 
@@ -10,6 +11,7 @@ import signal
 from datetime import datetime
 
 from runner.procs import is_alive, kill_group_if_same
+from runner.runs.afterwards import retry_stale
 from runner.store import RunRecord, Store
 
 
@@ -27,18 +29,21 @@ def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
             assert run.owner is not None
             reason = f"its runner ({run.owner.label}) died before it started"
             store.request_cancel(run.id, now=now, reason=reason)
-        elif _mark(store, run, now=now):
-            stale.append(run.id)
+        else:
+            marked = _mark(store, run, now=now)
+            if marked is not None:
+                stale.append(run.id)
+                retry_stale(store, marked, now=now)
     if stale:
         store.finish_deferred_deletes()  # a job deleted while its dead run "ran"
     return stale
 
 
-def _mark(store: Store, run: RunRecord, *, now: datetime) -> bool:
+def _mark(store: Store, run: RunRecord, *, now: datetime) -> RunRecord | None:
     assert run.owner is not None
     full = store.run(run.id) or run  # its tasks, with their pids, for the dead only
     for task in full.tasks:
         if task.state == "running" and task.pid and task.pid_started:
             kill_group_if_same(task.pid, task.pid_started, signal.SIGKILL)
     reason = f"its runner ({run.owner.label}) died while it ran"
-    return store.mark_stale(run.id, now=now, reason=reason)
+    return full if store.mark_stale(run.id, now=now, reason=reason) else None

@@ -55,6 +55,7 @@ def trigger(
     overlap: str | None = None,
     trigger: str = "manual",
     owner: ProcessId | None = None,
+    reason: str | None = None,
 ) -> Triggered:
     """Check a trigger and create its run. `owner`: the process that will run it."""
     resource, spec = applied_job(store, job)
@@ -85,7 +86,11 @@ def trigger(
         env=dict(env or {}) or None,
         owner=owner,
         guard=guard,
+        overlap=overlap,
+        reason=reason,
     )
+    if trigger in ("manual", "api"):
+        store.disarm_pause(job)  # the first run by hand starts a paused schedule (SPEC 2.2)
     order = order_from_spec(
         spec,
         run_id=run_id,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,19 +40,24 @@ class TickReport:
     missed: dict[str, dict[str, int]] = field(default_factory=dict)  # job -> reason -> n
     events: list[str] = field(default_factory=list)
     next_due: datetime | None = None  # when the next tick of any job falls
+    next_by_job: dict[str, datetime | None] = field(default_factory=dict)
 
 
 def schedule_digest(schedule: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(schedule, sort_keys=True).encode()).hexdigest()
 
 
-def tick(store: Store, *, now: datetime, up_since: datetime) -> TickReport:
-    """Create the runs that are due at `now` for every auto job, count the ticks that
-    make none, and say when the next tick falls."""
+def tick(
+    store: Store, *, now: datetime, up_since: datetime, only: Collection[str] | None = None
+) -> TickReport:
+    """Create the runs that are due at `now` for every auto job (or those in `only`:
+    the daemon knows which are due), count the ticks that make none, and say when the
+    next tick falls."""
     report = TickReport()
-    jobs = [r for r in store.resources("Job") if not r.deleting]
+    found = store.resources("Job", names=list(only) if only is not None else None)
+    jobs = [r for r in found if not r.deleting]
     specs = store.specs(("Job", r.name) for r in jobs)
-    cursors = store.cursors()
+    cursors = store.cursors([r.name for r in jobs] if only is not None else None)
     active: dict[str, list[ActiveRun]] = defaultdict(list)
     for run in store.active_runs():
         active[run.job].append(run)
@@ -70,6 +75,7 @@ def tick(store: Store, *, now: datetime, up_since: datetime) -> TickReport:
         if spec.get("disabled") or not schedule.get("enabled", True) or cursor.paused:
             if moved != stored:  # nothing runs, nothing piles up: re-enabling resumes then
                 store.set_cursor(resource.name, moved)
+            report.next_by_job[resource.name] = next(ticks(schedule, after=now), None)
             continue
         missed = dict(decision.missed)
         for due in decision.runs:
@@ -100,6 +106,7 @@ def tick(store: Store, *, now: datetime, up_since: datetime) -> TickReport:
         if moved != stored:
             store.set_cursor(resource.name, moved)
         following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
+        report.next_by_job[resource.name] = following
         if following is not None and (report.next_due is None or following < report.next_due):
             report.next_due = following
     return report

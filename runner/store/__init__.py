@@ -18,6 +18,7 @@ from runner.errors import RunnerError
 from runner.store.backend import Store, StoredResource
 from runner.store.cursors import Cursor
 from runner.store.migrations import LATEST, StoreTooNew
+from runner.store.queue import QueuedRun
 from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
 from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner, RunWriter
 
@@ -28,6 +29,7 @@ __all__ = [
     "AttemptRecord",
     "Cursor",
     "Owner",
+    "QueuedRun",
     "RunRecord",
     "RunWriter",
     "Store",

@@ -15,6 +15,7 @@ from runner.plan import Applied
 from runner.store import lock as locks
 from runner.store.cursors import CursorOperations
 from runner.store.migrations import migrate
+from runner.store.queue import QueueOperations
 from runner.store.run_reads import RunQueries
 from runner.store.runs import RunOperations, discard_scheduled
 from runner.store.tables import (
@@ -58,7 +59,7 @@ class ResourceWrite:
     new_revision: bool
 
 
-class Store(RunOperations, RunQueries, CursorOperations):
+class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
     def __init__(self, url: str, *, home: Path) -> None:
         self.url = url
         self.home = home
@@ -105,7 +106,9 @@ class Store(RunOperations, RunQueries, CursorOperations):
 
     # --- resources -------------------------------------------------------------------
 
-    def resources(self, kind: str | None = None) -> list[StoredResource]:
+    def resources(
+        self, kind: str | None = None, *, names: Sequence[str] | None = None
+    ) -> list[StoredResource]:
         query = sa.select(
             resources.c.kind,
             resources.c.name,
@@ -117,6 +120,8 @@ class Store(RunOperations, RunQueries, CursorOperations):
         )
         if kind:
             query = query.where(resources.c.kind == kind)
+        if names is not None:
+            query = query.where(resources.c.name.in_(list(names)))
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(resources.c.kind, resources.c.name))
             return [StoredResource._make(r) for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,9 +20,12 @@ class Cursor(NamedTuple):
 class CursorOperations:
     engine: sa.Engine
 
-    def cursors(self) -> dict[str, Cursor]:
+    def cursors(self, names: Sequence[str] | None = None) -> dict[str, Cursor]:
+        query = sa.select(job_cursors)
+        if names is not None:
+            query = query.where(job_cursors.c.job.in_(list(names)))
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(job_cursors)).all()
+            rows = conn.execute(query).all()
         return {r.job: Cursor(r.cursor, r.schedule_digest, r.paused) for r in rows}
 
     def applied_at(self, job: str) -> datetime | None:

@@ -27,6 +27,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         lambda conn: _add_columns(conn, runs, "cancel_requested", "cancel_reason"),
     ),
     (3, "job cursors", lambda conn: metadata.create_all(conn, tables=[job_cursors])),
+    (
+        4,
+        "runs: the run a follow-up waits on, a trigger's overlap policy",
+        lambda conn: _add_columns(conn, runs, "after_run", "overlap"),
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -262,6 +262,10 @@ class RunOperations:
         env: dict[str, str] | None = None,
         owner: Owner | None = None,
         guard: Callable[[list[ActiveRun]], None] | None = None,
+        attempt: int = 1,
+        after_run: int | None = None,
+        overlap: str | None = None,
+        reason: str | None = None,
     ) -> int:
         """A run row with a `pending` row per task, in order; idempotent on (job, due):
         a second create returns the first's id. A run made by the process that will run
@@ -289,7 +293,10 @@ class RunOperations:
                     due=due,
                     created=now,
                     started=now if state == "running" else None,
-                    attempt=1,
+                    attempt=attempt,
+                    after_run=after_run,
+                    overlap=overlap,
+                    reason=reason,
                     selected=list(selected) if selected is not None else None,
                     env=env or None,
                     owner=owner.label if owner else None,

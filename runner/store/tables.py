@@ -126,6 +126,10 @@ runs = sa.Table(
     # Added in schema 2: a cancel asked for by another process, which the owner carries out.
     sa.Column("cancel_requested", UTCTime, nullable=True),
     sa.Column("cancel_reason", sa.Text, nullable=True),
+    # Added in schema 4: the run a follow-up waits on, and an overlap policy that a
+    # trigger gave this one run (`runner run --overlap allow`) in place of the job's.
+    sa.Column("after_run", sa.Integer, nullable=True),
+    sa.Column("overlap", sa.String(16), nullable=True),
     sa.UniqueConstraint("job", "due", name="runs_job_due"),
 )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from runner.store import Store, StoreTooNew, open_store
+from runner.store import LATEST, Store, StoreTooNew, open_store
 from runner.store.backend import ResourceWrite, StaleStore
 from runner.store.lock import LockHeld
 from runner.store.tables import meta
@@ -36,7 +36,7 @@ def _write(
 
 
 def test_a_new_store_is_stamped_with_the_latest_schema(store: Store) -> None:
-    assert store.get_meta("schema_version") == "3"
+    assert store.get_meta("schema_version") == str(LATEST)
     assert store.generation() == 0
     assert store.resources() == []
 
@@ -56,13 +56,13 @@ def test_a_version_1_store_is_migrated_keeping_its_runs(
 ) -> None:
     run = store.create_run(job="a", revision=1, trigger="manual", due=NOW, now=NOW)
     with store.engine.begin() as conn:  # make it what issue 3's runner left behind
-        for column in ("cancel_requested", "cancel_reason"):
+        for column in ("cancel_requested", "cancel_reason", "after_run", "overlap"):
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="1"))
     store.close()
     again = open_store(**store_spec)
     try:
-        assert again.get_meta("schema_version") == "3"
+        assert again.get_meta("schema_version") == str(LATEST)
         assert again.request_cancel(run, now=NOW, reason="by hand") == "scheduled"
         found = again.run(run)
         assert found is not None and (found.state, found.reason) == ("discarded", "by hand")
@@ -234,4 +234,4 @@ def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> Non
             for _ in range(4)
         ]
         results = [p.communicate(timeout=60) for p in procs]
-        assert [(out.strip(), err) for out, err in results] == [("3", "")] * 4
+        assert [(out.strip(), err) for out, err in results] == [(str(LATEST), "")] * 4

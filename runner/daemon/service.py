@@ -1,0 +1,492 @@
+"""The daemon's loop (SPEC 5). One thread does everything that touches the store and the
+tasks; it sleeps in one selector (the executor's) until the next tick, a task's end,
+a timer, a wake-up from another process, a signal or a change in the folder.
+
+Each pass: re-apply the folder if it changed (debounced), reload the jobs if anyone
+applied, tick the jobs that are due, then start what may start. The order of events
+is rebuilt from the store each time, so a restart, or a crash anywhere, loses nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from runner.clock import Clock
+from runner.daemon.admit import admit
+from runner.daemon.eventlog import EventLog
+from runner.daemon.jobs import Job, JobTable
+from runner.daemon.lock import HomeLock
+from runner.daemon.watch import FolderWatch
+from runner.errors import RunnerError
+from runner.executors import journal as j
+from runner.executors.logs import LogFiles
+from runner.executors.order import RunOrder, order_from_spec
+from runner.executors.supervisor import KILL_GRACE, Supervisor
+from runner.plan import Action, hold_covers
+from runner.procs import hostname
+from runner.reconciler import apply_config
+from runner.runs.afterwards import create_follow_ups, hold_on_failure, start_new_manual_jobs
+from runner.runs.holds import job_holds
+from runner.runs.journal import StoreJournal
+from runner.runs.stale import mark_stale_runs
+from runner.scheduler.tick import tick
+from runner.spec.durations import format_seconds
+from runner.store import QueuedRun, Store
+from runner.wakeup import Listener
+
+GRACE = 30.0
+DEBOUNCE = 0.3
+IDLE_LOOK = 30.0  # a look at the store when nothing woke the loop (a lost wake-up)
+SHUTDOWN = "daemon shutdown"
+
+
+class DaemonJournal(StoreJournal):
+    """The store journal, which also hands every change to the loop once written."""
+
+    def __init__(self, store: Store, logs: LogFiles, clock: Clock, sink: deque[j.Change]) -> None:
+        super().__init__(store, logs, clock)
+        self.sink = sink
+
+    def write(self, changes: Sequence[j.Change]) -> None:
+        super().write(changes)
+        self.sink.extend(changes)
+
+
+class Daemon:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        home: Path,
+        config: Sequence[str],
+        clock: Clock,
+        log: EventLog,
+        max_parallel: int | None = None,
+        grace: float = GRACE,
+        debounce: float = DEBOUNCE,
+        kill_grace: float = KILL_GRACE,
+    ) -> None:
+        self.store = store
+        self.home = home
+        self.config = list(config)
+        self.clock = clock
+        self.log = log
+        self.max_parallel = max_parallel or (os.cpu_count() or 1)
+        self.grace = grace
+        self.debounce = debounce
+        self.kill_grace = kill_grace
+        self.jobs = JobTable()
+        self.changes: deque[j.Change] = deque()
+        self.up_since = clock.now()
+        self._reload_at: float | None = None
+        self._hup = False
+        self._stopping: str | None = None
+        self._admit_wake: datetime | None = None
+        self._runs: dict[int, tuple[str, datetime]] = {}  # run id -> (job, started)
+        self._waiting: dict[int, str] = {}  # what each waiting run was last logged waiting for
+        self.supervisor: Supervisor | None = None
+
+    # --- from any thread or a signal handler ------------------------------------------
+
+    def folder_changed(self) -> None:
+        self._reload_at = self.clock.monotonic() + self.debounce
+        if self.supervisor is not None:
+            self.supervisor.wake()
+
+    def stop(self, why: str) -> None:
+        """The first stop: no new starts, tasks get the grace. A second: SIGKILL now."""
+        if self.supervisor is None:
+            return
+        if self._stopping is not None:
+            self.supervisor.kill_everything()
+            return
+        self._stopping = why
+        self.supervisor.wake()
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        lock = HomeLock.acquire(self.home, config=[str(Path(p).resolve()) for p in self.config])
+        try:
+            return self._run()
+        finally:
+            lock.release()
+
+    def _run(self) -> int:
+        listener = Listener(self.home)
+        logs = LogFiles(self.home)
+        self.supervisor = Supervisor(
+            journal=DaemonJournal(self.store, logs, self.clock, self.changes),
+            logs=logs,
+            clock=self.clock,
+            max_parallel=self.max_parallel,
+            kill_grace=self.kill_grace,
+            listener=listener,
+        )
+        watch: FolderWatch | None = None
+        try:
+            with self._signals():
+                self._recover()
+                self.up_since = self.clock.now()
+                self._apply("start")
+                self.jobs.load(self.store, now=self.clock.now())
+                watch = FolderWatch(self.config, self.folder_changed)
+                watch.start()
+                self.store.record_daemon(self._record())
+                self.log(
+                    "daemon-up",
+                    f"pid {os.getpid()}, home {self.home}, config "
+                    f"{', '.join(self.config)}, {len(self.jobs.jobs)} jobs, "
+                    f"max-parallel {self.max_parallel}",
+                    pid=os.getpid(),
+                )
+                while self._stopping is None:
+                    self._step()
+                    self.supervisor.poll(self._timeout())
+                self._shut_down(self._stopping)
+        finally:
+            if watch is not None:
+                watch.stop()
+            with contextlib.suppress(Exception):
+                self.store.record_daemon(None)
+            self.supervisor.close()
+            listener.close()
+        return 0
+
+    def _step(self) -> None:
+        assert self.supervisor is not None
+        mono = self.clock.monotonic()
+        if self._hup or (self._reload_at is not None and mono >= self._reload_at):
+            origin = "SIGHUP" if self._hup else "change"
+            self._hup, self._reload_at = False, None
+            self._apply(origin)
+        now = self.clock.now()
+        if self.store.generation() != self.jobs.generation:
+            self.jobs.load(self.store, now=now)
+        self._handle_changes()
+        due = self.jobs.due(now)
+        if due:
+            self._tick(due, now)
+        if self.supervisor.woken:  # a run queued or a hold placed by another process
+            self.supervisor.woken = False
+        self._admit(now)
+        self._handle_changes()
+
+    def _timeout(self) -> float:
+        now = self.clock.now()
+        wake = [IDLE_LOOK]
+        for at in (self.jobs.next_tick(), self._admit_wake):
+            if at is not None:
+                wake.append((at - now).total_seconds())
+        if self._reload_at is not None:
+            wake.append(self._reload_at - self.clock.monotonic())
+        return max(0.0, min(wake))
+
+    # --- configuration ---------------------------------------------------------------
+
+    def _apply(self, origin: str) -> None:
+        now = self.clock.now()
+        try:
+            applied = apply_config(self.config, self.store, now=now, origin=f"daemon ({origin})")
+        except RunnerError as refused:
+            self.log(
+                "config-rejected", f"{refused.message}; the last applied configuration runs on"
+            )
+            return
+        result = applied.result
+        assert result is not None
+        for finding in result.config.diagnostics:
+            self.log("config-error" if finding.is_error else "config-warning", finding.text())
+        plan = applied.plan
+        counts = (
+            f"{plan.count(Action.ADD)} added, {plan.count(Action.CHANGE)} changed, "
+            f"{plan.count(Action.DELETE)} deleted, {plan.unchanged} unchanged"
+        )
+        if applied.skipped_files:
+            self.log(
+                "config-rejected",
+                f"skipped {len(applied.skipped_files)} file(s) with errors: "
+                f"{', '.join(applied.skipped_files)} (what they hold keeps its applied "
+                f"revision); applied the rest: {counts}",
+            )
+        elif applied.written or origin == "start":
+            self.log("config-applied", f"{counts} ({origin})", generation=applied.generation)
+        for job, run_id in start_new_manual_jobs(self.store, plan, now=now):
+            self.log(
+                "run-created",
+                f"run {run_id} of {job}: runs once as it was created (status: start)",
+                run=run_id,
+                job=job,
+            )
+        if applied.written:
+            self.jobs.load(self.store, now=now)
+
+    # --- ticks and starts --------------------------------------------------------------
+
+    def _tick(self, due: list[str], now: datetime) -> None:
+        report = tick(self.store, now=now, up_since=self.up_since, only=due)
+        for made in report.created:
+            self.log(
+                "run-created",
+                f"run {made.run_id} of {made.job}: {made.trigger}, due {_time(made.due)}",
+                run=made.run_id,
+                job=made.job,
+                trigger=made.trigger,
+                due=made.due.isoformat(),
+            )
+        for run_id in report.cancelled:
+            self.log(
+                "run-cancelling",
+                f"run {run_id}: a new tick cancels it (overlap: cancel-running)",
+                run=run_id,
+            )
+        for line in report.events:
+            self.log("ticks-missed", line)
+        for job, reasons in report.missed.items():
+            if "overlap" in reasons:
+                self.log(
+                    "tick-skipped",
+                    f"{job}: {reasons['overlap']} tick(s) skipped: a run is active (overlap)",
+                    job=job,
+                )
+        for name in due:
+            self.jobs.set_next(name, report.next_by_job.get(name))
+
+    def _admit(self, now: datetime) -> None:
+        assert self.supervisor is not None
+        if self._stopping is not None:
+            return
+        queued = self.store.scheduled_runs()
+        self._admit_wake = None
+        if not queued:
+            return
+        runtime = {h.job for h in self.store.runtime_holds()}
+        admission = admit(
+            queued,
+            jobs=self.jobs.jobs,
+            active=self.store.active_runs(),
+            preceding=self.store.run_states([q.after_run for q in queued if q.after_run]),
+            held=lambda job, run: self._held(job, run, runtime, now),
+            free=self.supervisor.free_slots(),
+            now=now,
+        )
+        self._admit_wake = admission.wake_at
+        for run, reason in admission.discard:
+            if self.store.request_cancel(run.id, now=now, reason=reason) == "scheduled":
+                self.log(
+                    "run-discarded", f"run {run.id} of {run.job}: {reason}", run=run.id, job=run.job
+                )
+        for run_id, why in admission.waiting.items():
+            if self._waiting.get(run_id) != why and not why.startswith("jitter"):
+                self.log("run-waiting", f"run {run_id}: {why}", run=run_id)
+        self._waiting = dict(admission.waiting)
+        if not admission.start:
+            return
+        by_id = {r.id: r for r in admission.start}
+        claimed = self.store.claim_runs(list(by_id), owner=self.supervisor.owner, now=now)
+        orders = [self._order(by_id[i]) for i in claimed]
+        for order in orders:
+            self._runs[order.run_id] = (order.job, now)
+            self.log(
+                "run-started",
+                f"run {order.run_id} of {order.job} ({order.trigger}, due {_time(order.due)})",
+                run=order.run_id,
+                job=order.job,
+                trigger=order.trigger,
+            )
+        self.supervisor.start(*orders)
+
+    def _held(
+        self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
+    ) -> tuple[str | None, datetime | None]:
+        """What holds the run's tasks, and when that hold's `until` passes."""
+        spec = job.spec
+        if (
+            not spec.get("holds")
+            and job.name not in runtime
+            and not any(hold_covers(h, spec) for h in self.jobs.holds.values())
+        ):
+            return None, None
+        wanted = [
+            t["name"]
+            for t in spec.get("tasks") or ()
+            if t.get("active", True) and (run.selected is None or t["name"] in run.selected)
+        ]
+        for hold in job_holds(self.store, spec, now=now):
+            covered = [t for t in wanted if not hold["tasks"] or t in hold["tasks"]]
+            if hold["active"] and covered:
+                until = hold.get("until")
+                at = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None
+                origin = " (runtime)" if hold["origin"] == "runtime" else ""
+                return (
+                    f"held by {hold['name']}{origin} on {', '.join(covered)} "
+                    f"(released {hold['releases_when']})",
+                    at,
+                )
+        return None, None
+
+    def _order(self, run: QueuedRun) -> RunOrder:
+        job = self.jobs.jobs[run.job]
+        spec: Any = job.spec
+        if run.revision != job.revision:
+            spec = self.store.revision_spec("Job", run.job, run.revision) or job.spec
+        return order_from_spec(
+            spec,
+            run_id=run.id,
+            revision=run.revision,
+            trigger=run.trigger,
+            due=run.due,
+            source_file=job.source_file,
+            selected=run.selected,
+            run_env=run.env,
+        )
+
+    # --- what the executor reports -----------------------------------------------------
+
+    def _handle_changes(self) -> None:
+        while self.changes:
+            change = self.changes.popleft()
+            if isinstance(change, j.RunStarted):
+                self._follow_ups(change)
+            elif isinstance(change, j.AttemptEnded):
+                self._attempt_ended(change)
+            elif isinstance(change, j.RunEnded):
+                self._run_ended(change)
+
+    def _follow_ups(self, started: j.RunStarted) -> None:
+        job = self._runs.get(started.run_id, ("", started.at))[0]
+        followers = self.jobs.followers.get(job) or []
+        for run_id, name, what in create_follow_ups(
+            self.store, run_id=started.run_id, job=job, followers=followers, now=started.at
+        ):
+            if run_id is not None:
+                self.log(
+                    "run-created",
+                    f"run {run_id} of {name}: {what}",
+                    run=run_id,
+                    job=name,
+                    trigger="follow-up",
+                )
+            else:
+                self.log(
+                    "follow-up-dropped",
+                    f"{name}: {what} (run {started.run_id} of {job} started)",
+                    job=name,
+                )
+
+    def _attempt_ended(self, ended: j.AttemptEnded) -> None:
+        job = self._runs.get(ended.run_id, ("?", ended.at))[0]
+        code = f", exit code {ended.exit_code}" if ended.exit_code not in (None, 0) else ""
+        why = f": {ended.reason}" if ended.reason else ""
+        self.log(
+            "task-ended",
+            f"run {ended.run_id} of {job}: task {ended.task} {ended.state}{code}{why}",
+            run=ended.run_id,
+            job=job,
+            task=ended.task,
+            attempt=ended.attempt,
+            state=ended.state,
+            exit_code=ended.exit_code,
+        )
+
+    def _run_ended(self, ended: j.RunEnded) -> None:
+        _, started = self._runs.pop(ended.run_id, (ended.job, ended.at))
+        took = _took((ended.at - started).total_seconds())
+        why = f": {ended.reason}" if ended.reason else ""
+        self.log(
+            "run-ended",
+            f"run {ended.run_id} of {ended.job} {ended.state} in {took}{why}",
+            run=ended.run_id,
+            job=ended.job,
+            state=ended.state,
+        )
+        if ended.state == "failed":
+            job = self.jobs.jobs.get(ended.job)
+            if job is not None:
+                reason = hold_on_failure(self.store, job=ended.job, spec=job.spec, now=ended.at)
+                if reason:
+                    self.log(
+                        "hold-placed", f"{ended.job}: on-failure (runtime): {reason}", job=ended.job
+                    )
+
+    # --- start and stop ----------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """The previous daemon's runs (SPEC 5: marked stale at start), retried when their
+        tasks had retries left."""
+        now = self.clock.now()
+        for run_id in mark_stale_runs(self.store, host=hostname(), now=now):
+            self.log(
+                "run-stale",
+                f"run {run_id}: its runner died while it ran (found at start)",
+                run=run_id,
+            )
+
+    def _shut_down(self, why: str) -> None:
+        assert self.supervisor is not None
+        active = len(self.supervisor.runs)
+        self.log(
+            "daemon-stopping",
+            f"{why}: no new starts; {active} run(s) running get {self.grace:g}s to end, "
+            "then SIGKILL; scheduled runs stay for the next start",
+        )
+        self.supervisor.shutdown(SHUTDOWN, self.grace)
+        self._handle_changes()
+        while self.supervisor.runs:
+            self.supervisor.poll()
+            self._handle_changes()
+        self.supervisor.run_until_done()
+        self._handle_changes()
+        self.log("daemon-stopped", "stopped")
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            self.stop(f"{signal.Signals(signum).name} received")
+
+        def hup(_signum: int, _frame: FrameType | None) -> None:
+            self._hup = True
+            if self.supervisor is not None:
+                self.supervisor.wake()
+
+        previous = {
+            signal.SIGTERM: signal.signal(signal.SIGTERM, stop),
+            signal.SIGINT: signal.signal(signal.SIGINT, stop),
+            signal.SIGHUP: signal.signal(signal.SIGHUP, hup),
+        }
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def _record(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "host": hostname(),
+            "since": _time(self.up_since),
+            "home": str(self.home.resolve()),
+            "config": [str(Path(p).resolve()) for p in self.config],
+            "max_parallel": self.max_parallel,
+        }
+
+
+def _took(seconds: float) -> str:
+    return f"{seconds:.2f}s" if seconds < 60 else format_seconds(int(seconds))
+
+
+def _time(at: datetime) -> str:
+    return (at - timedelta(microseconds=at.microsecond)).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,158 @@
+"""What follows from a run starting or ending, or from an apply (SPEC 2.2, 2.3, 3):
+follow-up runs, the runtime hold of `holdOnFailure`, the one run of a new manual job
+with `status: start`, and the retry of a stale run whose tasks had retries left.
+
+Each is a function of the store and the event, so that whoever notices the event (the
+daemon, a command that finds a run stale) does the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from runner.errors import RunnerError
+from runner.plan import Action, Plan
+from runner.runs.trigger import trigger
+from runner.scheduler.overlap import on_tick
+from runner.store import RunRecord, Store
+
+ON_FAILURE_HOLD = "on-failure"
+FAILED = ("failed", "stale")
+
+
+def followers_of(specs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """job -> the jobs that name it in their `after`, in name order."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        for before in spec.get("after") or ():
+            out.setdefault(str(before), []).append(spec["name"])
+    return {job: sorted(names) for job, names in out.items()}
+
+
+def create_follow_ups(
+    store: Store, *, run_id: int, job: str, followers: Iterable[str], now: datetime
+) -> list[tuple[int | None, str, str]]:
+    """A run of `job` started: a scheduled run of each follower, waiting on it. Returns
+    (run id or None, follower, what happened) for the log. A follower that is disabled,
+    being deleted, or whose overlap policy drops the run (skip) gets none."""
+    out: list[tuple[int | None, str, str]] = []
+    names = list(followers)
+    if not names:
+        return out
+    found = {r.name: r for r in store.resources("Job", names=names)}
+    specs = store.specs(("Job", n) for n in found)
+    active: dict[str, list[Any]] = {}
+    for run in store.active_runs():
+        active.setdefault(run.job, []).append(run)
+    for name in names:
+        resource, spec = found.get(name), specs.get(("Job", name)) or {}
+        if resource is None or resource.deleting or spec.get("disabled"):
+            out.append((None, name, "no follow-up: the job is disabled or being deleted"))
+            continue
+        policy = (spec.get("schedule") or {}).get("overlap") or "skip"
+        if not on_tick(policy, active.get(name, [])).create:
+            store.record_event(
+                kind="missed",
+                at=now,
+                job=name,
+                run_id=run_id,
+                message=f"follow-up of run {run_id} of {job} dropped: overlap ({policy})",
+                data={"reason": "overlap", "count": 1},
+            )
+            out.append((None, name, f"no follow-up: a run is active (overlap: {policy})"))
+            continue
+        new = store.create_run(
+            job=name,
+            revision=resource.revision,
+            trigger="follow-up",
+            due=now,
+            now=now,
+            tasks=[t["name"] for t in spec.get("tasks") or ()],
+            after_run=run_id,
+            reason=f"follows run {run_id} of {job}",
+        )
+        out.append((new, name, f"follows run {run_id} of {job}"))
+    return out
+
+
+def hold_on_failure(
+    store: Store, *, job: str, spec: Mapping[str, Any], now: datetime
+) -> str | None:
+    """After `holdOnFailure` failed runs in a row, a runtime hold on the job; the hold's
+    reason, or None when none was placed."""
+    limit = spec.get("holdOnFailure")
+    if not isinstance(limit, int) or limit <= 0:
+        return None
+    recent = store.recent_outcomes(job, limit)
+    if len(recent) < limit or any(state not in FAILED for _, state in recent):
+        return None
+    if any(row["name"] == ON_FAILURE_HOLD for row in store.runtime_hold_rows(job)):
+        return None
+    ids = ", ".join(str(run_id) for run_id, _ in reversed(recent))
+    reason = (
+        f"{limit} failed run{'s' if limit != 1 else ''} in a row (run {ids}): "
+        f"holdOnFailure stops it piling up failures; look, then release the hold "
+        f"{ON_FAILURE_HOLD}"
+    )
+    store.add_runtime_hold(
+        job=job, name=ON_FAILURE_HOLD, now=now, reason=reason, created_by="holdOnFailure"
+    )
+    return reason
+
+
+def start_new_manual_jobs(store: Store, plan: Plan, *, now: datetime) -> list[tuple[str, int]]:
+    """A manual job with `status: start` runs once when `apply` creates it (SPEC 2.2):
+    its run is created `scheduled`, for the daemon to start. Returns (job, run id)."""
+    added = [c.key[1] for c in plan.changes if c.action is Action.ADD and c.key[0] == "Job"]
+    out = []
+    for name, spec in sorted(store.specs(("Job", n) for n in added).items()):
+        schedule = spec.get("schedule") or {}
+        if schedule.get("mode") != "manual" or spec.get("status", "start") != "start":
+            continue
+        try:
+            made = trigger(
+                store,
+                job=name[1],
+                now=now,
+                overlap="allow",
+                reason="created by apply with status: start (runs once)",
+            )
+        except RunnerError:
+            continue  # disabled: it takes no runs
+        out.append((name[1], made.run_id))
+    return out
+
+
+def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
+    """A stale run is a failed attempt (SPEC 3): when the task it was running had
+    retries left, a new run (trigger `retry`) runs the tasks that had not succeeded."""
+    spec = store.specs([("Job", run.job)]).get(("Job", run.job))
+    resource = next(iter(store.resources("Job", names=[run.job])), None)
+    if spec is None or resource is None or resource.deleting or spec.get("disabled"):
+        return None
+    limits = {t["name"]: (t.get("retries") or {}).get("limit", 0) for t in spec.get("tasks") or ()}
+    # Attempts count across the retries of a run: the earlier runs' and this one's.
+    cut_short = [t for t in run.tasks if t.state in ("running", "failed")]
+    if not cut_short or any(run.attempt - 1 + t.attempt > limits.get(t.name, 0) for t in cut_short):
+        return None
+    again = [
+        t.name
+        for t in run.tasks
+        if t.state not in ("success",) and (run.selected is None or t.name in run.selected)
+    ]
+    if not again:
+        return None
+    return store.create_run(
+        job=run.job,
+        revision=resource.revision,
+        trigger="retry",
+        due=now,
+        now=now,
+        tasks=[t["name"] for t in spec.get("tasks") or ()],
+        selected=again,
+        env=run.env,
+        attempt=run.attempt + 1,
+        reason=f"retry of run {run.id}, which went stale (attempt {run.attempt + 1})",
+    )

@@ -1,0 +1,130 @@
+"""What a daemon reads and writes to start runs: the scheduled runs nobody owns, claimed
+many at a time; the states of the runs follow-ups wait on; the failure streak behind
+`holdOnFailure`; the pause a manual run disarms; and the daemon's own health record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from runner.procs import ProcessId as Owner
+from runner.store.tables import job_cursors, meta, runs
+
+DAEMON_KEY = "daemon"
+
+
+class QueuedRun(NamedTuple):
+    id: int
+    job: str
+    revision: int
+    trigger: str
+    due: datetime
+    attempt: int
+    after_run: int | None
+    overlap: str | None
+    selected: list[str] | None
+    env: dict[str, str] | None
+
+
+class QueueOperations:
+    engine: sa.Engine
+
+    def scheduled_runs(self) -> list[QueuedRun]:
+        """The runs waiting to be started by a daemon (not those a foreground `runner
+        run` created for itself), oldest due first."""
+        query = (
+            sa.select(
+                runs.c.id,
+                runs.c.job,
+                runs.c.revision,
+                runs.c.trigger,
+                runs.c.due,
+                runs.c.attempt,
+                runs.c.after_run,
+                runs.c.overlap,
+                runs.c.selected,
+                runs.c.env,
+            )
+            .where(runs.c.state == "scheduled", runs.c.owner_pid.is_(None))
+            .order_by(runs.c.due, runs.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [QueuedRun._make(row) for row in conn.execute(query).all()]
+
+    def run_states(self, run_ids: Sequence[int]) -> dict[int, str]:
+        if not run_ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(runs.c.id, runs.c.state).where(runs.c.id.in_(sorted(set(run_ids))))
+            ).all()
+        return {r.id: r.state for r in rows}
+
+    def claim_runs(self, run_ids: Sequence[int], *, owner: Owner, now: datetime) -> list[int]:
+        """Take scheduled runs to start them, in one transaction; the ids taken (a run
+        cancelled meanwhile is not)."""
+        if not run_ids:
+            return []
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                sa.update(runs)
+                .where(runs.c.id.in_(list(run_ids)), runs.c.state == "scheduled")
+                .values(
+                    state="running",
+                    started=now,
+                    heartbeat=now,
+                    owner=owner.label,
+                    owner_host=owner.host,
+                    owner_pid=owner.pid,
+                    owner_started=owner.started,
+                )
+                .returning(runs.c.id)
+            ).all()
+        return sorted(int(r.id) for r in taken)
+
+    def recent_outcomes(self, job: str, limit: int) -> list[tuple[int, str]]:
+        """The last `limit` runs of a job that ran to an end (success, failed, stale),
+        latest first: what `holdOnFailure` counts. Cancelled and discarded runs neither
+        make nor break a streak."""
+        query = (
+            sa.select(runs.c.id, runs.c.state)
+            .where(runs.c.job == job, runs.c.state.in_(("success", "failed", "stale")))
+            .order_by(runs.c.ended.desc(), runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(r.id, r.state) for r in conn.execute(query).all()]
+
+    def disarm_pause(self, job: str) -> None:
+        """A manual run of a paused job: its schedule runs from now on (SPEC 2.2)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(job_cursors)
+                .where(job_cursors.c.job == job, job_cursors.c.paused.is_(True))
+                .values(paused=False)
+            )
+
+    def record_daemon(self, info: dict[str, Any] | None) -> None:
+        """The running daemon's record (None when it stops), for `runner status`."""
+        value = json.dumps(info) if info is not None else ""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(meta).where(meta.c.key == DAEMON_KEY).values(value=value)
+            ).rowcount
+            if not done:
+                conn.execute(sa.insert(meta).values(key=DAEMON_KEY, value=value))
+
+    def daemon_record(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(meta.c.value).where(meta.c.key == DAEMON_KEY)).scalar()
+        if not value:
+            return None
+        try:
+            found = json.loads(value)
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
