@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,13 +15,18 @@ from runner.cli.common import store_for
 from runner.cli.options import home_option, json_option, store_option
 from runner.cli.progress import Progress
 from runner.clock import SystemClock
+from runner.daemon.lock import holder
 from runner.errors import ExitCode
 from runner.procs import myself
+from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
 from runner.runs.reading import refuse_held_tasks
 from runner.runs.trigger import OVERLAPS, trigger
 from runner.runs.views import run_json
+from runner.store import RunRecord, Store
+from runner.wakeup import poke
 
+WAIT_POLL = 0.2
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -57,13 +63,17 @@ def command(
     store_url: str | None,
     as_json: bool,
 ) -> int:
-    """Run JOB now, here, and show its progress; exit 0 when it succeeds.
+    """Run JOB now, here, and show its progress; exit 0 when it succeeds. With a
+    daemon running on the home, the run is queued to it instead (--wait follows it).
 
     Ctrl-C cancels the run cleanly (its tasks are stopped, the run ends cancelled);
     a second Ctrl-C kills the tasks at once.
     """
     variables = _env(env)
     clock = SystemClock()
+    daemon = holder(Path(home))
+    if daemon is not None:
+        return _queue(job, tasks, variables, overlap, wait, home, store_url, as_json, daemon)
     with store_for(home, store_url) as store:
         refuse_held_tasks(store, job, tasks, now=clock.now())
         triggered = trigger(
@@ -94,6 +104,74 @@ def command(
         elif record.state != "success":
             click.echo(f"logs: runner logs {record.id}", err=True)
     return ExitCode.OK if record.state == "success" else ExitCode.ERROR
+
+
+def _queue(
+    job: str,
+    tasks: tuple[str, ...],
+    variables: dict[str, str],
+    overlap: str | None,
+    wait: bool,
+    home: str,
+    store_url: str | None,
+    as_json: bool,
+    daemon: dict[str, Any],
+) -> int:
+    """A daemon runs on this home: the run is queued to it (it starts within a second,
+    or waits for a hold, a slot, or the job's active run), and this command returns, or
+    with --wait follows it to its end."""
+    clock = SystemClock()
+    pid = int(daemon.get("pid") or 0)
+    with store_for(home, store_url) as store:
+        triggered = trigger(
+            store, job=job, now=clock.now(), tasks=tasks, env=variables, overlap=overlap
+        )
+        run_id = triggered.run_id
+        if triggered.policy == "cancel-running":
+            for active in triggered.waits_for:
+                store.request_cancel(
+                    active.id,
+                    now=clock.now(),
+                    reason=f"cancelled by run {run_id} (overlap: cancel-running)",
+                )
+                wake_owner(store, Path(home), active.id)
+        poke(Path(home), pid)
+        if not wait:
+            if as_json:
+                click.echo(json.dumps(run_json(find_run(store, run_id)), indent=2))
+            else:
+                click.echo(
+                    f"run {run_id} of {job} queued to the daemon (pid {pid}); follow it with "
+                    f"runner status {run_id} or runner logs {run_id} --follow"
+                )
+            return ExitCode.OK
+        if not as_json:
+            click.echo(f"run {run_id} of {job} queued to the daemon (pid {pid}); waiting for it")
+        try:
+            record = _wait_for_end(store, run_id, clock)
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nstopped waiting; run {run_id} goes on in the daemon "
+                f"(runner cancel {run_id} stops it)",
+                err=True,
+            )
+            return 130
+        if as_json:
+            click.echo(json.dumps(run_json(record), indent=2))
+        else:
+            why = f": {record.reason}" if record.reason else ""
+            click.echo(f"run {record.id} {record.state}{why}")
+            if record.state not in ("success", "discarded"):
+                click.echo(f"logs: runner logs {record.id}", err=True)
+    return ExitCode.OK if record.state == "success" else ExitCode.ERROR
+
+
+def _wait_for_end(store: Store, run_id: int, clock: SystemClock) -> RunRecord:
+    while True:
+        record = find_run(store, run_id)
+        if record.state not in ("scheduled", "running"):
+            return record
+        clock.sleep(WAIT_POLL)
 
 
 def _env(items: tuple[str, ...]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,12 +14,13 @@ from runner.cli.options import home_option, json_option, store_option
 from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
 from runner.clock import SystemClock
+from runner.daemon.lock import holder
 from runner.errors import ExitCode
 from runner.plan import next_runs
 from runner.runs.cancel import find_run
 from runner.runs.reading import is_run_id, job_status, overview
 from runner.runs.views import progress, run_json
-from runner.store import RunRecord
+from runner.store import RunRecord, Store
 
 
 @click.command("status")
@@ -35,7 +37,7 @@ def command(target: str | None, home: str, store_url: str | None, as_json: bool)
     now = clock.now()
     with store_for(home, store_url) as store:
         if target is None:
-            data: Any = overview(store)
+            data: Any = {"daemon": _daemon(Path(home), store), **overview(store)}
             text = _overview(data)
         elif is_run_id(store, target):
             run = find_run(store, int(target))
@@ -126,10 +128,33 @@ def _job(data: dict[str, Any], now: datetime) -> str:
     return "\n".join(lines)
 
 
+def _daemon(home: Path, store: Store) -> dict[str, Any]:
+    """Whether a daemon runs on this home (it holds the home's lock), and what it said
+    about itself when it started."""
+    held = holder(home)
+    record = store.daemon_record() or {}
+    if held is not None:
+        return {"running": True, **record, **held}
+    return {"running": False, "last": record or None}
+
+
 def _overview(data: dict[str, Any]) -> str:
     config = data["configuration"]
     last = config["last_reconcile"]
-    lines = []
+    daemon = data["daemon"]
+    if daemon["running"]:
+        lines = [
+            f"daemon         running: pid {daemon.get('pid')} on {daemon.get('host')}, "
+            f"up since {daemon.get('since')}, max-parallel {daemon.get('max_parallel', '?')}"
+        ]
+    elif daemon["last"]:
+        gone = daemon["last"]
+        lines = [
+            f"daemon         not running (pid {gone.get('pid')}, up since {gone.get('since')}, "
+            "did not stop cleanly); start it with runner daemon"
+        ]
+    else:
+        lines = ["daemon         not running; start it with runner daemon"]
     if last is None:
         lines.append("configuration  never applied")
     else:

@@ -218,7 +218,7 @@ class Daemon:
                 f"{', '.join(applied.skipped_files)} (what they hold keeps its applied "
                 f"revision); applied the rest: {counts}",
             )
-        elif applied.written or origin == "start":
+        else:
             self.log("config-applied", f"{counts} ({origin})", generation=applied.generation)
         for job, run_id in start_new_manual_jobs(self.store, plan, now=now):
             self.log(
