@@ -10,9 +10,12 @@ import click
 from runner.cli.common import duration, now, store_for
 from runner.cli.options import config_option, config_paths, home_option, store_option
 from runner.cli.render_plan import render_plan
+from runner.daemon.lock import holder
 from runner.errors import ExitCode, RunnerError
-from runner.reconciler import apply_config, apply_saved_plan
+from runner.reconciler import ApplyResult, apply_config, apply_saved_plan
+from runner.runs.afterwards import start_new_manual_jobs
 from runner.store import Store
+from runner.wakeup import poke
 
 
 @click.command("apply")
@@ -67,6 +70,7 @@ def command(
             allow_mass_delete=allow_mass_delete,
             lock_timeout=timeout,
         )
+        started = _start_new_manual_jobs(store, result, Path(home))
     assert result.result is not None
     for d in result.result.config.diagnostics:
         click.echo(d.text())
@@ -78,7 +82,22 @@ def command(
         )
         return ExitCode.ERROR
     click.echo("Applied." if result.written else "Nothing to apply.")
+    for job, run_id in started:
+        click.echo(f"run {run_id} of {job} queued to the daemon (status: start runs it once)")
     return ExitCode.OK
+
+
+def _start_new_manual_jobs(store: Store, result: ApplyResult, home: Path) -> list[tuple[str, int]]:
+    """A new manual job with `status: start` runs once (SPEC 2.2): with a daemon on the
+    home, its run is queued to it (the daemon's own apply will find nothing new). With
+    none, nothing runs by itself, and a scheduled run would only block `runner run`."""
+    daemon = holder(home)
+    if daemon is None:
+        return []
+    started = start_new_manual_jobs(store, result.plan, now=now())
+    if started:
+        poke(home, int(daemon.get("pid") or 0))
+    return started
 
 
 def _apply_saved(plan_file: Path, store: Store, allow_mass_delete: bool, timeout: float) -> int:

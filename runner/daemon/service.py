@@ -243,6 +243,11 @@ class Daemon:
                 trigger=made.trigger,
                 due=made.due.isoformat(),
             )
+        assert self.supervisor is not None
+        requested = self.store.cancel_requests(report.cancelled)
+        for run_id, reason in requested.items():  # ours: carried out now, not at a heartbeat
+            if run_id in self.supervisor.runs:
+                self.supervisor.request_cancel(run_id, reason)
         for run_id in report.cancelled:
             self.log(
                 "run-cancelling",

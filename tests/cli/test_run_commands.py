@@ -600,6 +600,7 @@ def test_status_without_argument_shows_the_last_apply(
     code, text, _ = call(capsys, "status")
     assert code == 0
     assert text.splitlines() == [
+        "daemon         not running; start it with runner daemon",
         "configuration  never applied",
         "runs           0 running, 0 queued",
     ]
@@ -607,12 +608,14 @@ def test_status_without_argument_shows_the_last_apply(
     run(["apply"])
     capsys.readouterr()
     _, text, _ = call(capsys, "status")
-    assert re.match(
-        r"configuration  last apply at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: "
+    assert re.search(
+        r"^configuration  last apply at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ: "
         r"applied \(9 added, 0 changed, 0 deleted",
         text,
+        re.MULTILINE,
     ), text
     data = call_json(capsys, "status")
+    assert data["daemon"] == {"running": False, "last": None}
     assert data["configuration"]["last_reconcile"]["outcome"] == "applied"
     assert data["runs"] == {"running": [], "queued": []}
 
