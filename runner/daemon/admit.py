@@ -55,6 +55,7 @@ def admit(
     out = Admission()
     running = Counter(r.job for r in active if r.state == "running")
     discarded: set[int] = set()
+    catching_up: set[str] = set()  # jobs with an older catch-up run not started yet
     for run in queued:
         job = jobs.get(run.job)
         if job is None or job.deleting:
@@ -89,6 +90,11 @@ def admit(
             if state != "success":
                 out.waiting[run.id] = f"waiting for preceding run {run.after_run}"
                 continue
+        if run.trigger == "catchup" and run.job in catching_up:
+            out.waiting[run.id] = "waiting for the older catch-up runs (oldest first)"
+            continue
+        if run.trigger == "catchup":
+            catching_up.add(run.job)  # until it starts below, the younger ones wait
         if run.trigger in ("schedule", "catchup"):
             at = run.due + timedelta(
                 seconds=jitter(run.job, run.due, _seconds(job.schedule.get("jitter")) or 0)

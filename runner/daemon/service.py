@@ -370,6 +370,8 @@ class Daemon:
     def _follow_ups(self, started: j.RunStarted) -> None:
         job = self._runs.get(started.run_id, ("", started.at))[0]
         followers = self.jobs.followers.get(job) or []
+        if not followers:
+            return
         for run_id, name, what in create_follow_ups(
             self.store, run_id=started.run_id, job=job, followers=followers, now=started.at
         ):
@@ -387,6 +389,8 @@ class Daemon:
                     f"{name}: {what} (run {started.run_id} of {job} started)",
                     job=name,
                 )
+        if self.supervisor is not None:  # a follower's run cancelled (cancel-running)
+            self.supervisor.check_cancels()
 
     def _attempt_ended(self, ended: j.AttemptEnded) -> None:
         job = self._runs.get(ended.run_id, ("?", ended.at))[0]

@@ -135,6 +135,12 @@ class Supervisor:
                 run.timers.append(self._after(order.timeout, self._time_out_later(run)))
         self._settle()
 
+    def check_cancels(self) -> None:
+        """Look in the journal for cancels asked for by others, and carry them out."""
+        self._look_for_cancels()
+        self._handle_requests()
+        self._settle()
+
     def free_slots(self) -> int:
         """Tasks that could start now under `max_parallel`."""
         return self.max_parallel - len(self._attempts)

@@ -36,7 +36,8 @@ def create_follow_ups(
 ) -> list[tuple[int | None, str, str]]:
     """A run of `job` started: a scheduled run of each follower, waiting on it. Returns
     (run id or None, follower, what happened) for the log. A follower that is disabled,
-    being deleted, or whose overlap policy drops the run (skip) gets none."""
+    being deleted, or whose overlap policy drops the run (skip) gets none; under
+    `cancel-running` its active run is asked to cancel (its owner carries it out)."""
     out: list[tuple[int | None, str, str]] = []
     names = list(followers)
     if not names:
@@ -52,7 +53,15 @@ def create_follow_ups(
             out.append((None, name, "no follow-up: the job is disabled or being deleted"))
             continue
         policy = (spec.get("schedule") or {}).get("overlap") or "skip"
-        if not on_tick(policy, active.get(name, [])).create:
+        outcome = on_tick(policy, active.get(name, []))
+        for other in outcome.cancel:  # cancel-running: the follower's active run goes
+            store.request_cancel(
+                other,
+                now=now,
+                reason=f"cancelled by a follow-up of run {run_id} of {job} "
+                "(overlap: cancel-running)",
+            )
+        if not outcome.create:
             store.record_event(
                 kind="missed",
                 at=now,
@@ -134,7 +143,12 @@ def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
         return None
     limits = {t["name"]: (t.get("retries") or {}).get("limit", 0) for t in spec.get("tasks") or ()}
     # Attempts count across the retries of a run: the earlier runs' and this one's.
-    cut_short = [t for t in run.tasks if t.state in ("running", "failed")]
+    # The task(s) its death cut short: running, or waiting for a retry's backoff.
+    cut_short = [
+        t
+        for t in run.tasks
+        if t.state == "running" or (t.state == "pending" and t.started is not None)
+    ]
     if not cut_short or any(run.attempt - 1 + t.attempt > limits.get(t.name, 0) for t in cut_short):
         return None
     again = [

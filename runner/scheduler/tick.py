@@ -61,6 +61,9 @@ def tick(
     active: dict[str, list[ActiveRun]] = defaultdict(list)
     for run in store.active_runs():
         active[run.job].append(run)
+    # Written together once every job is decided: the runs, then the cursors.
+    creations: list[dict[str, Any]] = []
+    moves: dict[str, Cursor] = {}
     for resource in jobs:
         spec = specs.get(("Job", resource.name)) or {}
         schedule = spec.get("schedule") or {}
@@ -74,7 +77,7 @@ def tick(
         moved = cursor._replace(cursor=decision.cursor or cursor.cursor)
         if spec.get("disabled") or not schedule.get("enabled", True) or cursor.paused:
             if moved != stored:  # nothing runs, nothing piles up: re-enabling resumes then
-                store.set_cursor(resource.name, moved)
+                moves[resource.name] = moved
             report.next_by_job[resource.name] = next(ticks(schedule, after=now), None)
             continue
         missed = dict(decision.missed)
@@ -88,27 +91,29 @@ def tick(
                 if not outcome.create:
                     missed["overlap"] = missed.get("overlap", 0) + 1
                     continue
-            run_id = store.create_run(
-                job=resource.name,
-                revision=resource.revision,
-                trigger=due.trigger,
-                due=due.due,
-                now=now,
-                tasks=[t["name"] for t in spec.get("tasks") or ()],
+            creations.append(
+                {
+                    "job": resource.name,
+                    "revision": resource.revision,
+                    "trigger": due.trigger,
+                    "due": due.due,
+                    "now": now,
+                    "tasks": [t["name"] for t in spec.get("tasks") or ()],
+                }
             )
-            active[resource.name].append(
-                ActiveRun(
-                    id=run_id, job=resource.name, revision=resource.revision, state="scheduled"
-                )
+            active[resource.name].append(  # its id is known once written
+                ActiveRun(id=0, job=resource.name, revision=resource.revision, state="scheduled")
             )
-            report.created.append(Created(run_id, resource.name, due.due, due.trigger))
         _record_missed(store, report, resource.name, missed, decision.summary, now)
         if moved != stored:
-            store.set_cursor(resource.name, moved)
+            moves[resource.name] = moved
         following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
         report.next_by_job[resource.name] = following
         if following is not None and (report.next_due is None or following < report.next_due):
             report.next_due = following
+    for made, run_id in zip(creations, store.create_runs(creations), strict=True):
+        report.created.append(Created(run_id, made["job"], made["due"], made["trigger"]))
+    store.set_cursors(moves)
     return report
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -39,25 +39,30 @@ class CursorOperations:
         return value if isinstance(value, datetime) else None
 
     def set_cursor(self, job: str, cursor: Cursor) -> None:
+        self.set_cursors({job: cursor})
+
+    def set_cursors(self, cursors: Mapping[str, Cursor]) -> None:
+        """Several jobs' cursors in one transaction (a tick's)."""
+        if not cursors:
+            return
         with self.engine.begin() as conn:
-            done = conn.execute(
-                sa.update(job_cursors)
-                .where(job_cursors.c.job == job)
-                .values(
-                    cursor=cursor.cursor,
-                    schedule_digest=cursor.schedule_digest,
-                    paused=cursor.paused,
-                )
-            ).rowcount
-            if not done:
+            known = set(
                 conn.execute(
-                    sa.insert(job_cursors).values(
-                        job=job,
-                        cursor=cursor.cursor,
-                        schedule_digest=cursor.schedule_digest,
-                        paused=cursor.paused,
+                    sa.select(job_cursors.c.job).where(job_cursors.c.job.in_(list(cursors)))
+                ).scalars()
+            )
+            for job, cursor in cursors.items():
+                values = {
+                    "cursor": cursor.cursor,
+                    "schedule_digest": cursor.schedule_digest,
+                    "paused": cursor.paused,
+                }
+                if job in known:
+                    conn.execute(
+                        sa.update(job_cursors).where(job_cursors.c.job == job).values(**values)
                     )
-                )
+                else:
+                    conn.execute(sa.insert(job_cursors).values(job=job, **values))
 
     def record_event(
         self,

@@ -5,8 +5,8 @@ for by another process."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ __all__ = [
 from runner.store.tables import UTCTime, holds, resources, runs, task_attempts, task_runs
 
 ACTIVE_STATES = ("scheduled", "running")
+TICK_TRIGGERS = ("schedule", "catchup")
 ENDED_STATES = ("success", "failed", "cancelled", "discarded", "stale")
 
 
@@ -279,45 +280,29 @@ class RunOperations:
         with self.engine.begin() as conn:
             if guard is not None:
                 guard(_locked_active_runs(conn, job))
-            found = conn.execute(
-                sa.select(runs.c.id).where(runs.c.job == job, runs.c.due == due)
-            ).scalar()
-            if found is not None:
-                return int(found)
-            result = conn.execute(
-                sa.insert(runs).values(
-                    job=job,
-                    revision=revision,
-                    trigger=trigger,
-                    state=state,
-                    due=due,
-                    created=now,
-                    started=now if state == "running" else None,
-                    attempt=attempt,
-                    after_run=after_run,
-                    overlap=overlap,
-                    reason=reason,
-                    selected=list(selected) if selected is not None else None,
-                    env=env or None,
-                    owner=owner.label if owner else None,
-                    owner_host=owner.host if owner else None,
-                    owner_pid=owner.pid if owner else None,
-                    owner_started=owner.started if owner else None,
-                )
+            return _insert_run(
+                conn,
+                job=job,
+                revision=revision,
+                trigger=trigger,
+                due=due,
+                now=now,
+                state=state,
+                tasks=tasks,
+                selected=selected,
+                env=env,
+                owner=owner,
+                attempt=attempt,
+                after_run=after_run,
+                overlap=overlap,
+                reason=reason,
             )
-            key = result.inserted_primary_key
-            if key is None:  # pragma: no cover - every backend reports it
-                raise RuntimeError("the store did not return the new run's id")
-            run_id = int(key[0])
-            if tasks:
-                conn.execute(
-                    sa.insert(task_runs),
-                    [
-                        {"run_id": run_id, "task": name, "position": i, "state": "pending"}
-                        for i, name in enumerate(tasks)
-                    ],
-                )
-            return run_id
+
+    def create_runs(self, items: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Several runs in one transaction (a tick's), each as `create_run`'s keywords
+        (no guard, no owner); their ids, in order."""
+        with self.engine.begin() as conn:
+            return [_insert_run(conn, **item) for item in items]
 
     def set_run_state(
         self, run_id: int, state: str, *, now: datetime, reason: str | None = None
@@ -376,6 +361,75 @@ class RunOperations:
                 )
             ).all()
         return {r.id: r.cancel_reason or "cancelled" for r in rows}
+
+
+def _insert_run(
+    conn: sa.Connection,
+    *,
+    job: str,
+    revision: int,
+    trigger: str,
+    due: datetime,
+    now: datetime,
+    state: str = "scheduled",
+    tasks: Sequence[str] = (),
+    selected: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+    owner: Owner | None = None,
+    attempt: int = 1,
+    after_run: int | None = None,
+    overlap: str | None = None,
+    reason: str | None = None,
+) -> int:
+    if after_run is not None:  # a follow-up is identified by the run it follows
+        found = conn.execute(
+            sa.select(runs.c.id).where(runs.c.job == job, runs.c.after_run == after_run)
+        ).scalar()
+        if found is not None:
+            return int(found)
+    while True:
+        found = conn.execute(
+            sa.select(runs.c.id).where(runs.c.job == job, runs.c.due == due)
+        ).scalar()
+        if found is None:
+            break
+        if trigger in TICK_TRIGGERS:  # a tick's run: one per (job, due), whoever asks
+            return int(found)
+        due += timedelta(microseconds=1)  # a trigger at the same instant as another
+    result = conn.execute(
+        sa.insert(runs).values(
+            job=job,
+            revision=revision,
+            trigger=trigger,
+            state=state,
+            due=due,
+            created=now,
+            started=now if state == "running" else None,
+            attempt=attempt,
+            after_run=after_run,
+            overlap=overlap,
+            reason=reason,
+            selected=list(selected) if selected is not None else None,
+            env=env or None,
+            owner=owner.label if owner else None,
+            owner_host=owner.host if owner else None,
+            owner_pid=owner.pid if owner else None,
+            owner_started=owner.started if owner else None,
+        )
+    )
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every backend reports it
+        raise RuntimeError("the store did not return the new run's id")
+    run_id = int(key[0])
+    if tasks:
+        conn.execute(
+            sa.insert(task_runs),
+            [
+                {"run_id": run_id, "task": name, "position": i, "state": "pending"}
+                for i, name in enumerate(tasks)
+            ],
+        )
+    return run_id
 
 
 def _locked_active_runs(conn: sa.Connection, job: str) -> list[ActiveRun]:

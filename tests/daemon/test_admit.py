@@ -319,12 +319,6 @@ def test_catch_up_runs_start_one_after_another_oldest_first() -> None:
     assert sorted(admission.waiting) == [2, 3]
 
 
-@pytest.mark.xfail(
-    reason="admit: a catch-up run still in its jitter does not hold back the younger "
-    "catch-up runs of its job, so a younger one starts first (SPEC 2.3: catch-up runs "
-    "run one after another, oldest first)",
-    strict=True,
-)
 def test_catch_up_runs_stay_oldest_first_when_the_oldest_is_in_its_jitter() -> None:
     job = make_job("backfill", schedule={"jitter": "10m", "catchup": "all"})
     first, second = T0 + MIN, T0 + 2 * MIN

@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -88,7 +89,7 @@ def stored(store: Store, run_id: int) -> RunRecord:
 
 
 def test_followers_of_maps_each_job_to_those_that_name_it_in_after() -> None:
-    specs = [
+    specs: list[dict[str, Any]] = [
         {"name": "report", "after": ["load", "import"]},
         {"name": "audit", "after": ["load"]},
         {"name": "load", "after": []},
@@ -100,9 +101,7 @@ def test_followers_of_maps_each_job_to_those_that_name_it_in_after() -> None:
 # --- follow-ups ---------------------------------------------------------------------------
 
 
-def test_a_follow_up_is_created_waiting_on_the_run_that_started(
-    apply: Apply, store: Store
-) -> None:
+def test_a_follow_up_is_created_waiting_on_the_run_that_started(apply: Apply, store: Store) -> None:
     apply(job("a"), job("b", body="after: [a]"))
     run_a = start_run(store, "a")
     made = create_follow_ups(store, run_id=run_a, job="a", followers=["b"], now=T0 + MIN)
@@ -128,7 +127,9 @@ def test_each_follower_gets_its_follow_up(apply: Apply, store: Store) -> None:
 
 def test_no_followers_no_follow_ups(apply: Apply, store: Store) -> None:
     apply(job("a"))
-    assert create_follow_ups(store, run_id=start_run(store, "a"), job="a", followers=[], now=T0) == []
+    assert (
+        create_follow_ups(store, run_id=start_run(store, "a"), job="a", followers=[], now=T0) == []
+    )
 
 
 def test_a_disabled_follower_gets_no_follow_up(apply: Apply, store: Store) -> None:
@@ -181,12 +182,6 @@ def test_under_overlap_queue_a_second_waiting_follow_up_is_dropped(
     assert store.missed_ticks("b", ("overlap",))["overlap"] == 1
 
 
-@pytest.mark.xfail(
-    reason="create_follow_ups ignores on_tick(...).cancel: under overlap cancel-running a "
-    "follow-up is created but the follower's running run is not asked to cancel, so the "
-    "follow-up just queues behind it (SPEC 2.3: the overlap policy holds for every trigger)",
-    strict=True,
-)
 def test_under_overlap_cancel_running_a_follow_up_cancels_the_followers_running_run(
     apply: Apply, store: Store
 ) -> None:
@@ -201,14 +196,29 @@ def test_under_overlap_cancel_running_a_follow_up_cancels_the_followers_running_
     assert busy in store.cancel_requests([busy])
 
 
+def test_two_runs_started_at_one_instant_each_get_a_follow_up_under_allow(
+    apply: Apply, store: Store
+) -> None:
+    apply(
+        job("a1"),
+        job("a2"),
+        job("b", body="after: [a1, a2]\nschedule: {mode: manual, overlap: allow}"),
+    )
+    run_1, run_2 = start_run(store, "a1"), start_run(store, "a2")
+    first = create_follow_ups(store, run_id=run_1, job="a1", followers=["b"], now=T0)
+    second = create_follow_ups(store, run_id=run_2, job="a2", followers=["b"], now=T0)
+    assert first[0][0] is not None and second[0][0] is not None
+    assert first[0][0] != second[0][0]
+    waits_on = {q.after_run for q in store.scheduled_runs() if q.job == "b"}
+    assert waits_on == {run_1, run_2}
+
+
 # --- holdOnFailure ------------------------------------------------------------------------
 
 
 def outcomes(store: Store, name: str, states: list[str]) -> list[int]:
     """Runs of `name` that ended in the given states, oldest first, a minute apart."""
-    return [
-        end_run(store, name, state, at=T0 + i * MIN) for i, state in enumerate(states, start=1)
-    ]
+    return [end_run(store, name, state, at=T0 + i * MIN) for i, state in enumerate(states, start=1)]
 
 
 def on_failure_holds(store: Store, name: str) -> list[dict[str, object]]:
@@ -265,8 +275,7 @@ def test_cancelled_and_discarded_runs_neither_make_nor_break_a_streak(
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     outcomes(store, "flaky", ["cancelled", "failed", "discarded", "cancelled"])
     assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is None
-    outcomes_later = [end_run(store, "flaky", "failed", at=T0 + 20 * MIN)]
-    assert outcomes_later
+    end_run(store, "flaky", "failed", at=T0 + 20 * MIN)  # 2 in a row, the others aside
     assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 30 * MIN) is not None
 
 
@@ -420,16 +429,13 @@ def export(apply: Apply) -> None:
 
 
 @pytest.mark.usefixtures("export")
-@pytest.mark.parametrize("read", ["before marking", "after marking"])
 def test_a_stale_run_with_retries_left_gets_a_retry_of_what_had_not_succeeded(
-    store: Store, read: str
+    store: Store,
 ) -> None:
     run = stale_run(store, env={"DAY": "2026-12-01"})
-    if read == "after marking":
-        run = stored(store, run.id)
-        assert run.state == "stale"
     retry = retry_stale(store, run, now=T0 + 2 * MIN)
     assert retry is not None
+    assert stored(store, run.id).state == "stale"
     record = stored(store, retry)
     assert (record.trigger, record.state, record.attempt) == ("retry", "scheduled", 2)
     assert record.selected == ["load", "report"]
@@ -460,6 +466,31 @@ def test_no_retry_once_the_tasks_own_attempts_used_up_the_limit(store: Store) ->
     run = stale_run(store, load_attempt=2)
     assert retry_stale(store, run, now=T0 + 2 * MIN) is None
     assert store.scheduled_runs() == []
+
+
+@pytest.mark.usefixtures("export")
+def test_a_run_that_died_while_a_task_waited_for_its_retry_is_retried(store: Store) -> None:
+    """load's first attempt failed and it waited for its backoff when the runner died."""
+    run_id = store.create_run(
+        job="export",
+        revision=1,
+        trigger="manual",
+        due=T0,
+        now=T0,
+        state="running",
+        tasks=["extract", "load", "report"],
+    )
+    with store.run_writes() as w:
+        for task, code, becomes in (("extract", 0, "success"), ("load", 1, "pending")):
+            w.attempt_started(run_id, task, attempt=1, at=T0, log=f"{task}.1.log")
+            w.attempt_ended(
+                run_id, task, attempt=1, at=T0, exit_code=code, reason=None, task_state=becomes
+            )
+    before = stored(store, run_id)
+    assert store.mark_stale(run_id, now=T0 + MIN, reason="its runner died while it ran")
+    retry = retry_stale(store, before, now=T0 + 2 * MIN)
+    assert retry is not None
+    assert stored(store, retry).selected == ["load", "report"]
 
 
 def test_attempts_count_across_the_runs_attempt_number(apply: Apply, store: Store) -> None:
@@ -498,3 +529,41 @@ def test_no_retry_for_a_job_disabled_since(apply: Apply, store: Store) -> None:
     apply(job("export", body="disabled: true", tasks=RETRIED), now=T0 + MIN)
     assert retry_stale(store, run, now=T0 + 2 * MIN) is None
     assert store.scheduled_runs() == []
+
+
+def test_a_task_that_failed_before_with_continue_on_error_does_not_block_the_retry(
+    apply: Apply, store: Store
+) -> None:
+    apply(
+        job(
+            "export",
+            tasks="""
+            - {name: extract, run: "false", continueOnError: true}
+            - {name: load, run: "true", retries: {limit: 1}}
+            """,
+        )
+    )
+    run_id = store.create_run(
+        job="export",
+        revision=1,
+        trigger="manual",
+        due=T0,
+        now=T0,
+        state="running",
+        tasks=["extract", "load"],
+    )
+    with store.run_writes() as w:
+        w.attempt_started(run_id, "extract", attempt=1, at=T0, log="extract.1.log")
+        w.attempt_ended(
+            run_id,
+            "extract",
+            attempt=1,
+            at=T0,
+            exit_code=1,
+            reason="exit code 1",
+            task_state="failed",
+        )
+        w.attempt_started(run_id, "load", attempt=1, at=T0, log="load.1.log")
+    before = stored(store, run_id)
+    assert store.mark_stale(run_id, now=T0 + MIN, reason="its runner died while it ran")
+    assert retry_stale(store, before, now=T0 + 2 * MIN) is not None

@@ -322,7 +322,14 @@ def test_store_run_writes_and_reads(apply: Apply, store: Store) -> None:
     run_id = store.create_run(
         job="owned", revision=1, trigger="manual", due=now, now=now, tasks=["a", "b"]
     )
-    assert store.create_run(job="owned", revision=1, trigger="manual", due=now, now=now) == run_id
+    # A tick's run is one per (job, due); a trigger at the same instant is a run of its own.
+    again = store.create_run(job="owned", revision=1, trigger="manual", due=now, now=now)
+    assert again != run_id
+    due = now.replace(microsecond=0) + timedelta(minutes=1)
+    tick = store.create_run(job="owned", revision=1, trigger="schedule", due=due, now=now)
+    assert store.create_run(job="owned", revision=1, trigger="schedule", due=due, now=now) == tick
+    store.request_cancel(again, now=now, reason="x")
+    store.request_cancel(tick, now=now, reason="x")
     assert store.mark_stale(run_id, now=now, reason="x") is False  # not running
     assert store.cancel_requests([run_id]) == {}
     started_by(store, run_id, myself())
