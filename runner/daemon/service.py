@@ -13,12 +13,15 @@ import contextlib
 import os
 import signal
 import threading
+import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
+
+import sqlalchemy as sa
 
 from runner.clock import Clock
 from runner.daemon.admit import admit
@@ -40,11 +43,12 @@ from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.scheduler.tick import tick
 from runner.spec.durations import format_seconds
-from runner.store import QueuedRun, Store
+from runner.store import QueuedRun, Store, StoreError, first_line
 from runner.wakeup import Listener
 
 GRACE = 30.0
 DEBOUNCE = 0.3
+RETRY_PASS = 1.0
 IDLE_LOOK = 30.0  # a look at the store when nothing woke the loop (a lost wake-up)
 SHUTDOWN = "daemon shutdown"
 
@@ -90,6 +94,7 @@ class Daemon:
         self._reload_at: float | None = None
         self._hup = False
         self._stopping: str | None = None
+        self._retry_at: float | None = None  # after a failed pass, monotonic
         self._admit_wake: datetime | None = None
         self._runs: dict[int, tuple[str, datetime]] = {}  # run id -> (job, started)
         self._waiting: dict[int, str] = {}  # what each waiting run was last logged waiting for
@@ -150,8 +155,8 @@ class Daemon:
                     pid=os.getpid(),
                 )
                 while self._stopping is None:
-                    self._step()
-                    self.supervisor.poll(self._timeout())
+                    self._guarded_step()
+                    self._poll()
                 self._shut_down(self._stopping)
         finally:
             if watch is not None:
@@ -161,6 +166,46 @@ class Daemon:
             self.supervisor.close()
             listener.close()
         return 0
+
+    def _guarded_step(self) -> None:
+        """A pass that fails (the store unreachable for a moment, a bug) is logged and
+        tried again a second later; the runs under way go on meanwhile."""
+        if self._retry_at is not None and self.clock.monotonic() < self._retry_at:
+            return
+        self._retry_at = None
+        try:
+            self._step()
+        except sa.exc.SQLAlchemyError as exc:
+            self.log(
+                "store-error",
+                f"the store at {self.store.where}: {first_line(exc)}; "
+                f"trying again in {RETRY_PASS:g}s",
+            )
+            self._retry_at = self.clock.monotonic() + RETRY_PASS
+        except Exception as exc:  # a bug: keep running what runs, say so loudly
+            self.log(
+                "internal-error",
+                f"{type(exc).__name__}: {exc}; trying again in "
+                f"{RETRY_PASS:g}s (please report it with the traceback below)",
+            )
+            traceback.print_exc()
+            self._retry_at = self.clock.monotonic() + RETRY_PASS
+
+    def _poll(self) -> None:
+        """Wait for the next event. The executor's journal write failing means the
+        store cannot record what the tasks do: they are killed, and the daemon exits
+        so that its supervisor (systemd) restarts it; their runs are then found stale
+        and retried where retries remain."""
+        assert self.supervisor is not None
+        try:
+            self.supervisor.poll(self._timeout())
+        except sa.exc.SQLAlchemyError as exc:
+            self.supervisor.kill_everything()
+            raise StoreError(
+                f"lost the store at {self.store.where} while running tasks "
+                f"({first_line(exc)}): their tasks were killed; restart the daemon once "
+                "the store is back (their runs are then found stale and retried)"
+            ) from exc
 
     def _step(self) -> None:
         assert self.supervisor is not None
@@ -184,6 +229,8 @@ class Daemon:
     def _timeout(self) -> float:
         now = self.clock.now()
         wake = [IDLE_LOOK]
+        if self._retry_at is not None:
+            wake.append(self._retry_at - self.clock.monotonic())
         for at in (self.jobs.next_tick(), self._admit_wake):
             if at is not None:
                 wake.append((at - now).total_seconds())
