@@ -441,7 +441,11 @@ class Daemon:
 
     def _attempt_ended(self, ended: j.AttemptEnded) -> None:
         job = self._runs.get(ended.run_id, ("?", ended.at))[0]
-        code = f", exit code {ended.exit_code}" if ended.exit_code not in (None, 0) else ""
+        code = ""
+        if ended.exit_code is not None and ended.exit_code < 0:
+            code = f", killed by {_signal_name(-ended.exit_code)}"
+        elif ended.exit_code:
+            code = f", exit code {ended.exit_code}"
         why = f": {ended.reason}" if ended.reason else ""
         self.log(
             "task-ended",
@@ -538,6 +542,13 @@ class Daemon:
             "config": [str(Path(p).resolve()) for p in self.config],
             "max_parallel": self.max_parallel,
         }
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _took(seconds: float) -> str:
