@@ -17,10 +17,11 @@ from runner.cli.progress import Progress
 from runner.clock import SystemClock
 from runner.daemon.lock import holder
 from runner.errors import ExitCode
-from runner.procs import myself
+from runner.procs import hostname, myself
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
 from runner.runs.reading import refuse_held_tasks
+from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import OVERLAPS, trigger
 from runner.runs.views import run_json
 from runner.store import RunRecord, Store
@@ -167,7 +168,9 @@ def _queue(
 
 
 def _wait_for_end(store: Store, run_id: int, clock: SystemClock) -> RunRecord:
+    """Until the run ends; a daemon that dies meanwhile leaves it stale (SPEC 3)."""
     while True:
+        mark_stale_runs(store, host=hostname(), now=clock.now())
         record = find_run(store, run_id)
         if record.state not in ("scheduled", "running"):
             return record

@@ -288,7 +288,7 @@ class Daemon:
                 run=made.run_id,
                 job=made.job,
                 trigger=made.trigger,
-                due=made.due.isoformat(),
+                due=_time(made.due),
             )
         assert self.supervisor is not None
         requested = self.store.cancel_requests(report.cancelled)
@@ -444,7 +444,7 @@ class Daemon:
         code = ""
         if ended.exit_code is not None and ended.exit_code < 0:
             code = f", killed by {_signal_name(-ended.exit_code)}"
-        elif ended.exit_code:
+        elif ended.exit_code and f"exit code {ended.exit_code}" not in (ended.reason or ""):
             code = f", exit code {ended.exit_code}"
         why = f": {ended.reason}" if ended.reason else ""
         self.log(
@@ -484,12 +484,23 @@ class Daemon:
         """The previous daemon's runs (SPEC 5: marked stale at start), retried when their
         tasks had retries left."""
         now = self.clock.now()
-        for run_id in mark_stale_runs(self.store, host=hostname(), now=now):
+        retries: dict[int, int] = {}
+        for run_id in mark_stale_runs(self.store, host=hostname(), now=now, retries=retries):
             self.log(
                 "run-stale",
                 f"run {run_id}: its runner died while it ran (found at start)",
                 run=run_id,
             )
+            retry = self.store.run(retries[run_id]) if run_id in retries else None
+            if retry is not None:
+                self.log(
+                    "run-created",
+                    f"run {retry.id} of {retry.job}: retry of stale run {run_id} (its task "
+                    "had retries left)",
+                    run=retry.id,
+                    job=retry.job,
+                    trigger="retry",
+                )
 
     def _shut_down(self, why: str) -> None:
         assert self.supervisor is not None

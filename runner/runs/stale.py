@@ -19,8 +19,11 @@ def owner_gone(run: RunRecord) -> bool:
     return run.owner is not None and is_alive(run.owner) is False
 
 
-def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
-    """Mark the runs on `host` whose owner died; return their ids."""
+def mark_stale_runs(
+    store: Store, *, host: str, now: datetime, retries: dict[int, int] | None = None
+) -> list[int]:
+    """Mark the runs on `host` whose owner died; return their ids. `retries` hears the
+    retry run made for each stale run that gets one."""
     stale = []
     for run in store.owned_on_host(host):
         if not owner_gone(run):
@@ -33,7 +36,9 @@ def mark_stale_runs(store: Store, *, host: str, now: datetime) -> list[int]:
             marked = _mark(store, run, now=now)
             if marked is not None:
                 stale.append(run.id)
-                retry_stale(store, marked, now=now)
+                retry = retry_stale(store, marked, now=now)
+                if retry is not None and retries is not None:
+                    retries[run.id] = retry
     if stale:
         store.finish_deferred_deletes()  # a job deleted while its dead run "ran"
     return stale

@@ -95,6 +95,7 @@ class Env:
         self.config.mkdir()
         self.home = root / "home"
         self.daemons: list[DaemonProcess] = []
+        self.spawned: list[subprocess.Popen[str]] = []
 
     # --- files ---------------------------------------------------------------------
 
@@ -157,6 +158,20 @@ class Env:
             timeout=timeout,
         )
 
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """`runner ARGS... --home home` started as another process (killed at the end if
+        it still runs)."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", *args, "--home", "home"],
+            cwd=self.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.spawned.append(proc)
+        return proc
+
     def runner_json(self, *args: str) -> Any:
         done = self.runner(*args, "--json")
         assert done.returncode == 0, done.stderr
@@ -196,11 +211,14 @@ class Env:
         return found
 
     def stop_all(self) -> None:
-        for daemon in self.daemons:
-            daemon.stop()
-        if (self.home / "state.db").exists():
-            # A daemon that had to be killed leaves its runs running and its tasks alive:
-            # a command marks them stale and kills what they left (pid and start time).
+        for proc in self.spawned:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        codes = [daemon.stop() for daemon in self.daemons]
+        if any(code < 0 for code in codes) and (self.home / "state.db").exists():
+            # A daemon killed by a signal leaves its runs running and its tasks alive: a
+            # command marks them stale and kills what they left (pid and start time).
             self.runner("history")
 
 
