@@ -95,7 +95,7 @@ def _start_new_manual_jobs(store: Store, result: ApplyResult, home: Path) -> lis
     if daemon is None:
         return []
     started = start_new_manual_jobs(store, result.plan, now=now())
-    if started:
+    if started or result.written:  # the daemon ticks the changed schedules at once
         poke(home, int(daemon.get("pid") or 0))
     return started
 

@@ -16,7 +16,7 @@ from runner.cli.options import home_option, json_option, store_option
 from runner.cli.progress import Progress
 from runner.clock import SystemClock
 from runner.daemon.lock import holder
-from runner.errors import ExitCode
+from runner.errors import ExitCode, RunnerError
 from runner.procs import hostname, myself
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
@@ -149,7 +149,7 @@ def _queue(
         if not as_json:
             click.echo(f"run {run_id} of {job} queued to the daemon (pid {pid}); waiting for it")
         try:
-            record = _wait_for_end(store, run_id, clock)
+            record = _wait_for_end(store, run_id, clock, Path(home))
         except KeyboardInterrupt:
             click.echo(
                 f"\nstopped waiting; run {run_id} goes on in the daemon "
@@ -167,13 +167,22 @@ def _queue(
     return ExitCode.OK if record.state == "success" else ExitCode.ERROR
 
 
-def _wait_for_end(store: Store, run_id: int, clock: SystemClock) -> RunRecord:
-    """Until the run ends; a daemon that dies meanwhile leaves it stale (SPEC 3)."""
+def _wait_for_end(store: Store, run_id: int, clock: SystemClock, home: Path) -> RunRecord:
+    """Until the run ends; a daemon that dies meanwhile leaves it stale (SPEC 3), or,
+    when it had not started it yet, queued for the daemon's next start."""
     while True:
         mark_stale_runs(store, host=hostname(), now=clock.now())
         record = find_run(store, run_id)
         if record.state not in ("scheduled", "running"):
             return record
+        if record.state == "scheduled" and record.owner is None and holder(home) is None:
+            again = find_run(store, run_id)  # it may have started as the daemon stopped
+            if again.state == "scheduled":
+                raise RunnerError(
+                    f"the daemon stopped before it started run {run_id}: the run stays "
+                    "queued for the daemon's next start (runner cancel "
+                    f"{run_id} drops it)"
+                )
         clock.sleep(WAIT_POLL)
 
 

@@ -68,7 +68,7 @@ class JobTable:
             if cursor is None or cursor.schedule_digest != schedule_digest(dict(job.schedule)):
                 self._next[job.name] = now
                 continue
-            following = next(ticks(job.schedule, after=cursor.cursor), None)
+            following = next(ticks(job.schedule, after=min(cursor.cursor, now)), None)
             if following is not None:
                 self._next[job.name] = following
         self._heap = [(due, name) for name, due in self._next.items()]

@@ -44,6 +44,8 @@ from runner.runs.stale import mark_stale_runs
 from runner.scheduler.tick import tick
 from runner.spec.durations import format_seconds
 from runner.store import QueuedRun, Store, StoreError, first_line
+from runner.store.backend import StaleStore
+from runner.store.lock import LockHeld
 from runner.wakeup import Listener
 
 GRACE = 30.0
@@ -95,6 +97,7 @@ class Daemon:
         self._hup = False
         self._stopping: str | None = None
         self._retry_at: float | None = None  # after a failed pass, monotonic
+        self._last_pass: datetime | None = None
         self._admit_wake: datetime | None = None
         self._runs: dict[int, tuple[str, datetime]] = {}  # run id -> (job, started)
         self._waiting: dict[int, str] = {}  # what each waiting run was last logged waiting for
@@ -109,22 +112,23 @@ class Daemon:
 
     def stop(self, why: str) -> None:
         """The first stop: no new starts, tasks get the grace. A second: SIGKILL now."""
-        if self.supervisor is None:
-            return
         if self._stopping is not None:
-            self.supervisor.kill_everything()
+            if self.supervisor is not None:
+                self.supervisor.kill_everything()
             return
         self._stopping = why
-        self.supervisor.wake()
+        if self.supervisor is not None:
+            self.supervisor.wake()
 
     # --- the loop ---------------------------------------------------------------------
 
     def run(self) -> int:
-        lock = HomeLock.acquire(self.home, config=[str(Path(p).resolve()) for p in self.config])
-        try:
-            return self._run()
-        finally:
-            lock.release()
+        with self._signals():  # from the start: a SIGHUP at once must not kill it
+            lock = HomeLock.acquire(self.home, config=[str(Path(p).resolve()) for p in self.config])
+            try:
+                return self._run()
+            finally:
+                lock.release()
 
     def _run(self) -> int:
         listener = Listener(self.home)
@@ -139,25 +143,24 @@ class Daemon:
         )
         watch: FolderWatch | None = None
         try:
-            with self._signals():
-                self._recover()
-                self.up_since = self.clock.now()
-                self._apply("start")
-                self.jobs.load(self.store, now=self.clock.now())
-                watch = FolderWatch(self.config, self.folder_changed)
-                watch.start()
-                self.store.record_daemon(self._record())
-                self.log(
-                    "daemon-up",
-                    f"pid {os.getpid()}, home {self.home}, config "
-                    f"{', '.join(self.config)}, {len(self.jobs.jobs)} jobs, "
-                    f"max-parallel {self.max_parallel}",
-                    pid=os.getpid(),
-                )
-                while self._stopping is None:
-                    self._guarded_step()
-                    self._poll()
-                self._shut_down(self._stopping)
+            self._recover()
+            self.up_since = self.clock.now()
+            self._apply("start")
+            self.jobs.load(self.store, now=self.clock.now())
+            watch = FolderWatch(self.config, self.folder_changed)
+            watch.start()
+            self.store.record_daemon(self._record())
+            self.log(
+                "daemon-up",
+                f"pid {os.getpid()}, home {self.home}, config "
+                f"{', '.join(self.config)}, {len(self.jobs.jobs)} jobs, "
+                f"max-parallel {self.max_parallel}",
+                pid=os.getpid(),
+            )
+            while self._stopping is None:
+                self._guarded_step()
+                self._poll()
+            self._shut_down(self._stopping)
         finally:
             if watch is not None:
                 watch.stop()
@@ -175,6 +178,8 @@ class Daemon:
         self._retry_at = None
         try:
             self._step()
+        except StoreError:
+            raise  # the executor and the store parted: the tasks are killed, we exit
         except sa.exc.SQLAlchemyError as exc:
             self.log(
                 "store-error",
@@ -197,8 +202,15 @@ class Daemon:
         so that its supervisor (systemd) restarts it; their runs are then found stale
         and retried where retries remain."""
         assert self.supervisor is not None
-        try:
+        with self._fatal_store_errors():
             self.supervisor.poll(self._timeout())
+
+    @contextlib.contextmanager
+    def _fatal_store_errors(self) -> Iterator[None]:
+        """Around every call into the executor: its state and the store's must not part."""
+        assert self.supervisor is not None
+        try:
+            yield
         except sa.exc.SQLAlchemyError as exc:
             self.supervisor.kill_everything()
             raise StoreError(
@@ -213,8 +225,15 @@ class Daemon:
         if self._hup or (self._reload_at is not None and mono >= self._reload_at):
             origin = "SIGHUP" if self._hup else "change"
             self._hup, self._reload_at = False, None
-            self._apply(origin)
+            try:
+                self._apply(origin)
+            except Exception:
+                self._reload_at = mono  # not lost: tried again with the next pass
+                raise
         now = self.clock.now()
+        if self._last_pass is not None:
+            self._clock_moved(self._last_pass, now)
+        self._last_pass = now
         if self.store.generation() != self.jobs.generation:
             self.jobs.load(self.store, now=now)
         self._handle_changes()
@@ -225,6 +244,27 @@ class Daemon:
             self.supervisor.woken = False
         self._admit(now)
         self._handle_changes()
+
+    def _clock_moved(self, last: datetime, now: datetime) -> None:
+        """The loop passes at least every IDLE_LOOK seconds. A longer gap is a suspend
+        (or a clock stepped forward): the ticks in it passed while nothing ran them, so
+        catch-up decides them, not the overlap policy. A clock stepped back: each job's
+        next tick is computed again from where the clock now is."""
+        if now - last > timedelta(seconds=2 * IDLE_LOOK):
+            self.log(
+                "clock-jump",
+                f"{_took((now - last).total_seconds())} passed since the last look (a "
+                "suspend, or the clock stepped): the ticks missed meanwhile are caught up "
+                "per each job's catchup",
+            )
+            self.up_since = now
+        elif now < last - timedelta(seconds=1):
+            self.log(
+                "clock-jump",
+                f"the clock stepped back {_took((last - now).total_seconds())}: next "
+                "ticks computed again",
+            )
+            self.jobs.load(self.store, now=now)
 
     def _timeout(self) -> float:
         now = self.clock.now()
@@ -244,6 +284,11 @@ class Daemon:
         now = self.clock.now()
         try:
             applied = apply_config(self.config, self.store, now=now, origin=f"daemon ({origin})")
+        except (LockHeld, StaleStore) as busy:
+            text = busy.message if isinstance(busy, LockHeld) else "another apply wrote meanwhile"
+            self.log("config-busy", f"{text}; applying again in {RETRY_PASS:g}s")
+            self._reload_at = self.clock.monotonic() + RETRY_PASS
+            return
         except RunnerError as refused:
             self.log(
                 "config-rejected", f"{refused.message}; the last applied configuration runs on"
@@ -280,7 +325,12 @@ class Daemon:
     # --- ticks and starts --------------------------------------------------------------
 
     def _tick(self, due: list[str], now: datetime) -> None:
-        report = tick(self.store, now=now, up_since=self.up_since, only=due)
+        try:
+            report = tick(self.store, now=now, up_since=self.up_since, only=due)
+        except Exception:
+            for name in due:  # decided again with the next pass
+                self.jobs.set_next(name, now)
+            raise
         for made in report.created:
             self.log(
                 "run-created",
@@ -355,7 +405,8 @@ class Daemon:
                 job=order.job,
                 trigger=order.trigger,
             )
-        self.supervisor.start(*orders)
+        with self._fatal_store_errors():
+            self.supervisor.start(*orders)
 
     def _held(
         self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
@@ -406,13 +457,14 @@ class Daemon:
 
     def _handle_changes(self) -> None:
         while self.changes:
-            change = self.changes.popleft()
+            change = self.changes[0]  # taken off once handled: a failure tries it again
             if isinstance(change, j.RunStarted):
                 self._follow_ups(change)
             elif isinstance(change, j.AttemptEnded):
                 self._attempt_ended(change)
             elif isinstance(change, j.RunEnded):
                 self._run_ended(change)
+            self.changes.popleft()
 
     def _follow_ups(self, started: j.RunStarted) -> None:
         job = self._runs.get(started.run_id, ("", started.at))[0]
@@ -437,7 +489,8 @@ class Daemon:
                     job=name,
                 )
         if self.supervisor is not None:  # a follower's run cancelled (cancel-running)
-            self.supervisor.check_cancels()
+            with self._fatal_store_errors():
+                self.supervisor.check_cancels()
 
     def _attempt_ended(self, ended: j.AttemptEnded) -> None:
         job = self._runs.get(ended.run_id, ("?", ended.at))[0]
@@ -510,12 +563,13 @@ class Daemon:
             f"{why}: no new starts; {active} run(s) running get {self.grace:g}s to end, "
             "then SIGKILL; scheduled runs stay for the next start",
         )
-        self.supervisor.shutdown(SHUTDOWN, self.grace)
-        self._handle_changes()
-        while self.supervisor.runs:
-            self.supervisor.poll()
+        with self._fatal_store_errors():
+            self.supervisor.shutdown(SHUTDOWN, self.grace)
             self._handle_changes()
-        self.supervisor.run_until_done()
+            while self.supervisor.runs:
+                self.supervisor.poll()
+                self._handle_changes()
+            self.supervisor.run_until_done()
         self._handle_changes()
         self.log("daemon-stopped", "stopped")
 

@@ -63,6 +63,7 @@ def tick(
         active[run.job].append(run)
     # Written together once every job is decided: the runs, then the cursors.
     creations: list[dict[str, Any]] = []
+    dropped: set[int] = set()  # creations a later tick replaced (cancel-running)
     moves: dict[str, Cursor] = {}
     for resource in jobs:
         spec = specs.get(("Job", resource.name)) or {}
@@ -85,6 +86,11 @@ def tick(
             if due.trigger == "schedule":
                 outcome = on_tick(schedule.get("overlap") or "skip", active[resource.name])
                 for run_id in outcome.cancel:
+                    if run_id < 0:  # this tick's own earlier run, not written yet: dropped
+                        dropped.add(-run_id - 1)
+                        missed["overlap"] = missed.get("overlap", 0) + 1
+                        active[resource.name] = [r for r in active[resource.name] if r.id != run_id]
+                        continue
                     reason = CANCELLED_BY_TICK.format(due=f"{due.due:%Y-%m-%d %H:%M:%S}Z")
                     store.request_cancel(run_id, now=now, reason=reason)
                     report.cancelled.append(run_id)
@@ -101,8 +107,13 @@ def tick(
                     "tasks": [t["name"] for t in spec.get("tasks") or ()],
                 }
             )
-            active[resource.name].append(  # its id is known once written
-                ActiveRun(id=0, job=resource.name, revision=resource.revision, state="scheduled")
+            active[resource.name].append(  # its id is known once written: until then,
+                ActiveRun(  # a placeholder that says which creation it is
+                    id=-len(creations),
+                    job=resource.name,
+                    revision=resource.revision,
+                    state="scheduled",
+                )
             )
         _record_missed(store, report, resource.name, missed, decision.summary, now)
         if moved != stored:
@@ -111,6 +122,7 @@ def tick(
         report.next_by_job[resource.name] = following
         if following is not None and (report.next_due is None or following < report.next_due):
             report.next_due = following
+    creations = [c for i, c in enumerate(creations) if i not in dropped]
     for made, run_id in zip(creations, store.create_runs(creations), strict=True):
         report.created.append(Created(run_id, made["job"], made["due"], made["trigger"]))
     store.set_cursors(moves)
@@ -125,7 +137,9 @@ def _cursor(
     when the file says `status: paused` (SPEC 2.2)."""
     digest = schedule_digest(spec.get("schedule") or {})
     if stored is not None and stored.schedule_digest == digest:
-        return stored
+        # A clock stepped back: go on from now (the ticks that run again find their
+        # runs there, unique on job and due time), rather than wait for the old time.
+        return stored if stored.cursor <= now else stored._replace(cursor=now)
     start = store.applied_at(job) or now
     return Cursor(
         cursor=min(start, now), schedule_digest=digest, paused=spec.get("status") == "paused"

@@ -1,0 +1,346 @@
+"""Review findings, shown on a daemon driven in-process one pass at a time (the same
+start-up `Daemon._run` does, without its signals, watcher or loop), with the store made
+to fail at chosen moments."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from runner.clock import FakeClock, SystemClock
+from runner.daemon import service
+from runner.daemon.eventlog import EventLog
+from runner.daemon.service import Daemon, DaemonJournal
+from runner.executors.logs import LogFiles
+from runner.executors.supervisor import Supervisor
+from runner.store import Store, StoreError, open_store
+from runner.wakeup import Listener
+from tests.daemon.conftest import Env, env  # noqa: F401  (the fixture)
+
+START = datetime(2026, 1, 5, 10, 0, 30, tzinfo=UTC)
+
+
+def store_down() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
+class Harness:
+    def __init__(self, root: Path, clock: Any) -> None:
+        self.root = root
+        self.config = root / "jobs.d"
+        self.config.mkdir(exist_ok=True)
+        self.home = root / "home"
+        self.home.mkdir(exist_ok=True)
+        self.clock = clock
+        self.out = io.StringIO()
+        self.store: Store = open_store(home=self.home)
+        self.daemon: Daemon | None = None
+        self.listener: Listener | None = None
+
+    def write(self, name: str, text: str) -> None:
+        (self.config / name).write_text(textwrap.dedent(text).lstrip("\n"))
+
+    def boot(self) -> Daemon:
+        d = Daemon(
+            store=self.store,
+            home=self.home,
+            config=[str(self.config)],
+            clock=self.clock,
+            log=EventLog(self.clock, stream=self.out),
+            max_parallel=4,
+            kill_grace=1.0,
+        )
+        self.listener = Listener(self.home)
+        logs = LogFiles(self.home)
+        d.supervisor = Supervisor(
+            journal=DaemonJournal(self.store, logs, self.clock, d.changes),
+            logs=logs,
+            clock=self.clock,
+            max_parallel=4,
+            kill_grace=1.0,
+            listener=self.listener,
+        )
+        d._recover()
+        d.up_since = self.clock.now()
+        d._apply("start")
+        d.jobs.load(self.store, now=self.clock.now())
+        self.daemon = d
+        return d
+
+    def step(self) -> None:
+        assert self.daemon is not None
+        self.daemon._guarded_step()
+
+    def close(self) -> None:
+        if self.daemon is not None and self.daemon.supervisor is not None:
+            sup = self.daemon.supervisor
+            sup.kill_everything()
+            sup.close()
+        if self.listener is not None:
+            self.listener.close()
+        self.store.close()
+
+    def runs(self, job: str | None = None) -> list[Any]:
+        return list(reversed(self.store.history(job=job, limit=1000)))
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path, FakeClock(START))
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path, SystemClock())
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+EVERY_MINUTE = """
+    apiVersion: runner/v1
+    kind: Job
+    name: {name}
+    schedule: {{mode: auto, every: 1m}}
+    tasks:
+      - name: a
+        run: "true"
+"""
+
+
+def test_a_tick_that_fails_once_is_tried_again(
+    fake: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.write("a.yaml", EVERY_MINUTE.format(name="export"))
+    d = fake.boot()
+    fake.step()  # the new job is due at once: its cursor starts now
+    assert d.jobs.next_tick() == datetime(2026, 1, 5, 10, 1, tzinfo=UTC)
+
+    real_tick = service.tick  # type: ignore[attr-defined]
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise store_down()
+        return real_tick(*args, **kwargs)
+
+    monkeypatch.setattr(service, "tick", flaky)
+    fake.clock.advance(31)  # 10:01:01: the 10:01 tick is due
+    fake.step()  # the store fails during the tick
+    assert "store-error" in fake.out.getvalue()
+    for _ in range(5):  # a second later, and later still: the pass is tried again
+        fake.clock.advance(2)
+        fake.step()
+    # Even at the next tick (10:02), nothing is due any more:
+    fake.clock.advance(60)
+    fake.step()
+    assert [r.due for r in fake.runs("export")], "no run was ever created"
+
+
+def test_a_reload_that_fails_on_the_store_is_tried_again(
+    fake: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.write("a.yaml", EVERY_MINUTE.format(name="export"))
+    d = fake.boot()
+    fake.step()
+    fake.write("b.yaml", EVERY_MINUTE.format(name="import"))
+    real_apply = service.apply_config  # type: ignore[attr-defined]
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise store_down()
+        return real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(service, "apply_config", flaky)
+    d.folder_changed()  # what the watcher calls
+    fake.clock.advance(1)
+    fake.step()  # the debounce passed: the apply meets the store down
+    assert "store-error" in fake.out.getvalue()
+    for _ in range(5):
+        fake.clock.advance(2)
+        fake.step()
+    assert "import" in {r.name for r in fake.store.resources("Job")}, fake.out.getvalue()
+
+
+def test_a_reload_that_meets_the_store_lock_is_tried_again(fake: Harness) -> None:
+    fake.write("a.yaml", EVERY_MINUTE.format(name="export"))
+    d = fake.boot()
+    fake.step()
+    fake.write("b.yaml", EVERY_MINUTE.format(name="import"))
+    d.folder_changed()
+    fake.clock.advance(1)
+    with fake.store.lock(timeout=0, command="runner apply (another process)"):
+        fake.step()  # the reload meets the lock
+    assert "config-busy" in fake.out.getvalue()
+    assert "config-rejected" not in fake.out.getvalue()
+    for _ in range(5):
+        fake.clock.advance(2)
+        fake.step()
+    assert "import" in {r.name for r in fake.store.resources("Job")}, fake.out.getvalue()
+
+
+MANUAL = """
+    apiVersion: runner/v1
+    kind: Job
+    name: {name}
+    schedule: {{mode: manual}}
+    status: start
+    tasks:
+      - name: a
+        run: "true"
+"""
+
+
+def spin(h: Harness, seconds: float) -> None:
+    assert h.daemon is not None
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        h.daemon._guarded_step()
+        h.daemon._poll()
+
+
+def test_a_store_blip_while_starting_a_run_stops_the_daemon_rather_than_hang_the_run(
+    real: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is claimed, and its first journal write fails: the executor and the store
+    have parted, so the daemon kills what it runs and exits (its supervisor restarts it,
+    and the run is then found stale and retried) instead of keeping a run `running` that
+    nothing runs."""
+    real.write("m.yaml", MANUAL.format(name="once"))
+    d = real.boot()  # status: start queues its one run
+    (run,) = real.runs("once")
+    assert run.state == "scheduled"
+    journal = d.supervisor.journal  # type: ignore[union-attr]
+    real_write = journal.write
+    calls = {"n": 0}
+
+    def flaky(changes: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise store_down()
+        real_write(changes)
+
+    monkeypatch.setattr(journal, "write", flaky)
+    with pytest.raises(StoreError, match="restart the daemon once the store is back"):
+        spin(real, 3.0)
+    found = real.store.run(run.id)
+    assert found is not None and not any(t.pid for t in found.tasks)  # nothing was spawned
+
+
+FOLLOWER = """
+    apiVersion: runner/v1
+    kind: Job
+    name: second
+    schedule: {mode: manual, overlap: allow}
+    after: [first]
+    tasks:
+      - name: a
+        run: "true"
+"""
+
+
+def test_a_store_blip_while_creating_a_follow_up_does_not_lose_it(
+    real: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real.write("m.yaml", MANUAL.format(name="first"))
+    real.write("f.yaml", FOLLOWER)
+    real.boot()
+    real_create = service.create_follow_ups  # type: ignore[attr-defined]
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise store_down()
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(service, "create_follow_ups", flaky)
+    spin(real, 3.0)
+    assert calls["n"] >= 1 and "store-error" in real.out.getvalue()
+    assert real.store.run(1).state == "success"  # type: ignore[union-attr]
+    follow = [r for r in real.runs("second") if r.trigger == "follow-up"]
+    assert follow, real.out.getvalue()
+
+
+def test_control_without_a_blip_the_follow_up_is_created(real: Harness) -> None:
+    real.write("m.yaml", MANUAL.format(name="first"))
+    real.write("f.yaml", FOLLOWER)
+    real.boot()
+    spin(real, 2.0)
+    assert [r for r in real.runs("second") if r.trigger == "follow-up"], real.out.getvalue()
+
+
+def test_runner_run_wait_notices_a_dead_daemon_while_its_run_is_still_queued(env: Env) -> None:  # noqa: F811
+    import subprocess
+
+    from tests.daemon.test_daemon_process import job, running_with_pid
+
+    env.write("nap.yaml", job("nap", "{mode: manual, overlap: queue}", 'sleep "${NAP:-0}"'))
+    daemon = env.start()
+    env.wait_runs("nap's first run (status: start)", lambda r: r.state == "success", job="nap")
+    done = env.runner("run", "nap", "--env", "NAP=30")
+    assert done.returncode == 0, done.stderr
+    env.wait_runs("the long run's task running", running_with_pid, job="nap")
+    waiting = env.spawn("run", "nap", "--wait")  # queued behind it (overlap: queue)
+    env.wait_runs("the queued run", lambda r: r.state == "scheduled", job="nap")
+    daemon.proc.kill()
+    daemon.proc.wait()
+    try:
+        waiting.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("runner run --wait still waits 5s after its daemon died") from None
+
+
+ALLOW_EVERY_MINUTE = """
+    apiVersion: runner/v1
+    kind: Job
+    name: {name}
+    schedule: {{mode: auto, every: 1m, overlap: allow, catchup: latest, startingDeadline: 5m}}
+    tasks:
+      - name: a
+        run: "true"
+"""
+
+
+def test_a_suspended_daemon_does_not_create_a_run_per_missed_tick(fake: Harness) -> None:
+    fake.write("a.yaml", ALLOW_EVERY_MINUTE.format(name="beat"))
+    fake.boot()
+    fake.step()
+    fake.clock.advance(timedelta(hours=3))  # a VM suspended for 3 hours, then resumed
+    fake.step()
+    made = fake.runs("beat")
+    assert len(made) <= 2, (
+        f"{len(made)} runs created for one gap, "
+        f"{sum(r.state == 'discarded' for r in made)} discarded at once"
+    )
+
+
+def test_every_keeps_running_after_the_wall_clock_steps_back(fake: Harness) -> None:
+    fake.write("a.yaml", ALLOW_EVERY_MINUTE.format(name="beat"))
+    fake.boot()
+    fake.step()
+    fake.clock.advance(31)
+    fake.step()  # 10:01 tick
+    assert len(fake.runs("beat")) == 1
+    fake.clock._now -= timedelta(hours=1)  # NTP steps the wall clock back; monotonic goes on
+    for _ in range(10):  # ten minutes of real time
+        fake.clock.advance(60)
+        fake.step()
+    assert len(fake.runs("beat")) > 1, "no run for 10 minutes of real time"
