@@ -6,7 +6,7 @@ truth (SPEC 9): the tick itself reads each due job's cursor from it."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,11 +14,25 @@ from typing import Any
 from runner.runs.afterwards import followers_of
 from runner.scheduler.decide import ticks
 from runner.scheduler.tick import schedule_digest
-from runner.store import Store
+from runner.store import Cursor, Store, StoredResource
+
+# What the loop needs of a job's spec; the tasks (most of it) are read when a run starts.
+KEPT = ("name", "labels", "schedule", "disabled", "holdOnFailure", "after", "holds")
+
+
+def _slim(spec: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: spec[key] for key in KEPT if key in spec}
+
+
+def _chunks(items: list[StoredResource], size: int) -> Iterator[list[StoredResource]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """An applied job, with the parts of its spec the loop reads (KEPT)."""
+
     name: str
     revision: int
     spec: Mapping[str, Any]
@@ -43,36 +57,48 @@ class JobTable:
         self._next: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
 
-    def load(self, store: Store, *, now: datetime) -> None:
-        """Read every applied job; a job whose cursor is behind (or new, or whose
-        schedule changed) is due now, so that the tick decides its catch-up."""
+    def load(self, store: Store, *, now: datetime, names: Sequence[str] | None = None) -> None:
+        """Read the applied jobs (all of them, or those named: what an apply changed);
+        a job whose cursor is behind (or new, or whose schedule changed) is due now, so
+        that the tick decides its catch-up."""
         self.generation = store.generation()
-        everything = store.resources()
+        everything = store.resources(names=names)
         found = [r for r in everything if r.kind == "Job"]
-        holds = [("Hold", r.name) for r in everything if r.kind == "Hold" and not r.deleting]
-        self.holds = {name: spec for (_, name), spec in store.specs(holds).items()}
-        specs = store.specs(("Job", r.name) for r in found)
-        self.jobs = {
-            r.name: Job(
-                r.name, r.revision, specs.get(("Job", r.name)) or {}, r.source_file, r.deleting
-            )
-            for r in found
-        }
+        if names is None or any(r.kind == "Hold" for r in everything):
+            holds = [("Hold", r.name) for r in store.resources("Hold") if not r.deleting]
+            self.holds = {name: spec for (_, name), spec in store.specs(holds).items()}
+        if names is None:
+            self.jobs = {}
+        else:
+            for name in names:
+                self.jobs.pop(name, None)
+                self._next.pop(name, None)
+        cursors = store.cursors([r.name for r in found] if names is not None else None)
+        for chunk in _chunks(found, 500):  # never every spec in memory at once
+            specs = store.specs(("Job", r.name) for r in chunk)
+            for r in chunk:
+                job = Job(
+                    r.name,
+                    r.revision,
+                    _slim(specs.get(("Job", r.name)) or {}),
+                    r.source_file,
+                    r.deleting,
+                )
+                self.jobs[r.name] = job
+                self._first_tick(job, cursors.get(r.name), now)
         self.followers = followers_of(j.spec for j in self.jobs.values() if not j.deleting)
-        cursors = store.cursors()
-        self._next = {}
-        for job in self.jobs.values():
-            if not job.auto:
-                continue
-            cursor = cursors.get(job.name)
-            if cursor is None or cursor.schedule_digest != schedule_digest(dict(job.schedule)):
-                self._next[job.name] = now
-                continue
-            following = next(ticks(job.schedule, after=min(cursor.cursor, now)), None)
-            if following is not None:
-                self._next[job.name] = following
         self._heap = [(due, name) for name, due in self._next.items()]
         heapq.heapify(self._heap)
+
+    def _first_tick(self, job: Job, cursor: Cursor | None, now: datetime) -> None:
+        if not job.auto:
+            return
+        if cursor is None or cursor.schedule_digest != schedule_digest(dict(job.schedule)):
+            self._next[job.name] = now
+            return
+        following = next(ticks(job.schedule, after=min(cursor.cursor, now)), None)
+        if following is not None:
+            self._next[job.name] = following
 
     def due(self, now: datetime) -> list[str]:
         """The jobs whose next tick has come."""

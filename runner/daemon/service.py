@@ -10,12 +10,13 @@ is rebuilt from the store each time, so a restart, or a crash anywhere, loses no
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import threading
 import traceback
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -61,10 +62,23 @@ class DaemonJournal(StoreJournal):
     def __init__(self, store: Store, logs: LogFiles, clock: Clock, sink: deque[j.Change]) -> None:
         super().__init__(store, logs, clock)
         self.sink = sink
+        self.ended_jobs: set[str] = set()  # whose history to prune when the loop is idle
 
     def write(self, changes: Sequence[j.Change]) -> None:
         super().write(changes)
         self.sink.extend(changes)
+
+    def _after_runs_ended(self, ended: list[j.RunEnded], now: datetime) -> None:
+        self.ended_jobs.update(e.job for e in ended)  # not between two starts
+
+    def tidy(self) -> None:
+        """What a run's end leaves to do: deletes deferred by it, history to prune."""
+        if self.ended_jobs:
+            jobs, self.ended_jobs = self.ended_jobs, set()
+            super()._after_runs_ended(
+                [j.RunEnded(0, job, "", None, self.clock.now()) for job in sorted(jobs)],
+                self.clock.now(),
+            )
 
 
 class Daemon:
@@ -133,8 +147,9 @@ class Daemon:
     def _run(self) -> int:
         listener = Listener(self.home)
         logs = LogFiles(self.home)
+        self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
         self.supervisor = Supervisor(
-            journal=DaemonJournal(self.store, logs, self.clock, self.changes),
+            journal=self.journal,
             logs=logs,
             clock=self.clock,
             max_parallel=self.max_parallel,
@@ -242,8 +257,10 @@ class Daemon:
             self._tick(due, now)
         if self.supervisor.woken:  # a run queued or a hold placed by another process
             self.supervisor.woken = False
-        self._admit(now)
+        started = self._admit(now)
         self._handle_changes()
+        if not started:  # idle enough: prune history, finish deferred deletes
+            self.journal.tidy()
 
     def _clock_moved(self, last: datetime, now: datetime) -> None:
         """The loop passes at least every IDLE_LOOK seconds. A longer gap is a suspend
@@ -319,8 +336,9 @@ class Daemon:
                 run=run_id,
                 job=job,
             )
-        if applied.written:
-            self.jobs.load(self.store, now=now)
+        if applied.written:  # only what changed is read again
+            self.jobs.load(self.store, now=now, names=sorted({c.name for c in plan.changes}))
+        _give_back_memory()  # what planning 10,000 files took, to the system
 
     # --- ticks and starts --------------------------------------------------------------
 
@@ -363,14 +381,15 @@ class Daemon:
         for name in due:
             self.jobs.set_next(name, report.next_by_job.get(name))
 
-    def _admit(self, now: datetime) -> None:
+    def _admit(self, now: datetime) -> int:
+        """Start what may start; how many runs started."""
         assert self.supervisor is not None
         if self._stopping is not None:
-            return
+            return 0
         queued = self.store.scheduled_runs()
         self._admit_wake = None
         if not queued:
-            return
+            return 0
         runtime = {h.job for h in self.store.runtime_holds()}
         admission = admit(
             queued,
@@ -392,10 +411,11 @@ class Daemon:
                 self.log("run-waiting", f"run {run_id}: {why}", run=run_id)
         self._waiting = dict(admission.waiting)
         if not admission.start:
-            return
+            return 0
         by_id = {r.id: r for r in admission.start}
         claimed = self.store.claim_runs(list(by_id), owner=self.supervisor.owner, now=now)
-        orders = [self._order(by_id[i]) for i in claimed]
+        specs = self.store.specs(("Job", by_id[i].job) for i in claimed)
+        orders = [self._order(by_id[i], specs) for i in claimed]
         for order in orders:
             self._runs[order.run_id] = (order.job, now)
             self.log(
@@ -407,18 +427,19 @@ class Daemon:
             )
         with self._fatal_store_errors():
             self.supervisor.start(*orders)
+        return len(orders)
 
     def _held(
         self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
     ) -> tuple[str | None, datetime | None]:
         """What holds the run's tasks, and when that hold's `until` passes."""
-        spec = job.spec
         if (
-            not spec.get("holds")
+            not job.spec.get("holds")
             and job.name not in runtime
-            and not any(hold_covers(h, spec) for h in self.jobs.holds.values())
+            and not any(hold_covers(h, job.spec) for h in self.jobs.holds.values())
         ):
             return None, None
+        spec = self.store.specs([("Job", job.name)]).get(("Job", job.name)) or job.spec
         wanted = [
             t["name"]
             for t in spec.get("tasks") or ()
@@ -437,11 +458,11 @@ class Daemon:
                 )
         return None, None
 
-    def _order(self, run: QueuedRun) -> RunOrder:
+    def _order(self, run: QueuedRun, specs: Mapping[tuple[str, str], Any]) -> RunOrder:
         job = self.jobs.jobs[run.job]
-        spec: Any = job.spec
-        if run.revision != job.revision:
-            spec = self.store.revision_spec("Job", run.job, run.revision) or job.spec
+        spec: Any = specs.get(("Job", run.job)) or {}
+        if run.revision != job.revision:  # a run keeps the revision it was made for
+            spec = self.store.revision_spec("Job", run.job, run.revision) or spec
         return order_from_spec(
             spec,
             run_id=run.id,
@@ -570,6 +591,7 @@ class Daemon:
                 self.supervisor.poll()
                 self._handle_changes()
             self.supervisor.run_until_done()
+            self.journal.tidy()
         self._handle_changes()
         self.log("daemon-stopped", "stopped")
 
@@ -607,6 +629,13 @@ class Daemon:
             "config": [str(Path(p).resolve()) for p in self.config],
             "max_parallel": self.max_parallel,
         }
+
+
+def _give_back_memory() -> None:
+    """Return freed heap to the system (glibc keeps it otherwise): the daemon's resident
+    size stays what it holds, not the peak of its largest apply."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _signal_name(number: int) -> str:
