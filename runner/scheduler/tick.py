@@ -123,9 +123,9 @@ def tick(
         if following is not None and (report.next_due is None or following < report.next_due):
             report.next_due = following
     creations = [c for i, c in enumerate(creations) if i not in dropped]
-    for made, run_id in zip(creations, store.create_runs(creations), strict=True):
+    # One transaction: the runs exist as soon as the cursors have moved past them.
+    for made, run_id in zip(creations, store.create_runs(creations, moves), strict=True):
         report.created.append(Created(run_id, made["job"], made["due"], made["trigger"]))
-    store.set_cursors(moves)
     return report
 
 

@@ -42,27 +42,10 @@ class CursorOperations:
         self.set_cursors({job: cursor})
 
     def set_cursors(self, cursors: Mapping[str, Cursor]) -> None:
-        """Several jobs' cursors in one transaction (a tick's)."""
-        if not cursors:
-            return
-        with self.engine.begin() as conn:
-            known = set(
-                conn.execute(
-                    sa.select(job_cursors.c.job).where(job_cursors.c.job.in_(list(cursors)))
-                ).scalars()
-            )
-            for job, cursor in cursors.items():
-                values = {
-                    "cursor": cursor.cursor,
-                    "schedule_digest": cursor.schedule_digest,
-                    "paused": cursor.paused,
-                }
-                if job in known:
-                    conn.execute(
-                        sa.update(job_cursors).where(job_cursors.c.job == job).values(**values)
-                    )
-                else:
-                    conn.execute(sa.insert(job_cursors).values(job=job, **values))
+        """Several jobs' cursors in one transaction."""
+        if cursors:
+            with self.engine.begin() as conn:
+                write_cursors(conn, cursors)
 
     def record_event(
         self,
@@ -80,3 +63,30 @@ class CursorOperations:
                     time=at, kind=kind, job=job, run_id=run_id, message=message, data=data
                 )
             )
+
+
+def write_cursors(conn: sa.Connection, cursors: Mapping[str, Cursor]) -> None:
+    if not cursors:
+        return
+    known = set(
+        conn.execute(
+            sa.select(job_cursors.c.job).where(job_cursors.c.job.in_(list(cursors)))
+        ).scalars()
+    )
+    rows = [
+        {
+            "b_job": job,
+            "cursor": c.cursor,
+            "schedule_digest": c.schedule_digest,
+            "paused": c.paused,
+        }
+        for job, c in cursors.items()
+    ]
+    updates = [r for r in rows if r["b_job"] in known]
+    inserts = [{**r, "job": r.pop("b_job")} for r in rows if r["b_job"] not in known]
+    if updates:  # one statement, many rows
+        conn.execute(
+            sa.update(job_cursors).where(job_cursors.c.job == sa.bindparam("b_job")), updates
+        )
+    if inserts:
+        conn.execute(sa.insert(job_cursors), inserts)

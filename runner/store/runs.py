@@ -22,6 +22,7 @@ __all__ = [
     "RunWriter",
     "discard_scheduled",
 ]
+from runner.store.cursors import Cursor, write_cursors
 from runner.store.tables import UTCTime, holds, resources, runs, task_attempts, task_runs
 
 ACTIVE_STATES = ("scheduled", "running")
@@ -298,11 +299,17 @@ class RunOperations:
                 reason=reason,
             )
 
-    def create_runs(self, items: Sequence[Mapping[str, Any]]) -> list[int]:
+    def create_runs(
+        self, items: Sequence[Mapping[str, Any]], cursors: Mapping[str, Cursor] | None = None
+    ) -> list[int]:
         """Several runs in one transaction (a tick's), each as `create_run`'s keywords
-        (no guard, no owner); their ids, in order."""
+        (no guard, no owner), with the jobs' cursors moved past them; the runs' ids."""
+        if not items and not cursors:
+            return []
         with self.engine.begin() as conn:
-            return [_insert_run(conn, **item) for item in items]
+            made = [_insert_run(conn, **item) for item in items]
+            write_cursors(conn, cursors or {})
+        return made
 
     def set_run_state(
         self, run_id: int, state: str, *, now: datetime, reason: str | None = None
