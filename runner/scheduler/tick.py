@@ -64,6 +64,7 @@ def tick(
     # Written together once every job is decided: the runs, then the cursors.
     creations: list[dict[str, Any]] = []
     dropped: set[int] = set()  # creations a later tick replaced (cancel-running)
+    events: list[dict[str, Any]] = []  # ticks missed, by job and reason
     moves: dict[str, Cursor] = {}
     for resource in jobs:
         spec = specs.get(("Job", resource.name)) or {}
@@ -115,7 +116,7 @@ def tick(
                     state="scheduled",
                 )
             )
-        _record_missed(store, report, resource.name, missed, decision.summary, now)
+        _record_missed(events, report, resource.name, missed, decision.summary, now)
         if moved != stored:
             moves[resource.name] = moved
         following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
@@ -124,7 +125,7 @@ def tick(
             report.next_due = following
     creations = [c for i, c in enumerate(creations) if i not in dropped]
     # One transaction: the runs exist as soon as the cursors have moved past them.
-    for made, run_id in zip(creations, store.create_runs(creations, moves), strict=True):
+    for made, run_id in zip(creations, store.create_runs(creations, moves, events), strict=True):
         report.created.append(Created(run_id, made["job"], made["due"], made["trigger"]))
     return report
 
@@ -147,7 +148,7 @@ def _cursor(
 
 
 def _record_missed(
-    store: Store,
+    events: list[dict[str, Any]],
     report: TickReport,
     job: str,
     missed: Mapping[str, int],
@@ -158,12 +159,14 @@ def _record_missed(
         if count:
             report.missed.setdefault(job, {})[reason] = count
             message = summary if reason != "overlap" else f"{count} tick(s) skipped: overlap"
-            store.record_event(
-                kind="missed",
-                at=now,
-                job=job,
-                message=message or f"{count} tick(s) missed ({reason})",
-                data={"reason": reason, "count": count},
+            events.append(
+                {
+                    "kind": "missed",
+                    "time": now,
+                    "job": job,
+                    "message": message or f"{count} tick(s) missed ({reason})",
+                    "data": {"reason": reason, "count": count},
+                }
             )
     if summary:
         report.events.append(f"{job}: {summary}")

@@ -24,6 +24,7 @@ __all__ = [
 ]
 from runner.store.cursors import Cursor, write_cursors
 from runner.store.tables import UTCTime, holds, resources, runs, task_attempts, task_runs
+from runner.store.tables import events as events_table
 
 ACTIVE_STATES = ("scheduled", "running")
 TICK_TRIGGERS = ("schedule", "catchup")
@@ -300,15 +301,21 @@ class RunOperations:
             )
 
     def create_runs(
-        self, items: Sequence[Mapping[str, Any]], cursors: Mapping[str, Cursor] | None = None
+        self,
+        items: Sequence[Mapping[str, Any]],
+        cursors: Mapping[str, Cursor] | None = None,
+        events: Sequence[Mapping[str, Any]] = (),
     ) -> list[int]:
         """Several runs in one transaction (a tick's), each as `create_run`'s keywords
-        (no guard, no owner), with the jobs' cursors moved past them; the runs' ids."""
-        if not items and not cursors:
+        (no guard, no owner), with the jobs' cursors moved past them and the events
+        (rows of the events table) of the ticks that made none; the runs' ids."""
+        if not items and not cursors and not events:
             return []
         with self.engine.begin() as conn:
             made = [_insert_run(conn, **item) for item in items]
             write_cursors(conn, cursors or {})
+            if events:
+                conn.execute(sa.insert(events_table), list(events))
         return made
 
     def set_run_state(
