@@ -14,12 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from runner.daemon.jobs import Job
 from runner.plan import ActiveRun
-from runner.scheduler.decide import jitter
-from runner.spec.durations import parse_seconds
+from runner.scheduler.decide import duration_seconds, jitter
 from runner.store import QueuedRun
 
 NOT_SUCCESS = ("failed", "cancelled", "discarded", "stale")
@@ -66,7 +64,7 @@ def admit(
             out.discard.append((run, f"job {run.job} is disabled (disabled: true)"))
             discarded.add(run.id)
             continue
-        deadline = _seconds(job.schedule.get("startingDeadline"))
+        deadline = duration_seconds(job.schedule.get("startingDeadline"))
         if deadline is not None:
             limit = run.due + timedelta(seconds=deadline)
             if now > limit:
@@ -97,7 +95,7 @@ def admit(
             catching_up.add(run.job)  # until it starts below, the younger ones wait
         if run.trigger in ("schedule", "catchup"):
             at = run.due + timedelta(
-                seconds=jitter(run.job, run.due, _seconds(job.schedule.get("jitter")) or 0)
+                seconds=jitter(run.job, run.due, duration_seconds(job.schedule.get("jitter")) or 0)
             )
             if at > now:
                 out._wake(at)
@@ -120,10 +118,3 @@ def admit(
         running[run.job] += 1
         out.start.append(run)
     return out
-
-
-def _seconds(value: Any) -> float | None:
-    if value is None:
-        return None
-    seconds = parse_seconds(str(value))
-    return float(seconds) if seconds is not None else None

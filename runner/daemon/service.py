@@ -255,8 +255,6 @@ class Daemon:
         due = self.jobs.due(now)
         if due:
             self._tick(due, now)
-        if self.supervisor.woken:  # a run queued or a hold placed by another process
-            self.supervisor.woken = False
         started = self._admit(now)
         self._handle_changes()
         if not started:  # idle enough: prune history, finish deferred deletes

@@ -105,7 +105,6 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         self._listener = listener
-        self.woken = False  # another process poked the listener since the owner last looked
         if listener is not None:
             self._selector.register(listener, selectors.EVENT_READ, self._external_wake)
         self._after(heartbeat, self._heartbeat)
@@ -417,7 +416,6 @@ class Supervisor:
 
     def _external_wake(self, key: selectors.SelectorKey) -> None:
         self._listener.drain()
-        self.woken = True
         self._look_for_cancels()
 
     def _look_for_cancels(self) -> None:

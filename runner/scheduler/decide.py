@@ -72,7 +72,7 @@ def decide(
         return Decision(cursor=cursor)
     live = [t for t in passed if t > up_since]
     behind = [t for t in passed if t <= up_since]
-    deadline = _seconds(schedule.get("startingDeadline"))
+    deadline = duration_seconds(schedule.get("startingDeadline"))
     fresh = [t for t in behind if deadline is None or now - t <= timedelta(seconds=deadline)]
     missed: dict[str, int] = {}
     if len(behind) > len(fresh):
@@ -137,7 +137,8 @@ def _catch_up(policy: str, fresh: list[datetime]) -> list[datetime]:
     return fresh[-1:]
 
 
-def _seconds(value: Any) -> float | None:
+def duration_seconds(value: Any) -> float | None:
+    """A normalised duration field (`startingDeadline`, `jitter`) in seconds; None unset."""
     if value is None:
         return None
     seconds = parse_seconds(str(value))
