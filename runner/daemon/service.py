@@ -68,17 +68,14 @@ class DaemonJournal(StoreJournal):
         super().write(changes)
         self.sink.extend(changes)
 
-    def _after_runs_ended(self, ended: list[j.RunEnded], now: datetime) -> None:
-        self.ended_jobs.update(e.job for e in ended)  # not between two starts
+    def _after_runs_ended(self, jobs: set[str]) -> None:
+        self.ended_jobs.update(jobs)  # done in `tidy`, not between two starts
 
     def tidy(self) -> None:
         """What a run's end leaves to do: deletes deferred by it, history to prune."""
         if self.ended_jobs:
             jobs, self.ended_jobs = self.ended_jobs, set()
-            super()._after_runs_ended(
-                [j.RunEnded(0, job, "", None, self.clock.now()) for job in sorted(jobs)],
-                self.clock.now(),
-            )
+            super()._after_runs_ended(jobs)
 
 
 class Daemon:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from runner.clock import Clock
 from runner.executors import journal as j
@@ -22,16 +21,19 @@ class StoreJournal:
         with self.store.run_writes() as writer:
             for change in changes:
                 _apply(writer, change)
-        ended = [c for c in changes if isinstance(c, j.RunEnded)]
+        ended = {c.job for c in changes if isinstance(c, j.RunEnded)}
         if ended:
-            self._after_runs_ended(ended, self.clock.now())
+            self._after_runs_ended(ended)
 
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         return self.store.cancel_requests(run_ids)
 
-    def _after_runs_ended(self, ended: list[j.RunEnded], now: datetime) -> None:
+    def _after_runs_ended(self, jobs: set[str]) -> None:
+        """Deletes that waited for a run to end, and the history of the jobs whose runs
+        ended, pruned."""
+        now = self.clock.now()
         self.store.finish_deferred_deletes()
-        for job in sorted({e.job for e in ended}):
+        for job in sorted(jobs):
             prune_job(self.store, self.logs, job, now=now)
 
 
