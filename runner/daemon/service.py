@@ -39,7 +39,7 @@ from runner.plan import Action, hold_covers
 from runner.procs import hostname
 from runner.reconciler import apply_config
 from runner.runs.afterwards import create_follow_ups, hold_on_failure, start_new_manual_jobs
-from runner.runs.holds import job_holds
+from runner.runs.holds import blocking_hold
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.scheduler.tick import tick
@@ -435,23 +435,18 @@ class Daemon:
         ):
             return None, None
         spec = self.store.specs([("Job", job.name)]).get(("Job", job.name)) or job.spec
-        wanted = [
-            t["name"]
-            for t in spec.get("tasks") or ()
-            if t.get("active", True) and (run.selected is None or t["name"] in run.selected)
-        ]
-        for hold in job_holds(self.store, spec, now=now):
-            covered = [t for t in wanted if not hold["tasks"] or t in hold["tasks"]]
-            if hold["active"] and covered:
-                until = hold.get("until")
-                at = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None
-                origin = " (runtime)" if hold["origin"] == "runtime" else ""
-                return (
-                    f"held by {hold['name']}{origin} on {', '.join(covered)} "
-                    f"(released {hold['releases_when']})",
-                    at,
-                )
-        return None, None
+        found = blocking_hold(self.store, spec, selected=run.selected, now=now)
+        if found is None:
+            return None, None
+        hold, covered = found
+        until = hold.get("until")
+        at = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None
+        origin = " (runtime)" if hold["origin"] == "runtime" else ""
+        return (
+            f"held by {hold['name']}{origin} on {', '.join(covered)} "
+            f"(released {hold['releases_when']})",
+            at,
+        )
 
     def _order(self, run: QueuedRun, specs: Mapping[tuple[str, str], Any]) -> RunOrder:
         job = self.jobs.jobs[run.job]

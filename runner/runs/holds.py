@@ -3,7 +3,7 @@ runtime holds, each with whether it is active now and what releases it (SPEC 1.3
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,23 @@ def job_holds(store: Store, job: Mapping[str, Any], *, now: datetime) -> list[di
         }
         found.append(_hold(store, spec, job=name, origin="runtime", where="", now=now))
     return found
+
+
+def blocking_hold(
+    store: Store, job: Mapping[str, Any], *, selected: Sequence[str] | None, now: datetime
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The first active hold on a task a run of `job` would start (its active tasks, or
+    those `selected`), with the tasks it covers; None when nothing holds the run."""
+    wanted = [
+        t["name"]
+        for t in job.get("tasks") or ()
+        if t.get("active", True) and (not selected or t["name"] in selected)
+    ]
+    for hold in job_holds(store, job, now=now):
+        covered = [t for t in wanted if not hold["tasks"] or t in hold["tasks"]]
+        if hold["active"] and covered:
+            return hold, covered
+    return None
 
 
 def _hold(

@@ -17,7 +17,7 @@ from runner.plan import upcoming
 from runner.procs import hostname
 from runner.reconciler.inventory import list_jobs
 from runner.runs.cancel import find_run
-from runner.runs.holds import job_holds
+from runner.runs.holds import blocking_hold, job_holds
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused, applied_job
 from runner.runs.views import run_json, when
@@ -54,26 +54,21 @@ def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
 
 
 def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: datetime) -> None:
-    """A foreground run cannot wait for a hold to be released yet (that comes with the
-    daemon and runtime holds), and a hold keeps its tasks from starting (SPEC 1.3): so
-    a run that would start a held task is refused, saying which hold and what
-    releases it. Runs of the tasks it does not cover (`--task`) go ahead."""
+    """A foreground run does not wait for a hold to be released (a run queued to the
+    daemon does), and a hold keeps its tasks from starting (SPEC 1.3): so a run that
+    would start a held task is refused, saying which hold and what releases it. Runs
+    of the tasks it does not cover (`--task`) go ahead."""
     _, spec = applied_job(store, job)
-    wanted = [
-        t["name"]
-        for t in spec.get("tasks") or ()
-        if t.get("active", True) and (not tasks or t["name"] in tasks)
-    ]
-    for hold in job_holds(store, spec, now=now):
-        covered = [t for t in wanted if not hold["tasks"] or t in hold["tasks"]]
-        if hold["active"] and covered:
-            raise Refused(
-                f"job {job} is held by {hold['name']}"
-                f"{' (runtime)' if hold['origin'] == 'runtime' else ''} on task "
-                f"{', '.join(covered)} (until it is released: {hold['releases_when']}); "
-                "runner run cannot wait for a hold yet: run the other tasks with --task, "
-                "or after the release"
-            )
+    found = blocking_hold(store, spec, selected=tasks, now=now)
+    if found is not None:
+        hold, covered = found
+        raise Refused(
+            f"job {job} is held by {hold['name']}"
+            f"{' (runtime)' if hold['origin'] == 'runtime' else ''} on task "
+            f"{', '.join(covered)} (until it is released: {hold['releases_when']}); "
+            "without a daemon, runner run cannot wait for it: run the other tasks "
+            "with --task, or after the release, or start runner daemon, which waits"
+        )
 
 
 def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
