@@ -44,6 +44,7 @@ from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.scheduler.tick import tick
 from runner.spec.durations import format_seconds
+from runner.spec.types import format_timestamp
 from runner.store import QueuedRun, Store, StoreError, first_line
 from runner.store.backend import StaleStore
 from runner.store.lock import LockHeld
@@ -640,4 +641,4 @@ def _took(seconds: float) -> str:
 
 
 def _time(at: datetime) -> str:
-    return (at - timedelta(microseconds=at.microsecond)).isoformat().replace("+00:00", "Z")
+    return format_timestamp(at.replace(microsecond=0))

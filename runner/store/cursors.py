@@ -28,15 +28,15 @@ class CursorOperations:
             rows = conn.execute(query).all()
         return {r.job: Cursor(r.cursor, r.schedule_digest, r.paused) for r in rows}
 
-    def applied_at(self, job: str) -> datetime | None:
-        """When the job was last written by an apply (a new schedule starts there)."""
+    def applied_at(self, jobs: Sequence[str]) -> dict[str, datetime]:
+        """When each job was last written by an apply (a new schedule starts there)."""
         with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(resources.c.updated).where(
-                    resources.c.kind == "Job", resources.c.name == job
+            rows = conn.execute(
+                sa.select(resources.c.name, resources.c.updated).where(
+                    resources.c.kind == "Job", resources.c.name.in_(list(jobs))
                 )
-            ).scalar()
-        return value if isinstance(value, datetime) else None
+            ).all()
+        return {r.name: r.updated for r in rows if isinstance(r.updated, datetime)}
 
     def set_cursor(self, job: str, cursor: Cursor) -> None:
         self.set_cursors({job: cursor})
