@@ -38,3 +38,20 @@ def pid_in(path: Path) -> int:
     """The pid a task wrote into `path`, once it has."""
     wait_for(f"a pid in {path}", lambda: path.exists() and path.read_text().strip() != "")
     return int(path.read_text())
+
+
+def live_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that still run (zombies, waiting to be reaped, and
+    dead ones have ended; they are not counted)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_bytes()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            pids.append(int(entry.name))
+    return pids

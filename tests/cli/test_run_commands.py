@@ -24,7 +24,7 @@ import pytest
 from runner.cli import run
 from runner.store import RunRecord, opened
 from tests.conftest import WriteFile
-from tests.waiting import wait_for
+from tests.waiting import live_in_group, wait_for
 
 DEADLINE = 10.0
 
@@ -198,23 +198,6 @@ def task_pid(record: RunRecord) -> int:
     pid = next(t.pid for t in record.tasks if t.state == "running")
     assert pid is not None
     return pid
-
-
-def live_in_group(pgid: int) -> list[int]:
-    """Processes of a process group that still run (a zombie waiting to be reaped by
-    init has ended; it is not counted)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_bytes()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(b")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] != b"Z":
-            pids.append(int(entry.name))
-    return pids
 
 
 def exits_within(proc: subprocess.Popen[str], timeout: float) -> tuple[int, str, str]:

@@ -229,19 +229,3 @@ def env(tmp_path: Path) -> Iterator[Env]:
         yield env
     finally:
         env.stop_all()
-
-
-def live_in_group(pgid: int) -> list[int]:
-    """Processes of a process group that still run (zombies are not counted)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_bytes()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(b")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            pids.append(int(entry.name))
-    return pids

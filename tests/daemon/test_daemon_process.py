@@ -15,8 +15,8 @@ from collections import Counter
 from datetime import timedelta
 
 from runner.store import RunRecord, opened
-from tests.daemon.conftest import Env, live_in_group
-from tests.waiting import wait_for
+from tests.daemon.conftest import Env
+from tests.waiting import live_in_group, wait_for
 
 
 def job(name: str, schedule: str, run: str = "echo hi", extra: str = "") -> str:

@@ -3,12 +3,17 @@ SQLite store in it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from runner.store import Store, open_store
+from runner.clock import SystemClock
+from runner.runs.foreground import execute
+from runner.runs.trigger import trigger
+from runner.store import RunRecord, Store, open_store
+
+CLOCK = SystemClock()
 
 
 @pytest.fixture
@@ -21,3 +26,20 @@ def store(home: Path) -> Iterator[Store]:
     opened = open_store(home=home)
     yield opened
     opened.close()
+
+
+def execute_job(
+    store: Store,
+    home: Path,
+    job: str,
+    *,
+    tasks: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    overlap: str | None = None,
+    max_parallel: int | None = None,
+) -> RunRecord:
+    """Trigger `job` and run it here to its end (SIGKILL 1 s after a SIGTERM)."""
+    triggered = trigger(store, job=job, now=CLOCK.now(), tasks=tasks, env=env, overlap=overlap)
+    return execute(
+        store, triggered, home=home, clock=CLOCK, max_parallel=max_parallel, kill_grace=1.0
+    )

@@ -5,13 +5,14 @@ reasons, attempts, log files, and the processes left (none)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from runner.runs.foreground import execute
 from runner.runs.trigger import Refused, Triggered, trigger
 from runner.store import AttemptRecord, RunRecord, Store, TaskRecord, open_store
 from tests.conftest import WriteFile
+from tests.runs.conftest import execute_job as run_here
 from tests.waiting import pid_in, process_gone, wait_for
 
 DEADLINE = 10.0
@@ -48,17 +50,8 @@ def apply(write: WriteFile) -> Apply:
     return _apply
 
 
-def execute_job(
-    store: Store,
-    home: Path,
-    job: str,
-    *,
-    tasks: Sequence[str] = (),
-    env: dict[str, str] | None = None,
-    overlap: str | None = None,
-) -> RunRecord:
-    triggered = trigger(store, job=job, now=CLOCK.now(), tasks=tasks, env=env, overlap=overlap)
-    return execute(store, triggered, home=home, clock=CLOCK, max_parallel=4, kill_grace=1.0)
+# Four tasks at once whatever the machine's CPU count, for the tests of parallel branches.
+execute_job = functools.partial(run_here, max_parallel=4)
 
 
 def task(record: RunRecord, name: str) -> TaskRecord:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,12 +20,12 @@ from runner.cli import run
 from runner.clock import SystemClock
 from runner.executors.logs import LogFiles
 from runner.procs import ProcessId, hostname, myself, start_time
-from runner.runs.foreground import execute
 from runner.runs.retention import prune_job
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import trigger
 from runner.store import RunRecord, Store
 from tests.conftest import WriteFile
+from tests.runs.conftest import execute_job
 from tests.waiting import process_gone, wait_for
 
 DEADLINE = 10.0
@@ -46,19 +46,6 @@ def apply(write: WriteFile, config_dir: Path) -> Apply:
         return path
 
     return _apply
-
-
-def execute_job(
-    store: Store,
-    home: Path,
-    job: str,
-    *,
-    tasks: Sequence[str] = (),
-    env: dict[str, str] | None = None,
-    overlap: str | None = None,
-) -> RunRecord:
-    triggered = trigger(store, job=job, now=CLOCK.now(), tasks=tasks, env=env, overlap=overlap)
-    return execute(store, triggered, home=home, clock=CLOCK, kill_grace=1.0)
 
 
 def log_folders(home: Path, job: str) -> set[int]:
