@@ -427,8 +427,13 @@ def _engine(url: str) -> sa.Engine:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # Switching to WAL takes a lock that the busy timeout does not wait for, so a
+    # command opening the store while a daemon writes to it failed with "database is
+    # locked": the mode is persistent, so it is set only on a store not yet in WAL.
+    mode = cursor.execute("PRAGMA journal_mode").fetchone()
+    if not mode or str(mode[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
