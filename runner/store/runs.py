@@ -33,6 +33,7 @@ ENDED_STATES = ("success", "failed", "cancelled", "discarded", "stale")
 
 _B = sa.bindparam
 _RUN = runs.c.id == _B("b_run")
+_ACTIVE = sa.or_(runs.c.state == "scheduled", runs.c.state == "running")  # no IN: executemany
 _TASK = (task_runs.c.run_id == _B("b_run"), task_runs.c.task == _B("b_task"))
 
 
@@ -51,9 +52,7 @@ _OWNED = {  # a run that starts: running, since `b_at`, by its owner
     "owner_pid": _B("b_pid"),
     "owner_started": _B("b_pid_started"),
 }
-_RUN_STARTED = (
-    sa.update(runs).where(_RUN, runs.c.state.in_(("scheduled", "running"))).values(_OWNED)
-)
+_RUN_STARTED = sa.update(runs).where(_RUN, _ACTIVE).values(_OWNED)
 _RUN_CLAIMED = sa.update(runs).where(_RUN, runs.c.state == "scheduled").values(_OWNED)
 
 
@@ -70,9 +69,10 @@ def _owned(run_id: int, at: datetime, owner: Owner) -> dict[str, Any]:
 
 _RUN_ENDED = (
     sa.update(runs)
-    .where(_RUN, runs.c.state.in_(("scheduled", "running")))
+    .where(_RUN, _ACTIVE)
     .values(state=_B("b_state"), reason=_B("b_reason"), ended=_time("b_at"))
 )
+_HEARTBEAT = sa.update(runs).where(_RUN).values(heartbeat=_time("b_at"))
 _TASK_SET = sa.update(task_runs).where(*_TASK).values(state=_B("b_state"), reason=_B("b_reason"))
 _TASK_STARTED = (
     sa.update(task_runs)
@@ -122,43 +122,56 @@ _TASK_ENDED = (
 
 
 class RunWriter:
-    """The writes of one transaction on the runs of an executor (see `run_writes`)."""
+    """The writes of one transaction on the runs of an executor (see `run_writes`).
+
+    Writes are gathered and sent as one `executemany` per statement: a daemon starting
+    100 runs makes three statements, not 300. They keep their order wherever it could
+    matter: a write to a row already written in the gathered batch sends the batch first.
+    """
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self._batch: dict[Any, list[dict[str, Any]]] = {}
+        self._rows: set[tuple[Any, ...]] = set()
+
+    def _add(self, statement: Any, params: dict[str, Any], *rows: tuple[Any, ...]) -> None:
+        if not self._rows.isdisjoint(rows):
+            self.flush()
+        self._rows.update(rows)
+        self._batch.setdefault(statement, []).append(params)
+
+    def flush(self) -> None:
+        """Send what was gathered (done when the transaction ends)."""
+        batch, self._batch, self._rows = self._batch, {}, set()
+        for statement, params in batch.items():
+            self.conn.execute(statement, params)
 
     def run_started(self, run_id: int, *, at: datetime, owner: Owner) -> None:
-        self.conn.execute(_RUN_STARTED, _owned(run_id, at, owner))
+        self._add(_RUN_STARTED, _owned(run_id, at, owner), ("run", run_id))
 
     def run_ended(self, run_id: int, *, state: str, reason: str | None, at: datetime) -> None:
-        self.conn.execute(
-            _RUN_ENDED, {"b_run": run_id, "b_state": state, "b_reason": reason, "b_at": at}
-        )
+        params = {"b_run": run_id, "b_state": state, "b_reason": reason, "b_at": at}
+        self._add(_RUN_ENDED, params, ("run", run_id))
 
     def heartbeat(self, run_ids: Sequence[int], *, at: datetime) -> None:
-        if run_ids:
-            self.conn.execute(
-                sa.update(runs).where(runs.c.id.in_(list(run_ids))).values(heartbeat=at)
-            )
+        for run_id in run_ids:
+            self._add(_HEARTBEAT, {"b_run": run_id, "b_at": at}, ("run", run_id))
 
     def task_set(self, run_id: int, task: str, *, state: str, reason: str | None) -> None:
         """A task that changes state without an attempt: skipped, cancelled, waiting."""
-        self.conn.execute(
-            _TASK_SET, {"b_run": run_id, "b_task": task, "b_state": state, "b_reason": reason}
-        )
+        params = {"b_run": run_id, "b_task": task, "b_state": state, "b_reason": reason}
+        self._add(_TASK_SET, params, ("task", run_id, task))
 
     def attempt_started(
         self, run_id: int, task: str, *, attempt: int, at: datetime, log: str
     ) -> None:
         params = {"b_run": run_id, "b_task": task, "b_attempt": attempt, "b_at": at}
-        self.conn.execute(_TASK_STARTED, params)
-        self.conn.execute(_ATTEMPT_STARTED, {**params, "b_log": log})
+        self._add(_TASK_STARTED, params, ("task", run_id, task))
+        self._add(_ATTEMPT_STARTED, {**params, "b_log": log}, ("attempt", run_id, task, attempt))
 
     def attempt_spawned(self, run_id: int, task: str, *, pid: int, pid_started: float) -> None:
-        self.conn.execute(
-            _TASK_SPAWNED,
-            {"b_run": run_id, "b_task": task, "b_pid": pid, "b_pid_started": pid_started},
-        )
+        params = {"b_run": run_id, "b_task": task, "b_pid": pid, "b_pid_started": pid_started}
+        self._add(_TASK_SPAWNED, params, ("task", run_id, task))
 
     def attempt_ended(
         self,
@@ -181,8 +194,8 @@ class RunWriter:
             "b_code": exit_code,
             "b_reason": reason,
         }
-        self.conn.execute(_ATTEMPT_ENDED, params)
-        self.conn.execute(_TASK_ENDED, {**params, "b_state": task_state})
+        self._add(_ATTEMPT_ENDED, params, ("attempt", run_id, task, attempt))
+        self._add(_TASK_ENDED, {**params, "b_state": task_state}, ("task", run_id, task))
 
 
 class RunOperations:
@@ -190,7 +203,7 @@ class RunOperations:
 
     def active_runs(self) -> list[ActiveRun]:
         with self.engine.connect() as conn:
-            return _active(conn)
+            return active_runs(conn)
 
     def last_runs(self) -> dict[str, tuple[int, str]]:
         """The latest run of each job that has started or ended: (id, state). A run still
@@ -311,8 +324,12 @@ class RunOperations:
         (rows of the events table) of the ticks that made none; the runs' ids."""
         if not items and not cursors and not events:
             return []
+        ticks = all(i.get("trigger") in TICK_TRIGGERS and set(i) <= _TICK_KEYS for i in items)
         with self.engine.begin() as conn:
-            made = [_insert_run(conn, **item) for item in items]
+            if ticks:
+                made = _insert_tick_runs(conn, items)
+            else:
+                made = [_insert_run(conn, **item) for item in items]
             write_cursors(conn, cursors or {})
             if events:
                 conn.execute(sa.insert(events_table), list(events))
@@ -333,7 +350,9 @@ class RunOperations:
     def run_writes(self) -> Iterator[RunWriter]:
         """One transaction of executor writes, durable when the block ends."""
         with self.engine.begin() as conn:
-            yield RunWriter(conn)
+            writer = RunWriter(conn)
+            yield writer
+            writer.flush()
 
     def request_cancel(self, run_id: int, *, now: datetime, reason: str) -> str | None:
         """Ask the owner of a running run to cancel it, or discard a scheduled one at once.
@@ -375,6 +394,67 @@ class RunOperations:
                 )
             ).all()
         return {r.id: r.cancel_reason or "cancelled" for r in rows}
+
+
+_TICK_KEYS = frozenset(("job", "revision", "trigger", "due", "now", "tasks"))
+_NEW_TICK_RUN = sa.insert(runs).values(
+    job=_B("b_job"),
+    revision=_B("b_revision"),
+    trigger=_B("b_trigger"),
+    state="scheduled",
+    due=_time("b_due"),
+    created=_time("b_now"),
+    attempt=1,
+)
+_NEW_TASK = sa.insert(task_runs).values(
+    run_id=_B("b_run"), task=_B("b_task"), position=_B("b_position"), state="pending"
+)
+
+
+def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -> list[int]:
+    """A tick's runs, many at once: the same as `_insert_run` for each (one run per job
+    and due time), in a few statements whatever their number."""
+    if not items:
+        return []
+    jobs = sorted({i["job"] for i in items})
+    dues = sorted({i["due"] for i in items})
+    found = {
+        (r.job, r.due): int(r.id)
+        for r in conn.execute(
+            sa.select(runs.c.id, runs.c.job, runs.c.due).where(
+                runs.c.job.in_(jobs), runs.c.due.in_(dues)
+            )
+        )
+    }
+    new = [i for i in items if (i["job"], i["due"]) not in found]
+    first: dict[tuple[str, datetime], Mapping[str, Any]] = {}
+    for item in new:  # twice in one tick: made once, as first asked (as `_insert_run` does)
+        first.setdefault((item["job"], item["due"]), item)
+    new = list(first.values())
+    if new:
+        rows = conn.execute(
+            _NEW_TICK_RUN.returning(runs.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "b_job": i["job"],
+                    "b_revision": i["revision"],
+                    "b_trigger": i["trigger"],
+                    "b_due": i["due"],
+                    "b_now": i["now"],
+                }
+                for i in new
+            ],
+        ).all()
+        tasks = []
+        for item, row in zip(new, rows, strict=True):
+            found[(item["job"], item["due"])] = int(row.id)
+            tasks += [
+                {"b_run": int(row.id), "b_task": name, "b_position": n}
+                for n, name in enumerate(item["tasks"])
+            ]
+        if tasks:
+            conn.execute(_NEW_TASK, tasks)
+    return [found[(i["job"], i["due"])] for i in items]
 
 
 def _insert_run(
@@ -454,10 +534,10 @@ def _locked_active_runs(conn: sa.Connection, job: str) -> list[ActiveRun]:
         .where(resources.c.kind == "Job", resources.c.name == job)
         .values(updated=resources.c.updated)
     )
-    return _active(conn, job)
+    return active_runs(conn, job)
 
 
-def _active(conn: sa.Connection, job: str | None = None) -> list[ActiveRun]:
+def active_runs(conn: sa.Connection, job: str | None = None) -> list[ActiveRun]:
     """The scheduled and running runs (of one job), oldest first."""
     query = sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state).where(
         runs.c.state.in_(ACTIVE_STATES)
