@@ -35,8 +35,9 @@ def hostname() -> str:
     return socket.gethostname()
 
 
-def start_time(pid: int) -> float | None:
-    """When `pid` started, in seconds after boot; None when there is no such process."""
+def start_time(pid: int, *, ended_too: bool = False) -> float | None:
+    """When `pid` started, in seconds after boot; None when there is no such process
+    (nor, unless `ended_too`, when it has ended and is a zombie not reaped yet)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             raw = stat.read()
@@ -44,7 +45,7 @@ def start_time(pid: int) -> float | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ")".
     fields = raw[raw.rindex(b")") + 2 :].split()
-    if fields[0] == b"Z":  # a zombie has ended; only its exit status is left
+    if fields[0] == b"Z" and not ended_too:  # a zombie has ended: its exit status is left
         return None
     return int(fields[19]) / _TICKS
 

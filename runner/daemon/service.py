@@ -16,7 +16,7 @@ import signal
 import threading
 import traceback
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -54,6 +54,10 @@ GRACE = 30.0
 DEBOUNCE = 0.3
 RETRY_PASS = 1.0
 IDLE_LOOK = 30.0  # a look at the store when nothing woke the loop (a lost wake-up)
+FULL_LOOK = 1.0  # the store's generation and the queue are read at least this often
+SPECS_KEPT = 1024  # revisions of specs kept for the runs' orders
+TIDY_SLICE = 0.05  # pruning when idle goes on this long at most, and only if it has time
+TIDY_AGAIN = 0.1  # and goes on this much later
 SHUTDOWN = "daemon shutdown"
 
 
@@ -72,11 +76,16 @@ class DaemonJournal(StoreJournal):
     def _after_runs_ended(self, jobs: set[str]) -> None:
         self.ended_jobs.update(jobs)  # done in `tidy`, not between two starts
 
-    def tidy(self) -> None:
-        """What a run's end leaves to do: deletes deferred by it, history to prune."""
-        if self.ended_jobs:
-            jobs, self.ended_jobs = self.ended_jobs, set()
+    def tidy(self, until: float | None = None) -> None:
+        """What a run's end leaves to do: deletes deferred by it, history to prune; a
+        job at a time until `until` (monotonic), the rest left for the next idle pass."""
+        while self.ended_jobs:
+            jobs = {self.ended_jobs.pop()} if until is not None else self.ended_jobs
+            if until is None:
+                self.ended_jobs = set()
             super()._after_runs_ended(jobs)
+            if until is not None and self.clock.monotonic() >= until:
+                return
 
 
 class Daemon:
@@ -113,6 +122,10 @@ class Daemon:
         self._admit_wake: datetime | None = None
         self._runs: dict[int, tuple[str, datetime]] = {}  # run id -> (job, started)
         self._waiting: dict[int, str] = {}  # what each waiting run was last logged waiting for
+        self._admitted_at = float("-inf")  # when the queue was last read (monotonic)
+        self._generation_at = float("-inf")  # when the store's generation was last read
+        self._pokes = 0  # wake-ups from other processes seen by then
+        self._specs: dict[tuple[str, int], Any] = {}  # (job, revision) -> spec
         self.supervisor: Supervisor | None = None
 
     # --- from any thread or a signal handler ------------------------------------------
@@ -247,7 +260,7 @@ class Daemon:
         if self._last_pass is not None:
             self._clock_moved(self._last_pass, now)
         self._last_pass = now
-        if self.store.generation() != self.jobs.generation:
+        if self._applied_elsewhere(mono):
             self.jobs.load(self.store, now=now)
         self._handle_changes()
         due = self.jobs.due(now)
@@ -255,8 +268,19 @@ class Daemon:
             self._tick(due, now)
         started = self._admit(now)
         self._handle_changes()
-        if not started:  # idle enough: prune history, finish deferred deletes
-            self.journal.tidy()
+        if not started and self._idle_for() > TIDY_SLICE:  # prune history, deferred deletes
+            self.journal.tidy(until=self.clock.monotonic() + TIDY_SLICE)
+
+    def _applied_elsewhere(self, mono: float) -> bool:
+        """Whether another process applied since the jobs were read: asked of the store
+        when another process woke the daemon (`runner apply` does), and at least once
+        a second, not on every pass (a tick's pass does not pay for it)."""
+        assert self.supervisor is not None
+        pokes = self.supervisor.pokes
+        if pokes == self._pokes and mono - self._generation_at < FULL_LOOK:
+            return False
+        self._pokes, self._generation_at = pokes, mono
+        return self.store.generation() != self.jobs.generation
 
     def _clock_moved(self, last: datetime, now: datetime) -> None:
         """The loop passes at least every IDLE_LOOK seconds. A longer gap is a suspend
@@ -279,7 +303,18 @@ class Daemon:
             )
             self.jobs.load(self.store, now=now)
 
+    def _idle_for(self) -> float:
+        """Seconds until the loop has something to do by the clock (a tick, a timer)."""
+        assert self.supervisor is not None
+        return min(self._next_wake(), self.supervisor.next_timer())
+
     def _timeout(self) -> float:
+        wait = self._next_wake()
+        if self.journal.ended_jobs:  # history left to prune: another slice soon
+            wait = min(wait, TIDY_AGAIN)
+        return wait
+
+    def _next_wake(self) -> float:
         now = self.clock.now()
         wake = [IDLE_LOOK]
         if self._retry_at is not None:
@@ -345,6 +380,8 @@ class Daemon:
             for name in due:  # decided again with the next pass
                 self.jobs.set_next(name, now)
             raise
+        for key, spec in report.specs.items():  # what the runs' orders are made from
+            self._specs[key] = spec
         for made in report.created:
             self.log(
                 "run-created",
@@ -382,18 +419,22 @@ class Daemon:
         assert self.supervisor is not None
         if self._stopping is not None:
             return 0
-        queued = self.store.scheduled_runs()
+        free = self.supervisor.free_slots()
+        mono = self.clock.monotonic()
+        if free <= 0 and mono - self._admitted_at < FULL_LOOK:
+            return 0  # nothing can start: the queue is looked at again when a slot frees
+        self._admitted_at = mono
+        state = self.store.queue_state()
         self._admit_wake = None
-        if not queued:
+        if not state.queued:
             return 0
-        runtime = {h.job for h in self.store.runtime_holds()}
         admission = admit(
-            queued,
+            state.queued,
             jobs=self.jobs.jobs,
-            active=self.store.active_runs(),
-            preceding=self.store.run_states([q.after_run for q in queued if q.after_run]),
-            held=lambda job, run: self._held(job, run, runtime, now),
-            free=self.supervisor.free_slots(),
+            active=state.active,
+            preceding=state.preceding,
+            held=lambda job, run: self._held(job, run, state.held_jobs, now),
+            free=free,
             now=now,
         )
         self._admit_wake = admission.wake_at
@@ -410,8 +451,7 @@ class Daemon:
             return 0
         by_id = {r.id: r for r in admission.start}
         claimed = self.store.claim_runs(list(by_id), owner=self.supervisor.owner, now=now)
-        specs = self.store.specs(("Job", by_id[i].job) for i in claimed)
-        orders = [self._order(by_id[i], specs) for i in claimed]
+        orders = [self._order(by_id[i]) for i in claimed]
         for order in orders:
             self._runs[order.run_id] = (order.job, now)
             self.log(
@@ -449,11 +489,23 @@ class Daemon:
             at,
         )
 
-    def _order(self, run: QueuedRun, specs: Mapping[tuple[str, str], Any]) -> RunOrder:
+    def _spec(self, job: str, revision: int) -> Any:
+        """A revision of a job's spec (a run keeps the revision it was made for); the
+        latest ones kept, a revision never changing."""
+        key = (job, revision)
+        spec = self._specs.pop(key, None)
+        if spec is None:
+            spec = self.store.revision_spec("Job", job, revision)
+        if spec is None:  # pragma: no cover - every revision is kept while a run has it
+            spec = self.store.specs([("Job", job)]).get(("Job", job)) or {}
+        self._specs[key] = spec
+        while len(self._specs) > SPECS_KEPT:
+            del self._specs[next(iter(self._specs))]
+        return spec
+
+    def _order(self, run: QueuedRun) -> RunOrder:
         job = self.jobs.jobs[run.job]
-        spec: Any = specs.get(("Job", run.job)) or {}
-        if run.revision != job.revision:  # a run keeps the revision it was made for
-            spec = self.store.revision_spec("Job", run.job, run.revision) or spec
+        spec = self._spec(run.job, run.revision)
         return order_from_spec(
             spec,
             run_id=run.id,

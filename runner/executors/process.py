@@ -24,7 +24,14 @@ from runner.procs import start_time
 class Child:
     popen: subprocess.Popen[bytes]
     pidfd: int
-    started: float  # the process's start time, with the pid its identity
+    started: float = 0.0  # the process's start time, with the pid its identity
+
+    def read_started(self) -> float:
+        """Its start time, read once it has started: reading it while the new program
+        loads waits for the loader (0.7 ms a task), so a burst reads after spawning."""
+        if not self.started:
+            self.started = start_time(self.pid, ended_too=True) or 0.0
+        return self.started
 
     @property
     def pid(self) -> int:
@@ -76,7 +83,7 @@ def spawn(
         popen.kill()
         popen.wait()
         raise SpawnFailed(f"cannot watch the task's process: {exc.strerror}", 126) from None
-    return Child(popen=popen, pidfd=pidfd, started=start_time(popen.pid) or 0.0)
+    return Child(popen=popen, pidfd=pidfd)
 
 
 def describe_exit(code: int, *, shell: bool) -> str:

@@ -105,6 +105,7 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         self._listener = listener
+        self.pokes = 0  # wake-ups from other processes (their changes are in the store)
         if listener is not None:
             self._selector.register(listener, selectors.EVENT_READ, self._external_wake)
         self._after(heartbeat, self._heartbeat)
@@ -220,6 +221,17 @@ class Supervisor:
             self._flush()
             for attempt in launches:
                 self._spawn(attempt)
+            for attempt in launches:  # their start times once all started (`read_started`)
+                if attempt.child is not None:
+                    self._buffer.append(
+                        j.AttemptSpawned(
+                            attempt.run.order.run_id,
+                            attempt.task.name,
+                            attempt.number,
+                            attempt.child.pid,
+                            attempt.child.read_started(),
+                        )
+                    )
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -285,9 +297,6 @@ class Supervisor:
         attempt.child = child
         self._attempts[child.pidfd] = attempt
         self._selector.register(child.pidfd, selectors.EVENT_READ, self._child_ended)
-        self._buffer.append(
-            j.AttemptSpawned(order.run_id, task.name, attempt.number, child.pid, child.started)
-        )
         if task.timeout:
             attempt.timers.append(self._after(task.timeout, lambda: self._stop(attempt, "timeout")))
 
@@ -415,7 +424,7 @@ class Supervisor:
                 pass
 
     def _external_wake(self, key: selectors.SelectorKey) -> None:
-        self._listener.drain()
+        self.pokes += self._listener.drain()
         self._look_for_cancels()
 
     def _look_for_cancels(self) -> None:
@@ -433,6 +442,11 @@ class Supervisor:
         timer = _Timer(action)
         heapq.heappush(self._timers, (self.clock.monotonic() + seconds, next(self._seq), timer))
         return timer
+
+    def next_timer(self) -> float:
+        """Seconds until the nearest timer (a timeout, a retry, the heartbeat)."""
+        wait = self._until_next_timer()
+        return float("inf") if wait is None else wait
 
     def _until_next_timer(self) -> float | None:
         while self._timers and not self._timers[0][2].active:

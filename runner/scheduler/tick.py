@@ -41,6 +41,7 @@ class TickReport:
     events: list[str] = field(default_factory=list)
     next_due: datetime | None = None  # when the next tick of any job falls
     next_by_job: dict[str, datetime | None] = field(default_factory=dict)
+    specs: dict[tuple[str, int], Any] = field(default_factory=dict)  # of the runs created
 
 
 def schedule_digest(schedule: Mapping[str, Any]) -> str:
@@ -54,12 +55,11 @@ def tick(
     the daemon knows which are due), count the ticks that make none, and say when the
     next tick falls."""
     report = TickReport()
-    found = store.resources("Job", names=list(only) if only is not None else None)
-    jobs = [r for r in found if not r.deleting]
-    specs = store.specs(("Job", r.name) for r in jobs)
-    cursors = store.cursors([r.name for r in jobs] if only is not None else None)
+    found, cursors, running = store.tick_inputs(list(only) if only is not None else None)
+    jobs = [r for r, _ in found if not r.deleting]
+    specs = {r.name: spec for r, spec in found}
     active: dict[str, list[ActiveRun]] = defaultdict(list)
-    for run in store.active_runs():
+    for run in running:
         active[run.job].append(run)
     # Written together once every job is decided: the runs, then the cursors.
     applied_times: dict[str, datetime] | None = None
@@ -77,7 +77,7 @@ def tick(
     events: list[dict[str, Any]] = []  # ticks missed, by job and reason
     moves: dict[str, Cursor] = {}
     for resource in jobs:
-        spec = specs.get(("Job", resource.name)) or {}
+        spec = specs[resource.name]
         schedule = spec.get("schedule") or {}
         if schedule.get("mode") != "auto":
             continue
@@ -108,6 +108,7 @@ def tick(
                 if not outcome.create:
                     missed["overlap"] = missed.get("overlap", 0) + 1
                     continue
+            report.specs[(resource.name, resource.revision)] = spec
             creations.append(
                 {
                     "job": resource.name,

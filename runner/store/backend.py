@@ -11,13 +11,13 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from runner.plan import Applied
+from runner.plan import ActiveRun, Applied
 from runner.store import lock as locks
-from runner.store.cursors import CursorOperations
+from runner.store.cursors import Cursor, CursorOperations, read_cursors
 from runner.store.migrations import migrate
 from runner.store.queue import QueueOperations
 from runner.store.run_reads import RunQueries
-from runner.store.runs import RunOperations, discard_scheduled
+from runner.store.runs import RunOperations, active_runs, discard_scheduled
 from runner.store.tables import (
     file_cache,
     meta,
@@ -28,6 +28,15 @@ from runner.store.tables import (
 )
 
 KEEP_RECONCILES = 20
+_RESOURCE_COLUMNS = (  # a StoredResource
+    resources.c.kind,
+    resources.c.name,
+    resources.c.revision,
+    resources.c.digest,
+    resources.c.source_file,
+    resources.c.source_line,
+    resources.c.deleting,
+)
 
 
 class StoredResource(NamedTuple):  # a NamedTuple: built straight from 10,000 rows
@@ -109,15 +118,7 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
     def resources(
         self, kind: str | None = None, *, names: Sequence[str] | None = None
     ) -> list[StoredResource]:
-        query = sa.select(
-            resources.c.kind,
-            resources.c.name,
-            resources.c.revision,
-            resources.c.digest,
-            resources.c.source_file,
-            resources.c.source_line,
-            resources.c.deleting,
-        )
+        query = sa.select(*_RESOURCE_COLUMNS)
         if kind:
             query = query.where(resources.c.kind == kind)
         if names is not None:
@@ -125,6 +126,25 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(resources.c.kind, resources.c.name))
             return [StoredResource._make(r) for r in rows]
+
+    def tick_inputs(
+        self, names: Sequence[str] | None = None
+    ) -> tuple[list[tuple[StoredResource, dict[str, Any]]], dict[str, Cursor], list[ActiveRun]]:
+        """What a tick reads, in one connection: the jobs (all, or those named) with
+        their specs, their cursors, and every active run."""
+        query = sa.select(*_RESOURCE_COLUMNS, resources.c.spec).where(resources.c.kind == "Job")
+        with self.engine.connect() as conn:
+            if names is None:
+                rows = list(conn.execute(query.order_by(resources.c.name)))
+                cursors = read_cursors(conn, None)
+            else:
+                rows, cursors = [], {}
+                for chunk in _chunks(sorted(names), 500):
+                    rows += conn.execute(query.where(resources.c.name.in_(chunk)))
+                    cursors.update(read_cursors(conn, chunk))
+            active = active_runs(conn)
+        jobs = [(StoredResource._make(r[:-1]), r[-1] or {}) for r in rows]
+        return jobs, cursors, active
 
     def views(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The reference views of the given jobs, as applied."""

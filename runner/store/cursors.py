@@ -21,12 +21,8 @@ class CursorOperations:
     engine: sa.Engine
 
     def cursors(self, names: Sequence[str] | None = None) -> dict[str, Cursor]:
-        query = sa.select(job_cursors)
-        if names is not None:
-            query = query.where(job_cursors.c.job.in_(list(names)))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return {r.job: Cursor(r.cursor, r.schedule_digest, r.paused) for r in rows}
+            return read_cursors(conn, names)
 
     def applied_at(self, jobs: Sequence[str]) -> dict[str, datetime]:
         """When each job was last written by an apply (a new schedule starts there)."""
@@ -63,6 +59,14 @@ class CursorOperations:
                     time=at, kind=kind, job=job, run_id=run_id, message=message, data=data
                 )
             )
+
+
+def read_cursors(conn: sa.Connection, names: Sequence[str] | None) -> dict[str, Cursor]:
+    query = sa.select(job_cursors)
+    if names is not None:
+        query = query.where(job_cursors.c.job.in_(list(names)))
+    rows = conn.execute(query).all()
+    return {r.job: Cursor(r.cursor, r.schedule_digest, r.paused) for r in rows}
 
 
 def write_cursors(conn: sa.Connection, cursors: Mapping[str, Cursor]) -> None:

@@ -11,8 +11,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from runner.plan import ActiveRun
 from runner.procs import ProcessId as Owner
-from runner.store.tables import job_cursors, meta, runs
+from runner.store.runs import active_runs
+from runner.store.tables import holds, job_cursors, meta, runs
 
 DAEMON_KEY = "daemon"
 
@@ -30,39 +32,58 @@ class QueuedRun(NamedTuple):
     env: dict[str, str] | None
 
 
+class QueueState(NamedTuple):
+    """What a daemon's admission reads, in one connection."""
+
+    queued: list[QueuedRun]
+    active: list[ActiveRun]
+    held_jobs: set[str]  # the jobs with a runtime hold
+    preceding: dict[int, str]  # the states of the runs the queued follow-ups wait on
+
+
+_QUEUED = (  # the runs waiting to be started by a daemon (not a foreground run's own)
+    sa.select(
+        runs.c.id,
+        runs.c.job,
+        runs.c.revision,
+        runs.c.trigger,
+        runs.c.due,
+        runs.c.attempt,
+        runs.c.after_run,
+        runs.c.overlap,
+        runs.c.selected,
+        runs.c.env,
+    )
+    .where(runs.c.state == "scheduled", runs.c.owner_pid.is_(None))
+    .order_by(runs.c.due, runs.c.id)
+)
+
+
 class QueueOperations:
     engine: sa.Engine
 
     def scheduled_runs(self) -> list[QueuedRun]:
         """The runs waiting to be started by a daemon (not those a foreground `runner
         run` created for itself), oldest due first."""
-        query = (
-            sa.select(
-                runs.c.id,
-                runs.c.job,
-                runs.c.revision,
-                runs.c.trigger,
-                runs.c.due,
-                runs.c.attempt,
-                runs.c.after_run,
-                runs.c.overlap,
-                runs.c.selected,
-                runs.c.env,
-            )
-            .where(runs.c.state == "scheduled", runs.c.owner_pid.is_(None))
-            .order_by(runs.c.due, runs.c.id)
-        )
         with self.engine.connect() as conn:
-            return [QueuedRun._make(row) for row in conn.execute(query).all()]
+            return [QueuedRun._make(row) for row in conn.execute(_QUEUED)]
+
+    def queue_state(self) -> QueueState:
+        """The scheduled runs and what decides whether they start; nothing else is read
+        when none is scheduled."""
+        with self.engine.connect() as conn:
+            queued = [QueuedRun._make(row) for row in conn.execute(_QUEUED)]
+            if not queued:
+                return QueueState([], [], set(), {})
+            preceding = _states(conn, [q.after_run for q in queued if q.after_run])
+            held = set(conn.execute(sa.select(holds.c.job).distinct()).scalars())
+            return QueueState(queued, active_runs(conn), held, preceding)
 
     def run_states(self, run_ids: Sequence[int]) -> dict[int, str]:
         if not run_ids:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(runs.c.id, runs.c.state).where(runs.c.id.in_(sorted(set(run_ids))))
-            ).all()
-        return {r.id: r.state for r in rows}
+            return _states(conn, run_ids)
 
     def claim_runs(self, run_ids: Sequence[int], *, owner: Owner, now: datetime) -> list[int]:
         """Take scheduled runs to start them, in one transaction; the ids taken (a run
@@ -128,3 +149,12 @@ class QueueOperations:
         except ValueError:
             return None
         return found if isinstance(found, dict) else None
+
+
+def _states(conn: sa.Connection, run_ids: Sequence[int]) -> dict[int, str]:
+    if not run_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(runs.c.id, runs.c.state).where(runs.c.id.in_(sorted(set(run_ids))))
+    ).all()
+    return {r.id: r.state for r in rows}

@@ -59,8 +59,9 @@ class Harness:
         )
         self.listener = Listener(self.home)
         logs = LogFiles(self.home)
+        d.journal = DaemonJournal(self.store, logs, self.clock, d.changes)
         d.supervisor = Supervisor(
-            journal=DaemonJournal(self.store, logs, self.clock, d.changes),
+            journal=d.journal,
             logs=logs,
             clock=self.clock,
             max_parallel=4,
@@ -77,6 +78,7 @@ class Harness:
     def step(self) -> None:
         assert self.daemon is not None
         self.daemon._guarded_step()
+        assert "internal-error" not in self.out.getvalue(), self.out.getvalue()
 
     def close(self) -> None:
         if self.daemon is not None and self.daemon.supervisor is not None:
