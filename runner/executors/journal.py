@@ -84,9 +84,19 @@ Change = (
 )
 
 
+class RunsTaken(Exception):
+    """A journal write refused: these runs, about to start, are no longer ours to start
+    (cancelled, or taken by another runner since they were read). Nothing was written."""
+
+    def __init__(self, run_ids: frozenset[int]) -> None:
+        super().__init__(f"runs no longer startable: {sorted(run_ids)}")
+        self.run_ids = run_ids
+
+
 class Journal(Protocol):
     def write(self, changes: Sequence[Change]) -> None:
-        """Record the changes in one transaction; durable when this returns."""
+        """Record the changes in one transaction; durable when this returns. Raises
+        `RunsTaken` (writing nothing) when a `RunStarted` finds its run not startable."""
 
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         """Which of these runs another process asked to cancel, with the reason."""

@@ -94,6 +94,7 @@ class Supervisor:
         self.owner = owner or myself()
         self.observer = observer
         self.runs: dict[int, _Run] = {}
+        self._taken: set[int] = set()  # runs `start` was given that were not to be taken
         self._buffer: list[j.Change] = []
         self._attempts: dict[int, _Attempt] = {}  # by pidfd
         self._leftovers: set[int] = set()  # groups of ended tasks, sent SIGTERM
@@ -123,8 +124,11 @@ class Supervisor:
 
     # --- from the loop's thread -------------------------------------------------------
 
-    def start(self, *orders: RunOrder) -> None:
-        """Start runs: their first tasks' starts are written in one journal write."""
+    def start(self, *orders: RunOrder) -> set[int]:
+        """Start runs: their first tasks' starts are written in one journal write, which
+        also takes them; the ids of those that were not to be taken (cancelled, or
+        another runner's since they were read), which do not start."""
+        self._taken = set()
         for order in orders:
             run = _Run(order=order, graph=TaskGraph(order.tasks, order.selected))
             self.runs[order.run_id] = run
@@ -134,6 +138,7 @@ class Supervisor:
             if order.timeout:
                 run.timers.append(self._after(order.timeout, self._time_out_later(run)))
         self._settle()
+        return self._taken
 
     def check_cancels(self) -> None:
         """Look in the journal for cancels asked for by others, and carry them out."""
@@ -219,6 +224,7 @@ class Supervisor:
                     )
                 )
             self._flush()
+            launches = [a for a in launches if a.run.order.run_id not in self._taken]
             for attempt in launches:
                 self._spawn(attempt)
             for attempt in launches:  # their start times once all started (`read_started`)
@@ -237,12 +243,31 @@ class Supervisor:
         if not self._buffer:
             return
         changes, self._buffer = self._buffer, []
-        self.journal.write(changes)
+        try:
+            self.journal.write(changes)
+        except j.RunsTaken as refused:  # not ours: forget them, write the rest
+            self._forget(refused.run_ids)
+            self._buffer = [_without(c, refused.run_ids) for c in changes if not _of(c, refused)]
+            self._flush()
+            return
         if self.observer is not None:
             try:
                 self.observer(changes)
             except Exception:  # a closed stdout, say: watching must not break the run
                 self.observer = None
+
+    def _forget(self, run_ids: frozenset[int]) -> None:
+        """Runs about to start that were not ours to start: nothing of them ran."""
+        self._taken.update(run_ids)
+        for run_id in run_ids:
+            run = self.runs.pop(run_id, None)
+            if run is None:
+                continue
+            for timer in run.timers:
+                timer.cancel()
+            for attempt in run.running.values():
+                for timer in attempt.timers:
+                    timer.cancel()
 
     def _launches(self) -> list[_Attempt]:
         free = self.max_parallel - len(self._attempts)
@@ -480,3 +505,13 @@ def _verdict(graph: TaskGraph) -> tuple[str, str | None]:
 
 def _seconds(value: float) -> str:
     return format_seconds(int(value)) if value == int(value) else f"{value:g}s"
+
+
+def _of(change: j.Change, refused: j.RunsTaken) -> bool:
+    return getattr(change, "run_id", None) in refused.run_ids
+
+
+def _without(change: j.Change, run_ids: frozenset[int]) -> j.Change:
+    if isinstance(change, j.Heartbeat):
+        return j.Heartbeat(tuple(i for i in change.run_ids if i not in run_ids), change.at)
+    return change

@@ -8,7 +8,7 @@ from runner.clock import Clock
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.runs.retention import prune_job
-from runner.store import RunWriter, Store
+from runner.store import RunsTaken, RunWriter, Store
 
 
 class StoreJournal:
@@ -18,9 +18,12 @@ class StoreJournal:
         self.clock = clock
 
     def write(self, changes: Sequence[j.Change]) -> None:
-        with self.store.run_writes() as writer:
-            for change in changes:
-                _apply(writer, change)
+        try:
+            with self.store.run_writes() as writer:
+                for change in changes:
+                    _apply(writer, change)
+        except RunsTaken as taken:
+            raise j.RunsTaken(taken.run_ids) from None
         ended = {c.job for c in changes if isinstance(c, j.RunEnded)}
         if ended:
             self._after_runs_ended(ended)

@@ -20,7 +20,7 @@ from runner.store.cursors import Cursor
 from runner.store.migrations import LATEST, StoreTooNew
 from runner.store.queue import QueuedRun
 from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
-from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner, RunWriter
+from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner, RunsTaken, RunWriter
 
 __all__ = [
     "ACTIVE_STATES",
@@ -32,6 +32,7 @@ __all__ = [
     "QueuedRun",
     "RunRecord",
     "RunWriter",
+    "RunsTaken",
     "Store",
     "StoreError",
     "StoreTooNew",

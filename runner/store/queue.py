@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from runner.plan import ActiveRun
-from runner.procs import ProcessId as Owner
 from runner.store.runs import active_runs
 from runner.store.tables import holds, job_cursors, meta, runs
 
@@ -84,28 +83,6 @@ class QueueOperations:
             return {}
         with self.engine.connect() as conn:
             return _states(conn, run_ids)
-
-    def claim_runs(self, run_ids: Sequence[int], *, owner: Owner, now: datetime) -> list[int]:
-        """Take scheduled runs to start them, in one transaction; the ids taken (a run
-        cancelled meanwhile is not)."""
-        if not run_ids:
-            return []
-        with self.engine.begin() as conn:
-            taken = conn.execute(
-                sa.update(runs)
-                .where(runs.c.id.in_(list(run_ids)), runs.c.state == "scheduled")
-                .values(
-                    state="running",
-                    started=now,
-                    heartbeat=now,
-                    owner=owner.label,
-                    owner_host=owner.host,
-                    owner_pid=owner.pid,
-                    owner_started=owner.started,
-                )
-                .returning(runs.c.id)
-            ).all()
-        return sorted(int(r.id) for r in taken)
 
     def recent_outcomes(self, job: str, limit: int) -> list[tuple[int, str]]:
         """The last `limit` runs of a job that ran to an end (success, failed, stale),

@@ -52,7 +52,13 @@ _OWNED = {  # a run that starts: running, since `b_at`, by its owner
     "owner_pid": _B("b_pid"),
     "owner_started": _B("b_pid_started"),
 }
-_RUN_STARTED = sa.update(runs).where(_RUN, _ACTIVE).values(_OWNED)
+# Started by its owner, or taken by one: a run nobody owns yet, scheduled (the daemon's
+# start is its claim) or its own (a foreground run's, made with its owner).
+_RUN_STARTED = (
+    sa.update(runs)
+    .where(_RUN, _ACTIVE, sa.or_(runs.c.owner.is_(None), runs.c.owner == _B("b_owner")))
+    .values(_OWNED)
+)
 _RUN_CLAIMED = sa.update(runs).where(_RUN, runs.c.state == "scheduled").values(_OWNED)
 
 
@@ -121,6 +127,14 @@ _TASK_ENDED = (
 )
 
 
+class RunsTaken(Exception):
+    """Runs an executor was to start were not startable: the transaction is rolled back."""
+
+    def __init__(self, run_ids: frozenset[int]) -> None:
+        super().__init__(f"runs not startable: {sorted(run_ids)}")
+        self.run_ids = run_ids
+
+
 class RunWriter:
     """The writes of one transaction on the runs of an executor (see `run_writes`).
 
@@ -133,6 +147,7 @@ class RunWriter:
         self.conn = conn
         self._batch: dict[Any, list[dict[str, Any]]] = {}
         self._rows: set[tuple[Any, ...]] = set()
+        self._claims: dict[int, str] = {}  # runs started: by whom
 
     def _add(self, statement: Any, params: dict[str, Any], *rows: tuple[Any, ...]) -> None:
         if not self._rows.isdisjoint(rows):
@@ -145,9 +160,25 @@ class RunWriter:
         batch, self._batch, self._rows = self._batch, {}, set()
         for statement, params in batch.items():
             self.conn.execute(statement, params)
+        if self._claims:  # were the runs started ours to start?
+            claims, self._claims = self._claims, {}
+            owned = {
+                (r.id, r.owner)
+                for r in self.conn.execute(
+                    sa.select(runs.c.id, runs.c.owner).where(
+                        runs.c.id.in_(list(claims)), runs.c.state == "running"
+                    )
+                )
+            }
+            taken = frozenset(i for i, owner in claims.items() if (i, owner) not in owned)
+            if taken:
+                raise RunsTaken(taken)
 
     def run_started(self, run_id: int, *, at: datetime, owner: Owner) -> None:
+        """The run starts: it is `owner`'s now; `RunsTaken` when the transaction ends if
+        it was not startable (ended, or another's)."""
         self._add(_RUN_STARTED, _owned(run_id, at, owner), ("run", run_id))
+        self._claims[run_id] = owner.label
 
     def run_ended(self, run_id: int, *, state: str, reason: str | None, at: datetime) -> None:
         params = {"b_run": run_id, "b_state": state, "b_reason": reason, "b_at": at}
