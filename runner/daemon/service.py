@@ -26,32 +26,29 @@ import sqlalchemy as sa
 
 from runner.clock import Clock
 from runner.daemon.admit import admit
+from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
 from runner.daemon.eventlog import EventLog
 from runner.daemon.jobs import Job, JobTable
 from runner.daemon.lock import HomeLock
 from runner.daemon.watch import FolderWatch
-from runner.errors import RunnerError
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder, order_from_spec
 from runner.executors.supervisor import KILL_GRACE, Supervisor
-from runner.plan import Action, hold_covers
+from runner.plan import hold_covers
 from runner.procs import hostname
-from runner.reconciler import apply_config
-from runner.runs.afterwards import create_follow_ups, hold_on_failure, start_new_manual_jobs
+from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.holds import blocking_hold
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
-from runner.scheduler.tick import tick
+from runner.scheduler.tick import TickReport, tick
 from runner.spec.durations import format_seconds
 from runner.spec.types import format_timestamp
 from runner.store import QueuedRun, Store, StoreError, first_line
-from runner.store.backend import StaleStore
-from runner.store.lock import LockHeld
 from runner.wakeup import Listener
 
 GRACE = 30.0
-DEBOUNCE = 0.3
+DEBOUNCE = 0.1  # a checkout writes its files within milliseconds of each other
 RETRY_PASS = 1.0
 IDLE_LOOK = 30.0  # a look at the store when nothing woke the loop (a lost wake-up)
 FULL_LOOK = 1.0  # the store's generation and the queue are read at least this often
@@ -171,7 +168,7 @@ class Daemon:
         try:
             self._recover()
             self.up_since = self.clock.now()
-            self._apply("start")
+            self._apply_at_start()
             self.jobs.load(self.store, now=self.clock.now())
             watch = FolderWatch(self.config, self.folder_changed)
             watch.start()
@@ -206,6 +203,8 @@ class Daemon:
             self._step()
         except StoreError:
             raise  # the executor and the store parted: the tasks are killed, we exit
+        except ApplyFailed as failed:
+            self._apply_failed(failed)
         except sa.exc.SQLAlchemyError as exc:
             self.log(
                 "store-error",
@@ -221,6 +220,30 @@ class Daemon:
             )
             traceback.print_exc()
             self._retry_at = self.clock.monotonic() + RETRY_PASS
+
+    def _apply_at_start(self) -> None:
+        """The start's apply; when it fails, the last applied configuration runs, and
+        the apply is tried again a second later."""
+        try:
+            self._apply("start")
+        except ApplyFailed as failed:
+            self._apply_failed(failed)
+        except (sa.exc.SQLAlchemyError, StoreError):
+            raise  # the store cannot be reached at all: say so and exit
+        except Exception as exc:  # a bug: run what was applied before, say so loudly
+            traceback.print_exc()
+            self._apply_failed(ApplyFailed("failed", f"{type(exc).__name__}: {exc}"))
+
+    def _apply_failed(self, failed: ApplyFailed) -> None:
+        if failed.status == "store-error":
+            self.log("store-error", f"{failed.message}; applying again in {RETRY_PASS:g}s")
+        else:  # a bug, or the child died: its traceback, if any, is in the message
+            self.log(
+                "internal-error",
+                f"applying the folder failed: {failed.message}; applying again in "
+                f"{RETRY_PASS:g}s (please report it)",
+            )
+        self._reload_at = self.clock.monotonic() + RETRY_PASS
 
     def _poll(self) -> None:
         """Wait for the next event. The executor's journal write failing means the
@@ -264,9 +287,12 @@ class Daemon:
             self.jobs.load(self.store, now=now)
         self._handle_changes()
         due = self.jobs.due(now)
-        if due:
-            self._tick(due, now)
-        started = self._admit(now)
+        report = self._tick(due, now) if due else None
+        try:
+            started = self._admit(now)
+        finally:
+            if report is not None:  # said once what was due has started
+                self._say_ticked(report)
         self._handle_changes()
         if not started and self._idle_for() > TIDY_SLICE:  # prune history, deferred deletes
             self.journal.tidy(until=self.clock.monotonic() + TIDY_SLICE)
@@ -330,50 +356,52 @@ class Daemon:
 
     def _apply(self, origin: str) -> None:
         now = self.clock.now()
+        done = apply_forked(self.config, self.store, now=now, origin=f"daemon ({origin})")
         try:
-            applied = apply_config(self.config, self.store, now=now, origin=f"daemon ({origin})")
-        except (LockHeld, StaleStore) as busy:
-            text = busy.message if isinstance(busy, LockHeld) else "another apply wrote meanwhile"
-            self.log("config-busy", f"{text}; applying again in {RETRY_PASS:g}s")
+            self._applied(done, origin, now)
+        finally:
+            finish(done)
+
+    def _applied(self, done: Outcome, origin: str, now: datetime) -> None:
+        if done.status == "busy":
+            self.log("config-busy", f"{done.message}; applying again in {RETRY_PASS:g}s")
             self._reload_at = self.clock.monotonic() + RETRY_PASS
             return
-        except RunnerError as refused:
-            self.log(
-                "config-rejected", f"{refused.message}; the last applied configuration runs on"
-            )
+        if done.status == "refused":
+            self.log("config-rejected", f"{done.message}; the last applied configuration runs on")
             return
-        result = applied.result
-        assert result is not None
-        for finding in result.config.diagnostics:
-            self.log("config-error" if finding.is_error else "config-warning", finding.text())
-        plan = applied.plan
-        counts = (
-            f"{plan.count(Action.ADD)} added, {plan.count(Action.CHANGE)} changed, "
-            f"{plan.count(Action.DELETE)} deleted, {plan.unchanged} unchanged"
-        )
-        if applied.skipped_files:
+        if done.status in ("store-error", "failed"):
+            raise ApplyFailed(done.status, done.message)
+        for is_error, text in done.findings:
+            self.log("config-error" if is_error else "config-warning", text)
+        if done.skipped_files:
             self.log(
                 "config-rejected",
-                f"skipped {len(applied.skipped_files)} file(s) with errors: "
-                f"{', '.join(applied.skipped_files)} (what they hold keeps its applied "
-                f"revision); applied the rest: {counts}",
+                f"skipped {len(done.skipped_files)} file(s) with errors: "
+                f"{', '.join(done.skipped_files)} (what they hold keeps its applied "
+                f"revision); applied the rest: {done.counts}",
             )
         else:
-            self.log("config-applied", f"{counts} ({origin})", generation=applied.generation)
-        for job, run_id in start_new_manual_jobs(self.store, plan, now=now):
+            self.log(
+                "config-applied",
+                f"{done.counts} ({origin})",
+                generation=done.generation,
+                apply_peak_mb=round(done.peak_mb),
+            )
+        for job, run_id in done.started:
             self.log(
                 "run-created",
                 f"run {run_id} of {job}: runs once as it was created (status: start)",
                 run=run_id,
                 job=job,
             )
-        if applied.written:  # only what changed is read again
-            self.jobs.load(self.store, now=now, names=sorted({c.name for c in plan.changes}))
-        _give_back_memory()  # what planning 10,000 files took, to the system
+        if done.written:  # only what changed is read again
+            self.jobs.load(self.store, now=now, names=done.names)
+            _give_back_memory()
 
     # --- ticks and starts --------------------------------------------------------------
 
-    def _tick(self, due: list[str], now: datetime) -> None:
+    def _tick(self, due: list[str], now: datetime) -> TickReport:
         try:
             report = tick(self.store, now=now, up_since=self.up_since, only=due)
         except Exception:
@@ -382,6 +410,16 @@ class Daemon:
             raise
         for key, spec in report.specs.items():  # what the runs' orders are made from
             self._specs[key] = spec
+        assert self.supervisor is not None
+        requested = self.store.cancel_requests(report.cancelled)
+        for run_id, reason in requested.items():  # ours: carried out now, not at a heartbeat
+            if run_id in self.supervisor.runs:
+                self.supervisor.request_cancel(run_id, reason)
+        for name in due:
+            self.jobs.set_next(name, report.next_by_job.get(name))
+        return report
+
+    def _say_ticked(self, report: TickReport) -> None:
         for made in report.created:
             self.log(
                 "run-created",
@@ -391,11 +429,6 @@ class Daemon:
                 trigger=made.trigger,
                 due=_time(made.due),
             )
-        assert self.supervisor is not None
-        requested = self.store.cancel_requests(report.cancelled)
-        for run_id, reason in requested.items():  # ours: carried out now, not at a heartbeat
-            if run_id in self.supervisor.runs:
-                self.supervisor.request_cancel(run_id, reason)
         for run_id in report.cancelled:
             self.log(
                 "run-cancelling",
@@ -411,8 +444,6 @@ class Daemon:
                     f"{job}: {reasons['overlap']} tick(s) skipped: a run is active (overlap)",
                     job=job,
                 )
-        for name in due:
-            self.jobs.set_next(name, report.next_by_job.get(name))
 
     def _admit(self, now: datetime) -> int:
         """Start what may start; how many runs started."""
@@ -449,11 +480,15 @@ class Daemon:
         self._waiting = dict(admission.waiting)
         if not admission.start:
             return 0
-        by_id = {r.id: r for r in admission.start}
-        claimed = self.store.claim_runs(list(by_id), owner=self.supervisor.owner, now=now)
-        orders = [self._order(by_id[i]) for i in claimed]
+        orders = [self._order(r) for r in admission.start]
         for order in orders:
             self._runs[order.run_id] = (order.job, now)
+        with self._fatal_store_errors():  # the start's first write takes the runs
+            taken = self.supervisor.start(*orders)
+        for order in orders:  # said once the tasks run: nothing delays their start
+            if order.run_id in taken:
+                self._runs.pop(order.run_id, None)
+                continue
             self.log(
                 "run-started",
                 f"run {order.run_id} of {order.job} ({order.trigger}, due {_time(order.due)})",
@@ -461,9 +496,7 @@ class Daemon:
                 job=order.job,
                 trigger=order.trigger,
             )
-        with self._fatal_store_errors():
-            self.supervisor.start(*orders)
-        return len(orders)
+        return len(orders) - len(taken)
 
     def _held(
         self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
