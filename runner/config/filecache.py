@@ -65,7 +65,7 @@ class FileCache:
             "across_key": self.across_key,
             "across": self.across,
         }
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, check_circular=False)
 
     def get(self, path: str) -> Record | None:
         return self.records.get(path)

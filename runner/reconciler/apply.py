@@ -43,10 +43,12 @@ def apply_config(
     allow_mass_delete: bool = False,
     lock_timeout: float = 0.0,
     origin: str = "apply",
+    defer_cache: bool = False,
 ) -> ApplyResult:
-    """Plan the folder against the store and apply it, skipping invalid files."""
+    """Plan the folder against the store and apply it, skipping invalid files.
+    `defer_cache`: the file cache is left for the caller to save (`result.save_cache`)."""
     with store.lock(timeout=lock_timeout):
-        result = make_plan(paths, store, now=now)
+        result = make_plan(paths, store, now=now, defer_cache=defer_cache)
         try:
             _guard(result, atomic=atomic, allow_mass_delete=allow_mass_delete)
         except ApplyRefused as refusal:
@@ -86,9 +88,10 @@ def writes_for(result: PlanResult) -> tuple[list[ResourceWrite], list[tuple[str,
     source); deletes as the plan says."""
     stored = {(s.kind, s.name): s for s in result.stored}
     writes: list[ResourceWrite] = []
+    absolute: dict[str, str] = {}  # per file, not per resource (10,000 in 100 files)
     for r in result.config.resources:
         before = stored.get((r.kind, r.name))
-        source_file = os.path.abspath(r.file)
+        source_file = absolute.get(r.file) or absolute.setdefault(r.file, os.path.abspath(r.file))
         changed = before is None or before.digest != r.digest
         if (
             not changed

@@ -44,6 +44,14 @@ class PlanResult:
     generation: int  # the store's generation the plan was made against
     digest: str  # of the configuration's files
     skipped: list[SourceFile] = field(default_factory=list)
+    unsaved_cache: tuple[str, FileCache] | None = None  # with `defer_cache`: to save
+
+    def save_cache(self, store: Store) -> None:
+        """Save the file cache a plan made with `defer_cache` left unsaved."""
+        if self.unsaved_cache is not None:
+            root, cache = self.unsaved_cache
+            self.unsaved_cache = None
+            store.save_file_cache(root, cache.to_text())
 
     @property
     def mass_delete(self) -> str | None:
@@ -70,22 +78,34 @@ def make_plan(
     *,
     now: datetime,
     thrifty: bool = False,
+    defer_cache: bool = False,
 ) -> PlanResult:
     """The plan of the folder against the store. `thrifty` (for `runner plan`): keep the
     file cache as it is when only a few files were read again, rather than rewrite it
-    for 10,000 (reading those few again next time costs milliseconds)."""
+    for 10,000 (reading those few again next time costs milliseconds). `defer_cache`:
+    leave the file cache for the caller to save (`save_cache`) once it has done what it
+    was waiting for (the daemon's apply: after the change is applied)."""
     with collector_paused():
-        return _make_plan(paths, store, now=now, thrifty=thrifty)
+        return _make_plan(paths, store, now=now, thrifty=thrifty, defer_cache=defer_cache)
 
 
 def _make_plan(
-    paths: Sequence[str | os.PathLike[str]], store: Store, *, now: datetime, thrifty: bool
+    paths: Sequence[str | os.PathLike[str]],
+    store: Store,
+    *,
+    now: datetime,
+    thrifty: bool,
+    defer_cache: bool,
 ) -> PlanResult:
     root = cache_root(paths)
     cache = FileCache.from_text(store.file_cache(root))
     config = load_config(paths, normalized=True, cache=cache)
+    unsaved = None
     if cache.changed and not (thrifty and 0 < cache.reread < THRIFTY_REREADS):
-        store.save_file_cache(root, cache.to_text())
+        if defer_cache:
+            unsaved = (root, cache)
+        else:
+            store.save_file_cache(root, cache.to_text())
     stored = store.resources()
     _isolate(config, stored, store)
     skipped: list[SourceFile] = []
@@ -122,6 +142,7 @@ def _make_plan(
         generation=store.generation(),
         digest=config.digest,
         skipped=skipped,
+        unsaved_cache=unsaved,
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from runner.clock import FakeClock, SystemClock
-from runner.daemon import service
+from runner.daemon import applier, service
 from runner.daemon.eventlog import EventLog
 from runner.daemon.service import Daemon, DaemonJournal
 from runner.executors.logs import LogFiles
@@ -159,16 +159,17 @@ def test_a_reload_that_fails_on_the_store_is_tried_again(
     d = fake.boot()
     fake.step()
     fake.write("b.yaml", EVERY_MINUTE.format(name="import"))
-    real_apply = service.apply_config  # type: ignore[attr-defined]
-    calls = {"n": 0}
+    real_apply = applier.apply_config
+    down = fake.home / "store-down-once"  # the apply runs in a child: a file, not a counter
+    down.touch()
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
+        if down.exists():
+            down.unlink()
             raise store_down()
         return real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(service, "apply_config", flaky)
+    monkeypatch.setattr(applier, "apply_config", flaky)
     d.folder_changed()  # what the watcher calls
     fake.clock.advance(1)
     fake.step()  # the debounce passed: the apply meets the store down
