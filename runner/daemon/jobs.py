@@ -76,6 +76,7 @@ class JobTable:
         cursors = store.cursors([r.name for r in found] if names is not None else None)
         for chunk in _chunks(found, 500):  # never every spec in memory at once
             specs = store.specs(("Job", r.name) for r in chunk)
+            fresh = []  # new jobs, changed schedules: their ticks start when applied
             for r in chunk:
                 job = Job(
                     r.name,
@@ -85,20 +86,36 @@ class JobTable:
                     r.deleting,
                 )
                 self.jobs[r.name] = job
-                self._first_tick(job, cursors.get(r.name), now)
+                cursor = cursors.get(r.name)
+                if job.auto and (
+                    cursor is None or cursor.schedule_digest != schedule_digest(dict(job.schedule))
+                ):
+                    fresh.append(job)
+                else:
+                    self._first_tick(job, cursor, now)
+            applied = store.applied_at([j.name for j in fresh]) if fresh else {}
+            for job in fresh:
+                self._first_tick_since(job, applied.get(job.name), now)
         self.followers = followers_of(j.spec for j in self.jobs.values() if not j.deleting)
         self._heap = [(due, name) for name, due in self._next.items()]
         heapq.heapify(self._heap)
 
     def _first_tick(self, job: Job, cursor: Cursor | None, now: datetime) -> None:
-        if not job.auto:
-            return
-        if cursor is None or cursor.schedule_digest != schedule_digest(dict(job.schedule)):
-            self._next[job.name] = now
+        if not job.auto or cursor is None:
             return
         following = next(ticks(job.schedule, after=min(cursor.cursor, now)), None)
         if following is not None:
             self._next[job.name] = following
+
+    def _first_tick_since(self, job: Job, applied: datetime | None, now: datetime) -> None:
+        """A job with no cursor for its schedule: its ticks count from when it was
+        applied (what the tick takes as its cursor). One that passed already is due now,
+        for the tick to decide its catch-up; otherwise nothing is written until then
+        (a start on 10,000 new jobs ticks none of them)."""
+        since = min(applied or now, now)
+        following = next(ticks(job.schedule, after=since), None)
+        if following is not None:
+            self._next[job.name] = now if following <= now else following
 
     def due(self, now: datetime) -> list[str]:
         """The jobs whose next tick has come."""
