@@ -36,7 +36,7 @@ from runner.store import StoreError, first_line, open_store
     "--debounce",
     default=f"{DEBOUNCE * 1000:g}ms",
     show_default=True,
-    help="How long changes in the folder must settle before they are applied (300ms, 1s).",
+    help="How long changes in the folder must settle before they are applied (100ms, 1s).",
 )
 @click.option(
     "--log-format",
