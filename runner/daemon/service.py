@@ -288,11 +288,20 @@ class Daemon:
         self._handle_changes()
         due = self.jobs.due(now)
         report = self._tick(due, now) if due else None
+        started: list[RunOrder] = []
         try:
             started = self._admit(now)
-        finally:
-            if report is not None:  # said once what was due has started
+        finally:  # said once what was due has started: nothing delays the tasks
+            if report is not None:
                 self._say_ticked(report)
+            for order in started:
+                self.log(
+                    "run-started",
+                    f"run {order.run_id} of {order.job} ({order.trigger}, due {_time(order.due)})",
+                    run=order.run_id,
+                    job=order.job,
+                    trigger=order.trigger,
+                )
         self._handle_changes()
         if not started and self._idle_for() > TIDY_SLICE:  # prune history, deferred deletes
             self.journal.tidy(until=self.clock.monotonic() + TIDY_SLICE)
@@ -445,20 +454,20 @@ class Daemon:
                     job=job,
                 )
 
-    def _admit(self, now: datetime) -> int:
-        """Start what may start; how many runs started."""
+    def _admit(self, now: datetime) -> list[RunOrder]:
+        """Start what may start; the runs started."""
         assert self.supervisor is not None
         if self._stopping is not None:
-            return 0
+            return []
         free = self.supervisor.free_slots()
         mono = self.clock.monotonic()
         if free <= 0 and mono - self._admitted_at < FULL_LOOK:
-            return 0  # nothing can start: the queue is looked at again when a slot frees
+            return []  # nothing can start: the queue is looked at again when a slot frees
         self._admitted_at = mono
         state = self.store.queue_state()
         self._admit_wake = None
         if not state.queued:
-            return 0
+            return []
         admission = admit(
             state.queued,
             jobs=self.jobs.jobs,
@@ -479,24 +488,15 @@ class Daemon:
                 self.log("run-waiting", f"run {run_id}: {why}", run=run_id)
         self._waiting = dict(admission.waiting)
         if not admission.start:
-            return 0
+            return []
         orders = [self._order(r) for r in admission.start]
         for order in orders:
             self._runs[order.run_id] = (order.job, now)
         with self._fatal_store_errors():  # the start's first write takes the runs
             taken = self.supervisor.start(*orders)
-        for order in orders:  # said once the tasks run: nothing delays their start
-            if order.run_id in taken:
-                self._runs.pop(order.run_id, None)
-                continue
-            self.log(
-                "run-started",
-                f"run {order.run_id} of {order.job} ({order.trigger}, due {_time(order.due)})",
-                run=order.run_id,
-                job=order.job,
-                trigger=order.trigger,
-            )
-        return len(orders) - len(taken)
+        for run_id in taken:
+            self._runs.pop(run_id, None)
+        return [order for order in orders if order.run_id not in taken]
 
     def _held(
         self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
