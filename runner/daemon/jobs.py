@@ -58,9 +58,10 @@ class JobTable:
         self._heap: list[tuple[datetime, str]] = []
 
     def load(self, store: Store, *, now: datetime, names: Sequence[str] | None = None) -> None:
-        """Read the applied jobs (all of them, or those named: what an apply changed);
-        a job whose cursor is behind (or new, or whose schedule changed) is due now, so
-        that the tick decides its catch-up."""
+        """Read the applied jobs (all of them, or those named: what an apply changed),
+        with each one's next tick: from its cursor, or (new, or its schedule changed)
+        from when it was applied; one that has passed makes the job due now, so that
+        the tick decides its catch-up."""
         self.generation = store.generation()
         everything = store.resources(names=names)
         found = [r for r in everything if r.kind == "Job"]
