@@ -53,8 +53,9 @@ event) is read by a thread here that stamps every line with the time it arrived.
    (the k-th call of a job is its k-th event: max_instances=1). Same delay definition.
 
 The delay table also splits runner's delay with the daemon's own log stamps
-(millisecond, truncated): `run-created` - due (the tick) and `run-started` - due (after
-the claim, just before the executor starts the task). p99 is interpolated between
+(millisecond, truncated): `run-created` - due and `run-started` - due. The daemon says
+both once the pass's tasks have been spawned (nothing is written to the log before a
+task starts), so they mark the end of the pass, not its steps. p99 is interpolated between
 samples (inclusive), so with 25 samples it is near the maximum. On a 2-core VM figures
 swing between runs: repeat before drawing conclusions. Results go to
 bench/results/daemon.json (ignored by git). Linux only (/proc).
@@ -1152,7 +1153,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\ndelay = the task's $EPOCHREALTIME - its scheduled time (bash builtins, no extra"
             " process);\ncreated / run-started: the daemon's own log stamps (ms, truncated)"
-            " - due: the tick,\nand the moment just before the executor starts the task."
+            " - due; both\nare said once the pass's tasks were spawned: the end of the pass."
         )
         ratios = []
         for runner_key, aps_case in (("one", "1 job"), ("hundred", "100 jobs")):
