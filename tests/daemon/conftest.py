@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from runner.store import RunRecord, opened
+from runner.store import RunRecord, Store, open_store, opened
 from tests.waiting import DEADLINE, wait_for
 
 STOP_WAIT = 10.0
@@ -229,3 +229,13 @@ def env(tmp_path: Path) -> Iterator[Env]:
         yield env
     finally:
         env.stop_all()
+
+
+@pytest.fixture
+def store(_isolated_home: Path) -> Iterator[Store]:
+    """A real SQLite store in the test's home."""
+    opened = open_store(home=_isolated_home)
+    try:
+        yield opened
+    finally:
+        opened.close()

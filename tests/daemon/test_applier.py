@@ -6,7 +6,6 @@ said with its exit code or its traceback."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -16,8 +15,9 @@ import pytest
 from runner.config.loader import cache_root
 from runner.daemon import applier
 from runner.reconciler import apply_config
-from runner.store import Store, open_store
+from runner.store import Store
 from tests.conftest import WriteFile
+from tests.daemon.test_review import MANUAL
 from tests.waiting import process_gone
 
 NOW = datetime(2026, 1, 5, 10, 0, 30, tzinfo=UTC)
@@ -32,16 +32,6 @@ EVERY_HOUR = """
         run: "true"
 """
 
-MANUAL = """
-    apiVersion: runner/v1
-    kind: Job
-    name: {name}
-    schedule: {{mode: manual}}
-    status: start
-    tasks:
-      - name: a
-        run: "true"
-"""
 
 # The error is on line 4, column 16 ("every: 1h" is a mapping inside a plain value).
 BROKEN = """
@@ -52,15 +42,6 @@ BROKEN = """
     tasks:
       - {name: a, run: "true"}
 """
-
-
-@pytest.fixture
-def store(_isolated_home: Path) -> Iterator[Store]:
-    opened = open_store(home=_isolated_home)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def apply(config_dir: Path, store: Store) -> applier.Outcome:

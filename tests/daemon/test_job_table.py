@@ -5,7 +5,6 @@ one of them passed already; a job with a cursor goes on from it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from runner.daemon.jobs import JobTable
 from runner.reconciler import apply_config
 from runner.scheduler.tick import schedule_digest
-from runner.store import Cursor, Store, open_store
+from runner.store import Cursor, Store
 from tests.conftest import WriteFile
 
 T = datetime(2026, 1, 5, 10, 20, tzinfo=UTC)  # between two hourly ticks
@@ -33,15 +32,6 @@ def every(name: str, period: str) -> str:
           - name: a
             run: "true"
     """
-
-
-@pytest.fixture
-def store(_isolated_home: Path) -> Iterator[Store]:
-    opened = open_store(home=_isolated_home)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def apply_at(config_dir: Path, store: Store, now: datetime) -> None:
