@@ -70,19 +70,15 @@ class DaemonJournal(StoreJournal):
         super().write(changes)
         self.sink.extend(changes)
 
-    def _after_runs_ended(self, jobs: set[str]) -> None:
+    def _after_runs_ended(self, jobs: set[str], until: float | None = None) -> set[str]:
         self.ended_jobs.update(jobs)  # done in `tidy`, not between two starts
+        return set()
 
     def tidy(self, until: float | None = None) -> None:
-        """What a run's end leaves to do: deletes deferred by it, history to prune; a
-        job at a time until `until` (monotonic), the rest left for the next idle pass."""
-        while self.ended_jobs:
-            jobs = {self.ended_jobs.pop()} if until is not None else self.ended_jobs
-            if until is None:
-                self.ended_jobs = set()
-            super()._after_runs_ended(jobs)
-            if until is not None and self.clock.monotonic() >= until:
-                return
+        """What a run's end leaves to do: deletes deferred by it, history to prune, until
+        `until` (monotonic); the rest is left for the next idle pass."""
+        if self.ended_jobs:
+            self.ended_jobs = super()._after_runs_ended(self.ended_jobs, until)
 
 
 class Daemon:
@@ -154,22 +150,11 @@ class Daemon:
 
     def _run(self) -> int:
         listener = Listener(self.home)
-        logs = LogFiles(self.home)
-        self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
-        self.supervisor = Supervisor(
-            journal=self.journal,
-            logs=logs,
-            clock=self.clock,
-            max_parallel=self.max_parallel,
-            kill_grace=self.kill_grace,
-            listener=listener,
-        )
+        self._open_executor(listener)
+        assert self.supervisor is not None
         watch: FolderWatch | None = None
         try:
-            self._recover()
-            self.up_since = self.clock.now()
-            self._apply_at_start()
-            self.jobs.load(self.store, now=self.clock.now())
+            self._start()
             watch = FolderWatch(self.config, self.folder_changed)
             watch.start()
             self.store.record_daemon(self._record())
@@ -192,6 +177,27 @@ class Daemon:
             self.supervisor.close()
             listener.close()
         return 0
+
+    def _open_executor(self, listener: Listener) -> None:
+        """The executor the loop drives, and its journal."""
+        logs = LogFiles(self.home)
+        self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
+        self.supervisor = Supervisor(
+            journal=self.journal,
+            logs=logs,
+            clock=self.clock,
+            max_parallel=self.max_parallel,
+            kill_grace=self.kill_grace,
+            listener=listener,
+        )
+
+    def _start(self) -> None:
+        """Before the loop: the last daemon's runs found stale, the folder applied, the
+        jobs read."""
+        self._recover()
+        self.up_since = self.clock.now()
+        self._apply_at_start()
+        self.jobs.load(self.store, now=self.clock.now())
 
     def _guarded_step(self) -> None:
         """A pass that fails (the store unreachable for a moment, a bug) is logged and

@@ -31,13 +31,18 @@ class StoreJournal:
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         return self.store.cancel_requests(run_ids)
 
-    def _after_runs_ended(self, jobs: set[str]) -> None:
+    def _after_runs_ended(self, jobs: set[str], until: float | None = None) -> set[str]:
         """Deletes that waited for a run to end, and the history of the jobs whose runs
-        ended, pruned."""
+        ended, pruned: a job at a time, stopping once `until` (monotonic) has passed;
+        the jobs left to prune."""
         now = self.clock.now()
         self.store.finish_deferred_deletes()
-        for job in sorted(jobs):
-            prune_job(self.store, self.logs, job, now=now)
+        left = sorted(jobs, reverse=True)
+        while left:
+            prune_job(self.store, self.logs, left.pop(), now=now)
+            if until is not None and self.clock.monotonic() >= until:
+                break
+        return set(left)
 
 
 def _apply(w: RunWriter, c: j.Change) -> None:

@@ -17,9 +17,7 @@ import sqlalchemy as sa
 from runner.clock import FakeClock, SystemClock
 from runner.daemon import applier, service
 from runner.daemon.eventlog import EventLog
-from runner.daemon.service import Daemon, DaemonJournal
-from runner.executors.logs import LogFiles
-from runner.executors.supervisor import Supervisor
+from runner.daemon.service import Daemon
 from runner.store import Store, StoreError, open_store
 from runner.wakeup import Listener
 from tests.daemon.conftest import Env, env  # noqa: F401  (the fixture)
@@ -58,20 +56,8 @@ class Harness:
             kill_grace=1.0,
         )
         self.listener = Listener(self.home)
-        logs = LogFiles(self.home)
-        d.journal = DaemonJournal(self.store, logs, self.clock, d.changes)
-        d.supervisor = Supervisor(
-            journal=d.journal,
-            logs=logs,
-            clock=self.clock,
-            max_parallel=4,
-            kill_grace=1.0,
-            listener=self.listener,
-        )
-        d._recover()
-        d.up_since = self.clock.now()
-        d._apply("start")
-        d.jobs.load(self.store, now=self.clock.now())
+        d._open_executor(self.listener)  # what `Daemon.run` does before its loop
+        d._start()
         self.daemon = d
         return d
 
