@@ -479,10 +479,7 @@ def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -
         tasks = []
         for item, row in zip(new, rows, strict=True):
             found[(item["job"], item["due"])] = int(row.id)
-            tasks += [
-                {"b_run": int(row.id), "b_task": name, "b_position": n}
-                for n, name in enumerate(item["tasks"])
-            ]
+            tasks += _task_rows(int(row.id), item["tasks"])
         if tasks:
             conn.execute(_NEW_TASK, tasks)
     return [found[(i["job"], i["due"])] for i in items]
@@ -547,14 +544,13 @@ def _insert_run(
         raise RuntimeError("the store did not return the new run's id")
     run_id = int(key[0])
     if tasks:
-        conn.execute(
-            sa.insert(task_runs),
-            [
-                {"run_id": run_id, "task": name, "position": i, "state": "pending"}
-                for i, name in enumerate(tasks)
-            ],
-        )
+        conn.execute(_NEW_TASK, _task_rows(run_id, tasks))
     return run_id
+
+
+def _task_rows(run_id: int, tasks: Sequence[str]) -> list[dict[str, Any]]:
+    """A new run's task rows (`_NEW_TASK`): pending, in order."""
+    return [{"b_run": run_id, "b_task": name, "b_position": n} for n, name in enumerate(tasks)]
 
 
 def _locked_active_runs(conn: sa.Connection, job: str) -> list[ActiveRun]:
