@@ -1,6 +1,8 @@
-"""What a daemon reads and writes to start runs: the scheduled runs nobody owns, claimed
-many at a time; the states of the runs follow-ups wait on; the failure streak behind
-`holdOnFailure`; the pause a manual run disarms; and the daemon's own health record."""
+"""What a daemon reads and writes to start runs: the scheduled runs nobody owns, with what
+decides their start (the states of the runs follow-ups wait on, the active runs, the
+runtime holds), read at once (a start's first write takes the run: `RunWriter`); the
+failure streak behind `holdOnFailure`; the pause a manual run disarms; and the daemon's
+own health record."""
 
 from __future__ import annotations
 
@@ -61,12 +63,6 @@ _QUEUED = (  # the runs waiting to be started by a daemon (not a foreground run'
 class QueueOperations:
     engine: sa.Engine
 
-    def scheduled_runs(self) -> list[QueuedRun]:
-        """The runs waiting to be started by a daemon (not those a foreground `runner
-        run` created for itself), oldest due first."""
-        with self.engine.connect() as conn:
-            return [QueuedRun._make(row) for row in conn.execute(_QUEUED)]
-
     def queue_state(self) -> QueueState:
         """The scheduled runs and what decides whether they start; nothing else is read
         when none is scheduled."""
@@ -77,12 +73,6 @@ class QueueOperations:
             preceding = _states(conn, [q.after_run for q in queued if q.after_run])
             held = set(conn.execute(sa.select(holds.c.job).distinct()).scalars())
             return QueueState(queued, active_runs(conn), held, preceding)
-
-    def run_states(self, run_ids: Sequence[int]) -> dict[int, str]:
-        if not run_ids:
-            return {}
-        with self.engine.connect() as conn:
-            return _states(conn, run_ids)
 
     def recent_outcomes(self, job: str, limit: int) -> list[tuple[int, str]]:
         """The last `limit` runs of a job that ran to an end (success, failed, stale),

@@ -111,7 +111,7 @@ def test_a_follow_up_is_created_waiting_on_the_run_that_started(apply: Apply, st
     record = stored(store, run_b)
     assert (record.job, record.trigger, record.state) == ("b", "follow-up", "scheduled")
     assert [t.name for t in record.tasks] == ["a"]
-    (queued,) = [q for q in store.scheduled_runs() if q.id == run_b]
+    (queued,) = [q for q in store.queue_state().queued if q.id == run_b]
     assert queued.after_run == run_a and queued.trigger == "follow-up"
 
 
@@ -122,7 +122,7 @@ def test_each_follower_gets_its_follow_up(apply: Apply, store: Store) -> None:
     made = create_follow_ups(store, run_id=run_a, job="a", followers=followers, now=T0)
     assert [name for _, name, _ in made] == ["b", "c"]
     assert all(run_id is not None for run_id, _, _ in made)
-    assert {q.job: q.after_run for q in store.scheduled_runs()} == {"b": run_a, "c": run_a}
+    assert {q.job: q.after_run for q in store.queue_state().queued} == {"b": run_a, "c": run_a}
 
 
 def test_no_followers_no_follow_ups(apply: Apply, store: Store) -> None:
@@ -166,7 +166,7 @@ def test_under_overlap_queue_a_follow_up_waits_behind_the_running_run(
     run_a = start_run(store, "a")
     made = create_follow_ups(store, run_id=run_a, job="a", followers=["b"], now=T0)
     assert made[0][0] is not None
-    assert [q.after_run for q in store.scheduled_runs() if q.job == "b"] == [run_a]
+    assert [q.after_run for q in store.queue_state().queued if q.job == "b"] == [run_a]
 
 
 def test_under_overlap_queue_a_second_waiting_follow_up_is_dropped(
@@ -209,7 +209,7 @@ def test_two_runs_started_at_one_instant_each_get_a_follow_up_under_allow(
     second = create_follow_ups(store, run_id=run_2, job="a2", followers=["b"], now=T0)
     assert first[0][0] is not None and second[0][0] is not None
     assert first[0][0] != second[0][0]
-    waits_on = {q.after_run for q in store.scheduled_runs() if q.job == "b"}
+    waits_on = {q.after_run for q in store.queue_state().queued if q.job == "b"}
     assert waits_on == {run_1, run_2}
 
 
@@ -318,7 +318,7 @@ def test_a_new_manual_job_runs_once(apply: Apply, store: Store) -> None:
     (record,) = store.history(job="once")
     assert record.id == made[0][1] and record.state == "scheduled"
     assert record.owner is None  # for the daemon to start
-    assert [q.id for q in store.scheduled_runs()] == [record.id]
+    assert [q.id for q in store.queue_state().queued] == [record.id]
     assert store.history(job="nightly") == []
 
 
@@ -331,7 +331,7 @@ def test_status_start_written_out_runs_once_too(apply: Apply, store: Store) -> N
 def test_a_new_auto_job_gets_no_run(apply: Apply, store: Store) -> None:
     plan = apply(job("nightly", body=AUTO), job("paused", body=AUTO + "\nstatus: paused"))
     assert start_new_manual_jobs(store, plan, now=T0) == []
-    assert store.scheduled_runs() == []
+    assert store.queue_state().queued == []
 
 
 def test_a_changed_manual_job_does_not_run_again(apply: Apply, store: Store) -> None:
@@ -442,7 +442,7 @@ def test_a_stale_run_with_retries_left_gets_a_retry_of_what_had_not_succeeded(
     assert record.env == {"DAY": "2026-12-01"}
     assert [t.name for t in record.tasks] == ["extract", "load", "report"]
     assert record.owner is None
-    assert [q.id for q in store.scheduled_runs()] == [retry]
+    assert [q.id for q in store.queue_state().queued] == [retry]
 
 
 @pytest.mark.usefixtures("export")
@@ -458,14 +458,14 @@ def test_no_retry_once_the_runs_attempts_used_up_the_limit(store: Store) -> None
     """load allows one retry; this run already is the second attempt."""
     run = stale_run(store, attempt=2)
     assert retry_stale(store, run, now=T0 + 2 * MIN) is None
-    assert store.scheduled_runs() == []
+    assert store.queue_state().queued == []
 
 
 @pytest.mark.usefixtures("export")
 def test_no_retry_once_the_tasks_own_attempts_used_up_the_limit(store: Store) -> None:
     run = stale_run(store, load_attempt=2)
     assert retry_stale(store, run, now=T0 + 2 * MIN) is None
-    assert store.scheduled_runs() == []
+    assert store.queue_state().queued == []
 
 
 @pytest.mark.usefixtures("export")
@@ -528,7 +528,7 @@ def test_no_retry_for_a_job_disabled_since(apply: Apply, store: Store) -> None:
     run = stale_run(store)
     apply(job("export", body="disabled: true", tasks=RETRIED), now=T0 + MIN)
     assert retry_stale(store, run, now=T0 + 2 * MIN) is None
-    assert store.scheduled_runs() == []
+    assert store.queue_state().queued == []
 
 
 def test_a_task_that_failed_before_with_continue_on_error_does_not_block_the_retry(

@@ -314,10 +314,7 @@ def test_the_queue_state_reads_runs_holds_and_what_follow_ups_wait_on(store: Sto
     ]
     assert state.held_jobs == {"held"}
     assert state.preceding == {first: "running", done: "success"}
-    # The same as the reads it replaces, one by one.
-    assert state.queued == store.scheduled_runs()
     assert state.active == store.active_runs()
-    assert state.preceding == store.run_states([first, done])
 
 
 # --- a task that has already exited --------------------------------------------------------
