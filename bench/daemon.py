@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 import math
 import os
@@ -91,7 +90,10 @@ from runner.spec.durations import format_seconds
 from runner.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from overhead import filesystem  # bench/overhead.py and bench/validate.py, beside this file
+from overhead import (  # bench/overhead.py and bench/validate.py, beside this file
+    filesystem,
+    import_apscheduler,
+)
 from validate import ROOT, load_average, machine, markdown_table, version
 
 DEFAULT_OUT = ROOT / "bench" / "results" / "daemon.json"
@@ -549,20 +551,6 @@ def runner_firing(
         result.notes.append(note)
     result.notes += [f"daemon: {p}" for p in daemon.problems()[:5]]
     return result
-
-
-def import_apscheduler() -> tuple[dict[str, ModuleType] | None, str]:
-    try:
-        modules = {
-            name: importlib.import_module(f"apscheduler.{name}")
-            for name in ("schedulers.background", "executors.pool", "events")
-        }
-    except ImportError as exc:
-        return None, f"APScheduler rows skipped: {exc} (pip install 'apscheduler==3.11.*')"
-    found = version("APScheduler") or "?"
-    if not found.startswith("3.11"):
-        return modules, f"APScheduler {found}, not 3.11: rows shown, but not the version asked"
-    return modules, f"APScheduler {found}"
 
 
 def aps_firing(
