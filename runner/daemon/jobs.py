@@ -54,6 +54,7 @@ class JobTable:
         self.followers: dict[str, list[str]] = {}
         self.holds: dict[str, Mapping[str, Any]] = {}  # the Hold resources, by name
         self.generation = -1
+        self.loads = 0  # how many times it was read: what a reader of it before can compare
         self._next: dict[str, datetime] = {}
         self._heap: list[tuple[datetime, str]] = []
 
@@ -62,6 +63,7 @@ class JobTable:
         with each one's next tick: from its cursor, or (new, or its schedule changed)
         from when it was applied; one that has passed makes the job due now, so that
         the tick decides its catch-up."""
+        self.loads += 1
         self.generation = store.generation()
         everything = store.resources(names=names)
         found = [r for r in everything if r.kind == "Job"]
@@ -126,6 +128,18 @@ class JobTable:
             if self._next.get(name) == due:
                 out.append(name)
                 del self._next[name]
+        return out
+
+    def due_by(self, at: datetime) -> list[str]:
+        """The jobs whose next tick falls by `at`, left in place (`due` takes them)."""
+        out, heap, stack = [], self._heap, [0]
+        while stack:  # the heap's nodes by `at`: a node's children fall no earlier
+            i = stack.pop()
+            if i < len(heap) and heap[i][0] <= at:
+                due, name = heap[i]
+                if self._next.get(name) == due:
+                    out.append(name)
+                stack += (2 * i + 1, 2 * i + 2)
         return out
 
     def set_next(self, name: str, due: datetime | None) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
 import signal
 import threading
 import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -41,10 +43,11 @@ from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.holds import blocking_hold
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
-from runner.scheduler.tick import TickReport, tick
+from runner.scheduler.tick import TickInputs, TickReport, tick
 from runner.spec.durations import format_seconds
 from runner.spec.types import format_timestamp
 from runner.store import QueuedRun, Store, StoreError, first_line
+from runner.store.queue import QueueState
 from runner.wakeup import Listener
 
 GRACE = 30.0
@@ -55,7 +58,21 @@ FULL_LOOK = 1.0  # the store's generation and the queue are read at least this o
 SPECS_KEPT = 1024  # revisions of specs kept for the runs' orders
 TIDY_SLICE = 0.05  # pruning when idle goes on this long at most, and only if it has time
 TIDY_AGAIN = 0.1  # and goes on this much later
+LEAD = 0.015  # a tick's reads are made this long before it falls (see `_prepare`)
+TICK_SLEEP = 0.002  # the last of the wait for a tick, slept exactly (epoll counts in ms)
 SHUTDOWN = "daemon shutdown"
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A tick's reads, made before it fell, and the queue as it was then; used only
+    while `marker` still holds."""
+
+    at: datetime
+    names: frozenset[str]
+    inputs: TickInputs
+    queue: QueueState
+    marker: tuple[int, int, int]
 
 
 class DaemonJournal(StoreJournal):
@@ -119,6 +136,9 @@ class Daemon:
         self._generation_at = float("-inf")  # when the store's generation was last read
         self._pokes = 0  # wake-ups from other processes seen by then
         self._specs: dict[tuple[str, int], Any] = {}  # (job, revision) -> spec
+        self._prepared: _Prepared | None = None  # the next tick's reads
+        self._queue: QueueState | None = None  # the queue once a prepared tick added to it
+        self._commits = 0  # transactions this process committed to the store
         self.supervisor: Supervisor | None = None
 
     # --- from any thread or a signal handler ------------------------------------------
@@ -181,6 +201,7 @@ class Daemon:
     def _open_executor(self, listener: Listener) -> None:
         """The executor the loop drives, and its journal."""
         logs = LogFiles(self.home)
+        sa.event.listen(self.store.engine, "commit", self._committed)
         self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
         self.supervisor = Supervisor(
             journal=self.journal,
@@ -198,6 +219,7 @@ class Daemon:
         self.up_since = self.clock.now()
         self._apply_at_start()
         self.jobs.load(self.store, now=self.clock.now())
+        self.store.warm_up()
 
     def _guarded_step(self) -> None:
         """A pass that fails (the store unreachable for a moment, a bug) is logged and
@@ -274,8 +296,12 @@ class Daemon:
                 "the store is back (their runs are then found stale and retried)"
             ) from exc
 
+    def _committed(self, _conn: Any) -> None:
+        self._commits += 1
+
     def _step(self) -> None:
         assert self.supervisor is not None
+        self._sleep_to_tick()
         mono = self.clock.monotonic()
         if self._hup or (self._reload_at is not None and mono >= self._reload_at):
             origin = "SIGHUP" if self._hup else "change"
@@ -311,14 +337,53 @@ class Daemon:
         self._handle_changes()
         if not started and self._idle_for() > TIDY_SLICE:  # prune history, deferred deletes
             self.journal.tidy(until=self.clock.monotonic() + TIDY_SLICE)
+        if self._stopping is None:
+            self._prepare()
 
-    def _applied_elsewhere(self, mono: float) -> bool:
+    def _prepare(self) -> None:
+        """With the next tick at most LEAD away, what it reads is read now (and whether
+        another process applied), so that when it falls only its writes are left
+        before its tasks start. The reads stand while this process commits nothing,
+        reads the jobs no more and is not woken by another process; else the tick
+        reads again."""
+        at = self.jobs.next_tick()
+        if at is None or (at - self.clock.now()).total_seconds() > LEAD:
+            return
+        if self._prepared is not None and self._prepared.at == at and self._still(self._prepared):
+            return
+        self._prepared = None
+        if self._applied_elsewhere(self.clock.monotonic(), force=True):
+            self.jobs.load(self.store, now=self.clock.now())
+            at = self.jobs.next_tick()
+        names = self.jobs.due_by(at) if at is not None else []
+        if at is not None and names:
+            inputs = self.store.tick_inputs(names)
+            queue = self.store.queue_state(even_empty=True)
+            self._prepared = _Prepared(at, frozenset(names), inputs, queue, self._marker())
+
+    def _marker(self) -> tuple[int, int, int]:
+        assert self.supervisor is not None
+        return (self._commits, self.supervisor.pokes, self.jobs.loads)
+
+    def _still(self, prepared: _Prepared) -> bool:
+        return prepared.marker == self._marker()
+
+    def _sleep_to_tick(self) -> None:
+        """The loop wakes for a prepared tick up to a millisecond early (epoll rounds
+        to milliseconds): the rest is slept here, exactly."""
+        if self._prepared is not None:
+            left = (self._prepared.at - self.clock.now()).total_seconds()
+            if 0 < left <= TICK_SLEEP:
+                self.clock.sleep(left)
+
+    def _applied_elsewhere(self, mono: float, *, force: bool = False) -> bool:
         """Whether another process applied since the jobs were read: asked of the store
         when another process woke the daemon (`runner apply` does), and at least once
-        a second, not on every pass (a tick's pass does not pay for it)."""
+        a second, not on every pass (a tick's pass does not pay for it: `_prepare`
+        asked just before it)."""
         assert self.supervisor is not None
         pokes = self.supervisor.pokes
-        if pokes == self._pokes and mono - self._generation_at < FULL_LOOK:
+        if not force and pokes == self._pokes and mono - self._generation_at < FULL_LOOK:
             return False
         self._pokes, self._generation_at = pokes, mono
         return self.store.generation() != self.jobs.generation
@@ -360,12 +425,22 @@ class Daemon:
         wake = [IDLE_LOOK]
         if self._retry_at is not None:
             wake.append(self._retry_at - self.clock.monotonic())
-        for at in (self.jobs.next_tick(), self._admit_wake):
-            if at is not None:
-                wake.append((at - now).total_seconds())
+        at = self.jobs.next_tick()
+        if at is not None:
+            wake.append(self._tick_wait(at, now))
+        if self._admit_wake is not None:
+            wake.append((self._admit_wake - now).total_seconds())
         if self._reload_at is not None:
             wake.append(self._reload_at - self.clock.monotonic())
         return max(0.0, min(wake))
+
+    def _tick_wait(self, at: datetime, now: datetime) -> float:
+        """Until the tick at `at`: once prepared, until it falls, by whole milliseconds
+        (`_sleep_to_tick` sleeps the rest); before, until it is LEAD away."""
+        left = (at - now).total_seconds()
+        if self._prepared is not None and self._prepared.at == at:
+            return math.floor(left * 1000) / 1000
+        return left - LEAD
 
     # --- configuration ---------------------------------------------------------------
 
@@ -417,12 +492,23 @@ class Daemon:
     # --- ticks and starts --------------------------------------------------------------
 
     def _tick(self, due: list[str], now: datetime) -> TickReport:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and not (self._still(prepared) and prepared.names >= set(due)):
+            prepared = None
         try:
-            report = tick(self.store, now=now, up_since=self.up_since, only=due)
+            report = tick(
+                self.store,
+                now=now,
+                up_since=self.up_since,
+                only=due,
+                inputs=prepared.inputs if prepared is not None else None,
+            )
         except Exception:
             for name in due:  # decided again with the next pass
                 self.jobs.set_next(name, now)
             raise
+        if prepared is not None and not report.cancelled:
+            self._queue = self._queue_with(prepared.queue, report)
         for key, spec in report.specs.items():  # what the runs' orders are made from
             self._specs[key] = spec
         assert self.supervisor is not None
@@ -463,6 +549,7 @@ class Daemon:
     def _admit(self, now: datetime) -> list[RunOrder]:
         """Start what may start; the runs started."""
         assert self.supervisor is not None
+        known, self._queue = self._queue, None
         if self._stopping is not None:
             return []
         free = self.supervisor.free_slots()
@@ -470,7 +557,7 @@ class Daemon:
         if free <= 0 and mono - self._admitted_at < FULL_LOOK:
             return []  # nothing can start: the queue is looked at again when a slot frees
         self._admitted_at = mono
-        state = self.store.queue_state()
+        state = known or self.store.queue_state()
         self._admit_wake = None
         if not state.queued:
             return []
@@ -503,6 +590,22 @@ class Daemon:
         for run_id in taken:
             self._runs.pop(run_id, None)
         return [order for order in orders if order.run_id not in taken]
+
+    def _queue_with(self, queue: QueueState, report: TickReport) -> QueueState | None:
+        """The queue read before a prepared tick, with the runs the tick made: what the
+        store holds now, as nothing else was written since (or None: read it)."""
+        assert self.supervisor is not None
+        made = report.created
+        if any(c.run_id in self._runs or c.run_id in self.supervisor.runs for c in made):
+            return None  # a run that existed already (ours): the store says what it is
+        queued = {q.id: q for q in queue.queued}
+        for c in made:
+            queued.setdefault(
+                c.run_id,
+                QueuedRun(c.run_id, c.job, c.revision, c.trigger, c.due, 1, None, None, None, None),
+            )
+        ordered = sorted(queued.values(), key=lambda q: (q.due, q.id))
+        return queue._replace(queued=ordered)
 
     def _held(
         self, job: Job, run: QueuedRun, runtime: set[str], now: datetime

@@ -20,7 +20,10 @@ from typing import Any
 from runner.plan import ActiveRun
 from runner.scheduler.decide import decide, ticks
 from runner.scheduler.overlap import on_tick
-from runner.store import Cursor, Store
+from runner.store import Cursor, Store, StoredResource
+
+# What a tick reads (`Store.tick_inputs`): the jobs with their specs, cursors, active runs.
+TickInputs = tuple[list[tuple[StoredResource, dict[str, Any]]], dict[str, Cursor], list[ActiveRun]]
 
 CANCELLED_BY_TICK = "cancelled by the tick at {due} (overlap: cancel-running)"
 
@@ -31,6 +34,7 @@ class Created:
     job: str
     due: datetime
     trigger: str
+    revision: int
 
 
 @dataclass(slots=True)
@@ -49,13 +53,24 @@ def schedule_digest(schedule: Mapping[str, Any]) -> str:
 
 
 def tick(
-    store: Store, *, now: datetime, up_since: datetime, only: Collection[str] | None = None
+    store: Store,
+    *,
+    now: datetime,
+    up_since: datetime,
+    only: Collection[str] | None = None,
+    inputs: TickInputs | None = None,
 ) -> TickReport:
     """Create the runs that are due at `now` for every auto job (or those in `only`:
     the daemon knows which are due), count the ticks that make none, and say when the
-    next tick falls."""
+    next tick falls. `inputs`: what `store.tick_inputs` returned for (at least) these
+    jobs, read just before by a caller that knows nothing changed since."""
     report = TickReport()
-    found, cursors, running = store.tick_inputs(list(only) if only is not None else None)
+    if inputs is None:
+        inputs = store.tick_inputs(list(only) if only is not None else None)
+    found, cursors, running = inputs
+    if only is not None:
+        wanted = set(only)
+        found = [(r, spec) for r, spec in found if r.name in wanted]
     jobs = [r for r, _ in found if not r.deleting]
     specs = {r.name: spec for r, spec in found}
     active: dict[str, list[ActiveRun]] = defaultdict(list)
@@ -136,8 +151,11 @@ def tick(
             report.next_due = following
     creations = [c for i, c in enumerate(creations) if i not in dropped]
     # One transaction: the runs exist as soon as the cursors have moved past them.
-    for made, run_id in zip(creations, store.create_runs(creations, moves, events), strict=True):
-        report.created.append(Created(run_id, made["job"], made["due"], made["trigger"]))
+    made_ids = store.create_runs(creations, moves, events, stored=cursors.keys())
+    for made, run_id in zip(creations, made_ids, strict=True):
+        report.created.append(
+            Created(run_id, made["job"], made["due"], made["trigger"], made["revision"])
+        )
     return report
 
 

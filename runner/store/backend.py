@@ -17,7 +17,7 @@ from runner.store.cursors import Cursor, CursorOperations, read_cursors
 from runner.store.migrations import migrate
 from runner.store.queue import QueueOperations
 from runner.store.run_reads import RunQueries
-from runner.store.runs import RunOperations, active_runs, discard_scheduled
+from runner.store.runs import RunOperations, active_runs, discard_scheduled, rehearse_writes
 from runner.store.tables import (
     file_cache,
     meta,
@@ -112,6 +112,19 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
     def generation(self) -> int:
         """A counter that grows with every apply that changed the store."""
         return int(self.get_meta("generation") or 0)
+
+    def warm_up(self) -> None:
+        """Send once what a daemon's tick and start send (reads, and writes rolled
+        back), so that the first tick is as quick as the next ones."""
+        self.generation()
+        self.tick_inputs(["(rehearsal)"])
+        self.queue_state(even_empty=True)
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                rehearse_writes(conn)
+            finally:
+                transaction.rollback()
 
     # --- resources -------------------------------------------------------------------
 

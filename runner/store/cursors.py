@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -69,28 +69,39 @@ def read_cursors(conn: sa.Connection, names: Sequence[str] | None) -> dict[str, 
     return {r.job: Cursor(r.cursor, r.schedule_digest, r.paused) for r in rows}
 
 
-def write_cursors(conn: sa.Connection, cursors: Mapping[str, Cursor]) -> None:
+def write_cursors(
+    conn: sa.Connection, cursors: Mapping[str, Cursor], *, stored: Collection[str] = ()
+) -> None:
+    """Write the jobs' cursors. `stored`: those read as there by the writer (a tick):
+    they are updated without asking first; should one have gone meanwhile, the rest
+    are looked up and written as for any other."""
     if not cursors:
         return
+    rows = {job: {"b_job": job, **cursor._asdict()} for job, cursor in cursors.items()}
+    likely = [rows[job] for job in cursors if job in stored]
+    if likely and rows_matched(conn, conn.execute(_UPDATE_CURSOR, likely), len(likely)):
+        rows = {job: row for job, row in rows.items() if job not in stored}
+        if not rows:
+            return
     known = set(
         conn.execute(
-            sa.select(job_cursors.c.job).where(job_cursors.c.job.in_(list(cursors)))
+            sa.select(job_cursors.c.job).where(job_cursors.c.job.in_(list(rows)))
         ).scalars()
     )
-    rows = [
-        {
-            "b_job": job,
-            "cursor": c.cursor,
-            "schedule_digest": c.schedule_digest,
-            "paused": c.paused,
-        }
-        for job, c in cursors.items()
-    ]
-    updates = [r for r in rows if r["b_job"] in known]
-    inserts = [{**r, "job": r.pop("b_job")} for r in rows if r["b_job"] not in known]
+    updates = [r for job, r in rows.items() if job in known]
+    inserts = [{**r, "job": r.pop("b_job")} for job, r in rows.items() if job not in known]
     if updates:  # one statement, many rows
-        conn.execute(
-            sa.update(job_cursors).where(job_cursors.c.job == sa.bindparam("b_job")), updates
-        )
+        conn.execute(_UPDATE_CURSOR, updates)
     if inserts:
         conn.execute(sa.insert(job_cursors), inserts)
+
+
+_UPDATE_CURSOR = sa.update(job_cursors).where(job_cursors.c.job == sa.bindparam("b_job"))
+
+
+def rows_matched(conn: sa.Connection, result: sa.CursorResult[Any], expected: int) -> bool:
+    """Whether a write (one or many rows of parameters) matched `expected` rows, when
+    the driver can say so (False when it cannot: the caller then looks)."""
+    if expected != 1 and not conn.dialect.supports_sane_multi_rowcount:
+        return False
+    return result.rowcount == expected

@@ -59,19 +59,21 @@ _QUEUED = (  # the runs waiting to be started by a daemon (not a foreground run'
     .order_by(runs.c.due, runs.c.id)
 )
 
+_HELD_JOBS = sa.select(holds.c.job).distinct()
+
 
 class QueueOperations:
     engine: sa.Engine
 
-    def queue_state(self) -> QueueState:
+    def queue_state(self, *, even_empty: bool = False) -> QueueState:
         """The scheduled runs and what decides whether they start; nothing else is read
-        when none is scheduled."""
+        when none is scheduled, unless `even_empty` (runs about to be added to it)."""
         with self.engine.connect() as conn:
             queued = [QueuedRun._make(row) for row in conn.execute(_QUEUED)]
-            if not queued:
+            if not queued and not even_empty:
                 return QueueState([], [], set(), {})
             preceding = _states(conn, [q.after_run for q in queued if q.after_run])
-            held = set(conn.execute(sa.select(holds.c.job).distinct()).scalars())
+            held = set(conn.execute(_HELD_JOBS).scalars())
             return QueueState(queued, active_runs(conn), held, preceding)
 
     def recent_outcomes(self, job: str, limit: int) -> list[tuple[int, str]]:

@@ -5,8 +5,8 @@ for by another process."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ __all__ = [
     "RunWriter",
     "discard_scheduled",
 ]
-from runner.store.cursors import Cursor, write_cursors
+from runner.store.cursors import Cursor, rows_matched, write_cursors
 from runner.store.tables import UTCTime, holds, resources, runs, task_attempts, task_runs
 from runner.store.tables import events as events_table
 
@@ -158,10 +158,15 @@ class RunWriter:
     def flush(self) -> None:
         """Send what was gathered (done when the transaction ends)."""
         batch, self._batch, self._rows = self._batch, {}, set()
+        started = False  # every run started was matched by its conditional write
         for statement, params in batch.items():
-            self.conn.execute(statement, params)
+            result = self.conn.execute(statement, params)
+            if statement is _RUN_STARTED:
+                started = rows_matched(self.conn, result, len(params))
         if self._claims:  # were the runs started ours to start?
             claims, self._claims = self._claims, {}
+            if started:
+                return
             owned = {
                 (r.id, r.owner)
                 for r in self.conn.execute(
@@ -349,10 +354,13 @@ class RunOperations:
         items: Sequence[Mapping[str, Any]],
         cursors: Mapping[str, Cursor] | None = None,
         events: Sequence[Mapping[str, Any]] = (),
+        *,
+        stored: Collection[str] = (),
     ) -> list[int]:
         """Several runs in one transaction (a tick's), each as `create_run`'s keywords
         (no guard, no owner), with the jobs' cursors moved past them and the events
-        (rows of the events table) of the ticks that made none; the runs' ids."""
+        (rows of the events table) of the ticks that made none; the runs' ids.
+        `stored`: the jobs whose cursors the caller read as there (`write_cursors`)."""
         if not items and not cursors and not events:
             return []
         ticks = all(i.get("trigger") in TICK_TRIGGERS and set(i) <= _TICK_KEYS for i in items)
@@ -361,7 +369,7 @@ class RunOperations:
                 made = _insert_tick_runs(conn, items)
             else:
                 made = [_insert_run(conn, **item) for item in items]
-            write_cursors(conn, cursors or {})
+            write_cursors(conn, cursors or {}, stored=stored)
             if events:
                 conn.execute(sa.insert(events_table), list(events))
         return made
@@ -437,9 +445,37 @@ _NEW_TICK_RUN = sa.insert(runs).values(
     created=_time("b_now"),
     attempt=1,
 )
+_TICK_RUNS = sa.select(runs.c.id, runs.c.job, runs.c.due).where(
+    runs.c.job.in_(sa.bindparam("jobs", expanding=True)),
+    runs.c.due.in_(sa.bindparam("dues", expanding=True)),
+)
 _NEW_TASK = sa.insert(task_runs).values(
     run_id=_B("b_run"), task=_B("b_task"), position=_B("b_position"), state="pending"
 )
+
+
+def rehearse_writes(conn: sa.Connection) -> None:
+    """A tick's writes and a run's, on a run of no job, for the caller to roll back:
+    SQLAlchemy compiles each statement the first time it is sent (about a millisecond
+    each), and a daemon's first tick should not wait for that."""
+    at, job = datetime(1970, 1, 1, tzinfo=UTC), "(rehearsal)"
+    item = {"job": job, "revision": 0, "trigger": "schedule", "due": at, "now": at}
+    (run_id,) = _insert_tick_runs(conn, [{**item, "tasks": ["task"]}])
+    for _ in range(2):  # the first writes a new cursor, the second moves it
+        write_cursors(conn, {job: Cursor(at, "", False)}, stored=[job])
+    writer = RunWriter(conn)
+    writer.run_started(run_id, at=at, owner=Owner(host="", pid=0, started=0.0))
+    writer.task_set(run_id, "task", state="pending", reason=None)
+    writer.flush()
+    writer.attempt_started(run_id, "task", attempt=1, at=at, log="")
+    writer.flush()
+    writer.attempt_spawned(run_id, "task", pid=0, pid_started=0.0)
+    writer.flush()
+    writer.attempt_ended(
+        run_id, "task", attempt=1, at=at, exit_code=0, reason=None, task_state="success"
+    )
+    writer.run_ended(run_id, state="success", reason=None, at=at)
+    writer.flush()
 
 
 def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -450,12 +486,7 @@ def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -
     jobs = sorted({i["job"] for i in items})
     dues = sorted({i["due"] for i in items})
     found = {
-        (r.job, r.due): int(r.id)
-        for r in conn.execute(
-            sa.select(runs.c.id, runs.c.job, runs.c.due).where(
-                runs.c.job.in_(jobs), runs.c.due.in_(dues)
-            )
-        )
+        (r.job, r.due): int(r.id) for r in conn.execute(_TICK_RUNS, {"jobs": jobs, "dues": dues})
     }
     new = [i for i in items if (i["job"], i["due"]) not in found]
     first: dict[tuple[str, datetime], Mapping[str, Any]] = {}

@@ -118,3 +118,21 @@ def test_a_job_with_a_cursor_goes_on_from_it(
 
     later = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # down since 12:30: 13:00 passed
     assert loaded(store, later).due(later) == ["report"]
+
+
+def test_the_jobs_due_by_an_instant_are_named_and_left_for_the_tick(
+    config_dir: Path, write: WriteFile, store: Store
+) -> None:
+    periods = {"a": "1m", "b": "5m", "c": "15m", "d": "1h", "e": "1m"}
+    for name, period in periods.items():
+        write(f"{name}.yaml", every(name, period))
+    apply_at(config_dir, store, T)  # 10:20: next ticks 10:21 (a, e), 10:25, 10:30, 11:00
+    table = loaded(store, T)
+
+    assert table.due_by(T) == []
+    assert sorted(table.due_by(T + MINUTE)) == ["a", "e"]
+    assert sorted(table.due_by(T + 10 * MINUTE)) == ["a", "b", "c", "e"]
+    assert sorted(table.due_by(T + 10 * MINUTE)) == ["a", "b", "c", "e"]  # nothing taken
+    assert sorted(table.due(T + 5 * MINUTE)) == ["a", "b", "e"]
+    table.set_next("a", T + 2 * MINUTE)  # a's next tick, once the tick handled it
+    assert sorted(table.due_by(T + 10 * MINUTE)) == ["a", "c"]
