@@ -493,9 +493,9 @@ def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -
     for item in new:  # twice in one tick: made once, as first asked (as `_insert_run` does)
         first.setdefault((item["job"], item["due"]), item)
     new = list(first.values())
-    if new:
-        rows = conn.execute(
-            _NEW_TICK_RUN.returning(runs.c.id, sort_by_parameter_order=True),
+    if new:  # one executemany (RETURNING in order would send them one by one), then their ids
+        conn.execute(
+            _NEW_TICK_RUN,
             [
                 {
                     "b_job": i["job"],
@@ -506,11 +506,13 @@ def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -
                 }
                 for i in new
             ],
-        ).all()
+        )
+        wanted = {"jobs": sorted({i["job"] for i in new}), "dues": sorted({i["due"] for i in new})}
+        made = {(r.job, r.due): int(r.id) for r in conn.execute(_TICK_RUNS, wanted)}
         tasks = []
-        for item, row in zip(new, rows, strict=True):
-            found[(item["job"], item["due"])] = int(row.id)
-            tasks += _task_rows(int(row.id), item["tasks"])
+        for item in new:
+            run_id = found[(item["job"], item["due"])] = made[(item["job"], item["due"])]
+            tasks += _task_rows(run_id, item["tasks"])
         if tasks:
             conn.execute(_NEW_TASK, tasks)
     return [found[(i["job"], i["due"])] for i in items]

@@ -7,6 +7,7 @@ is rebuilt from these tables; nothing lives only in a process's memory.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,10 +34,9 @@ class UTCTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        value = value.astimezone(UTC)
         if dialect.name == "postgresql":
-            return value
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            return value.astimezone(UTC)
+        return _utc_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -44,6 +44,12 @@ class UTCTime(sa.types.TypeDecorator[datetime]):
         if isinstance(value, datetime):
             return value.astimezone(UTC)
         return datetime.fromisoformat(value)  # as written above; 40 times strptime's speed
+
+
+@functools.lru_cache(maxsize=1024)  # a pass writes the same few instants many times
+def _utc_text(value: datetime) -> str:
+    """`2026-11-23T12:00:00.000000Z`: fixed width, so that text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
