@@ -445,6 +445,7 @@ _NEW_TICK_RUN = sa.insert(runs).values(
     created=_time("b_now"),
     attempt=1,
 )
+_NEW_TICK_RUN_ID = _NEW_TICK_RUN.returning(runs.c.id)
 _TICK_RUNS = sa.select(runs.c.id, runs.c.job, runs.c.due).where(
     runs.c.job.in_(sa.bindparam("jobs", expanding=True)),
     runs.c.due.in_(sa.bindparam("dues", expanding=True)),
@@ -493,28 +494,30 @@ def _insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -
     for item in new:  # twice in one tick: made once, as first asked (as `_insert_run` does)
         first.setdefault((item["job"], item["due"]), item)
     new = list(first.values())
-    if new:  # one executemany (RETURNING in order would send them one by one), then their ids
-        conn.execute(
-            _NEW_TICK_RUN,
-            [
-                {
-                    "b_job": i["job"],
-                    "b_revision": i["revision"],
-                    "b_trigger": i["trigger"],
-                    "b_due": i["due"],
-                    "b_now": i["now"],
-                }
-                for i in new
-            ],
-        )
+    params = [
+        {
+            "b_job": i["job"],
+            "b_revision": i["revision"],
+            "b_trigger": i["trigger"],
+            "b_due": i["due"],
+            "b_now": i["now"],
+        }
+        for i in new
+    ]
+    made: dict[tuple[str, datetime], int] = {}
+    if len(new) == 1:  # one row: its id returned
+        only = conn.execute(_NEW_TICK_RUN_ID, params[0]).scalar_one()
+        made[(new[0]["job"], new[0]["due"])] = int(only)
+    elif new:  # one executemany (RETURNING in order would send them one by one), then their ids
+        conn.execute(_NEW_TICK_RUN, params)
         wanted = {"jobs": sorted({i["job"] for i in new}), "dues": sorted({i["due"] for i in new})}
         made = {(r.job, r.due): int(r.id) for r in conn.execute(_TICK_RUNS, wanted)}
-        tasks = []
-        for item in new:
-            run_id = found[(item["job"], item["due"])] = made[(item["job"], item["due"])]
-            tasks += _task_rows(run_id, item["tasks"])
-        if tasks:
-            conn.execute(_NEW_TASK, tasks)
+    tasks = []
+    for item in new:
+        run_id = found[(item["job"], item["due"])] = made[(item["job"], item["due"])]
+        tasks += _task_rows(run_id, item["tasks"])
+    if tasks:
+        conn.execute(_NEW_TASK, tasks)
     return [found[(i["job"], i["due"])] for i in items]
 
 
