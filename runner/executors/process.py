@@ -12,6 +12,7 @@ running task, on timers and on wake-ups at once, without a thread per task.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -53,14 +54,45 @@ class SpawnFailed(Exception):
         self.exit_code = exit_code
 
 
+class Programs:
+    """Where a command's program is on its PATH, found once and kept for a burst of
+    spawns (`forget` between bursts, so that a program installed or moved meanwhile is
+    found anew). Without it, each spawn tries every PATH folder in turn in the child
+    (an `execve` each) while the daemon waits for it."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], str | None] = {}
+
+    def forget(self) -> None:
+        self._found.clear()
+
+    def find(self, name: str, env: Mapping[str, str]) -> str | None:
+        """The absolute path of program `name`, or None: leave it to the spawn (a path
+        already, a PATH with a relative folder, which the task's workdir decides, or
+        nothing found, which the spawn reports)."""
+        path = env.get("PATH", os.defpath)
+        key = (name, path)
+        if key not in self._found:
+            plain = "/" not in name and all(os.path.isabs(d) for d in path.split(os.pathsep))
+            self._found[key] = shutil.which(name, path=path) if plain else None
+        return self._found[key]
+
+
 def spawn(
-    argv: Sequence[str], *, cwd: str, env: Mapping[str, str], log_fd: int, shown: str
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    log_fd: int,
+    shown: str,
+    programs: Programs | None = None,
 ) -> Child:
     if not os.path.isdir(cwd):
         raise SpawnFailed(f"workdir not found: {cwd}", 127)
     try:
         popen = subprocess.Popen(
             list(argv),
+            executable=programs.find(argv[0], env) if programs is not None else None,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,

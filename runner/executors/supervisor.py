@@ -27,7 +27,7 @@ from runner.executors import journal as j
 from runner.executors.graph import TaskGraph
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder, TaskSpec
-from runner.executors.process import Child, SpawnFailed, describe_exit, spawn
+from runner.executors.process import Child, Programs, SpawnFailed, describe_exit, spawn
 from runner.procs import ProcessId, group_alive, kill_group, myself
 from runner.spec.durations import format_seconds
 
@@ -97,6 +97,7 @@ class Supervisor:
         self._taken: set[int] = set()  # runs `start` was given that were not to be taken
         self._buffer: list[j.Change] = []
         self._attempts: dict[int, _Attempt] = {}  # by pidfd
+        self._programs = Programs()  # found once for a pass's spawns
         self._leftovers: set[int] = set()  # groups of ended tasks, sent SIGTERM
         self._killed: dict[int, float] = {}  # ... and when they were sent SIGKILL
         self._timers: list[tuple[float, int, _Timer]] = []
@@ -225,6 +226,7 @@ class Supervisor:
                 )
             self._flush()
             launches = [a for a in launches if a.run.order.run_id not in self._taken]
+            self._programs.forget()
             for attempt in launches:
                 self._spawn(attempt)
             for attempt in launches:  # their start times once all started (`read_started`)
@@ -312,6 +314,7 @@ class Supervisor:
                 env=order.task_env(task, attempt=attempt.number, base=self.base_env),
                 log_fd=log_fd,
                 shown=task.shown,
+                programs=self._programs,
             )
         except SpawnFailed as failed:
             os.write(log_fd, f"runner: {failed.reason}\n".encode())
