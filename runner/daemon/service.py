@@ -65,8 +65,9 @@ SHUTDOWN = "daemon shutdown"
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A tick's reads, made before it fell, and the queue as it was then; used only
-    while `marker` still holds."""
+    """A tick prepared before it falls: the reads for the jobs left to decide when it
+    falls (`names`: those with an active run), and the queue, with the runs made
+    ahead; used only while `marker` still holds."""
 
     at: datetime
     names: frozenset[str]
@@ -136,7 +137,7 @@ class Daemon:
         self._generation_at = float("-inf")  # when the store's generation was last read
         self._pokes = 0  # wake-ups from other processes seen by then
         self._specs: dict[tuple[str, int], Any] = {}  # (job, revision) -> spec
-        self._prepared: _Prepared | None = None  # the next tick's reads
+        self._prepared: _Prepared | None = None  # the next tick, prepared
         self._queue: QueueState | None = None  # the queue once a prepared tick added to it
         self._commits = 0  # transactions this process committed to the store
         self.supervisor: Supervisor | None = None
@@ -318,8 +319,11 @@ class Daemon:
         if self._applied_elsewhere(mono):
             self.jobs.load(self.store, now=now)
         self._handle_changes()
+        prepared = self._take_prepared(now)
         due = self.jobs.due(now)
-        report = self._tick(due, now) if due else None
+        report = self._tick(due, now, prepared) if due else None
+        if prepared is not None and not due:
+            self._queue = prepared.queue
         started: list[RunOrder] = []
         try:
             started = self._admit(now)
@@ -341,25 +345,45 @@ class Daemon:
             self._prepare()
 
     def _prepare(self) -> None:
-        """With the next tick at most LEAD away, what it reads is read now (and whether
-        another process applied), so that when it falls only its writes are left
-        before its tasks start. The reads stand while this process commits nothing,
-        reads the jobs no more and is not woken by another process; else the tick
-        reads again."""
+        """With the next tick at most LEAD away, it is made ready now, so that when it
+        falls only the start is left before its tasks run: whether another process
+        applied is asked, the due jobs and the queue are read, and the runs of the
+        jobs with no active run are made (due at the tick; admission starts them when
+        it falls). A job with an active run is decided when the tick falls (the run
+        may end by then), from the reads made now. The reads stand while this process
+        commits nothing, reads the jobs no more and is not woken by another process;
+        else they are made again."""
+        now = self.clock.now()
         at = self.jobs.next_tick()
-        if at is None or (at - self.clock.now()).total_seconds() > LEAD:
+        if at is None or (at - now).total_seconds() > LEAD:
             return
         if self._prepared is not None and self._prepared.at == at and self._still(self._prepared):
             return
         self._prepared = None
         if self._applied_elsewhere(self.clock.monotonic(), force=True):
-            self.jobs.load(self.store, now=self.clock.now())
+            self.jobs.load(self.store, now=now)
             at = self.jobs.next_tick()
         names = self.jobs.due_by(at) if at is not None else []
-        if at is not None and names:
-            inputs = self.store.tick_inputs(names)
-            queue = self.store.queue_state(even_empty=True)
-            self._prepared = _Prepared(at, frozenset(names), inputs, queue, self._marker())
+        if at is None or not names:
+            return
+        inputs = self.store.tick_inputs(names)
+        busy = {run.job for run in inputs[2]}
+        early = sorted(name for name in names if name not in busy)
+        queue = self.store.queue_state(even_empty=True)
+        if early:
+            report = self._tick(early, at, None, inputs=inputs, made_at=now)
+            self._say_ticked(report)
+            queue = self._queue_with(queue, report) or self.store.queue_state(even_empty=True)
+        late = frozenset(names) - set(early)
+        self._prepared = _Prepared(at, late, inputs, queue, self._marker())
+
+    def _take_prepared(self, now: datetime) -> _Prepared | None:
+        """The prepared tick once it falls, if its reads still stand."""
+        prepared = self._prepared
+        if prepared is None or prepared.at > now:
+            return None
+        self._prepared = None
+        return prepared if self._still(prepared) else None
 
     def _marker(self) -> tuple[int, int, int]:
         assert self.supervisor is not None
@@ -428,6 +452,8 @@ class Daemon:
         at = self.jobs.next_tick()
         if at is not None:
             wake.append(self._tick_wait(at, now))
+        if self._prepared is not None:
+            wake.append(self._tick_wait(self._prepared.at, now))
         if self._admit_wake is not None:
             wake.append((self._admit_wake - now).total_seconds())
         if self._reload_at is not None:
@@ -491,17 +517,27 @@ class Daemon:
 
     # --- ticks and starts --------------------------------------------------------------
 
-    def _tick(self, due: list[str], now: datetime) -> TickReport:
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None and not (self._still(prepared) and prepared.names >= set(due)):
-            prepared = None
+    def _tick(
+        self,
+        due: list[str],
+        now: datetime,
+        prepared: _Prepared | None,
+        *,
+        inputs: TickInputs | None = None,
+        made_at: datetime | None = None,
+    ) -> TickReport:
+        """Decide the due jobs' ticks at `now` (from `inputs`, or the prepared tick's
+        reads when they cover these jobs), and write their runs."""
+        if prepared is not None and prepared.names >= set(due):
+            inputs = prepared.inputs
         try:
             report = tick(
                 self.store,
                 now=now,
                 up_since=self.up_since,
                 only=due,
-                inputs=prepared.inputs if prepared is not None else None,
+                inputs=inputs,
+                made_at=made_at,
             )
         except Exception:
             for name in due:  # decided again with the next pass

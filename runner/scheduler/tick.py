@@ -59,11 +59,13 @@ def tick(
     up_since: datetime,
     only: Collection[str] | None = None,
     inputs: TickInputs | None = None,
+    made_at: datetime | None = None,
 ) -> TickReport:
     """Create the runs that are due at `now` for every auto job (or those in `only`:
     the daemon knows which are due), count the ticks that make none, and say when the
     next tick falls. `inputs`: what `store.tick_inputs` returned for (at least) these
-    jobs, read just before by a caller that knows nothing changed since."""
+    jobs, read just before by a caller that knows nothing changed since. `made_at`: the
+    time the runs are created, when that is before `now` (made ahead of their tick)."""
     report = TickReport()
     if inputs is None:
         inputs = store.tick_inputs(list(only) if only is not None else None)
@@ -130,7 +132,7 @@ def tick(
                     "revision": resource.revision,
                     "trigger": due.trigger,
                     "due": due.due,
-                    "now": now,
+                    "now": made_at or now,
                     "tasks": [t["name"] for t in spec.get("tasks") or ()],
                 }
             )

@@ -18,6 +18,7 @@ from runner.runs.trigger import trigger
 from runner.store import Store, open_store
 from runner.wakeup import poke
 from tests.daemon.test_review import START, Harness
+from tests.waiting import wait_for
 
 DUE = datetime(2026, 1, 5, 10, 1, tzinfo=UTC)  # the first tick after START (10:00:30)
 
@@ -73,10 +74,15 @@ def dues(fake: Harness) -> list[tuple[datetime, int, str]]:
     return [(r.due, r.revision, r.state) for r in fake.runs("export")]
 
 
-def test_a_prepared_tick_writes_and_starts_without_reading_again(
+def test_a_ticks_runs_are_made_ahead_and_start_when_it_falls_without_reading_again(
     fake: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     up_to_the_tick(fake)
+    ((run,),) = [fake.runs("export")]  # made 10 ms before its tick, not started
+    assert (run.due, run.state, run.revision) == (DUE, "scheduled", 1)
+    assert run.created == DUE - timedelta(seconds=0.01)
+    assert "run-created" in fake.out.getvalue()
+    assert "run-started" not in fake.out.getvalue()
     reads = Reads(fake.store, monkeypatch)
     fake.clock.advance(0.01)
     fake.step()
@@ -87,7 +93,7 @@ def test_a_prepared_tick_writes_and_starts_without_reading_again(
     assert "run-started" in fake.out.getvalue()
 
 
-def test_a_write_by_the_daemon_itself_since_makes_the_tick_read_again(
+def test_a_write_by_the_daemon_itself_since_makes_the_start_read_the_queue_again(
     fake: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     up_to_the_tick(fake)
@@ -95,13 +101,14 @@ def test_a_write_by_the_daemon_itself_since_makes_the_tick_read_again(
     reads = Reads(fake.store, monkeypatch)
     fake.clock.advance(0.01)
     fake.step()
-    assert reads.calls == ["tick_inputs", "queue_state"]
-    assert [d[:2] for d in dues(fake)] == [(DUE, 1)]
+    assert reads.calls == ["queue_state"]
+    assert [(due, state in ("running", "success")) for due, _, state in dues(fake)] == [(DUE, True)]
 
 
-def test_a_job_changed_by_another_process_that_woke_the_daemon_runs_as_changed(
+def test_a_job_changed_just_before_its_tick_runs_the_revision_its_run_was_made_for(
     fake: Harness,
 ) -> None:
+    """As a run made at the tick would: a run keeps the revision it was made for."""
     up_to_the_tick(fake)
     assert fake.daemon is not None and fake.daemon.supervisor is not None
     # `runner apply` in another process: its own connection to the store, then a poke.
@@ -115,11 +122,22 @@ def test_a_job_changed_by_another_process_that_woke_the_daemon_runs_as_changed(
     fake.daemon.supervisor.poll(0)  # the loop's wait, which hears the poke
     fake.clock.advance(0.01)
     fake.step()
-    assert [d[:2] for d in dues(fake)] == [(DUE, 2)], fake.out.getvalue()
+    assert [d[:2] for d in dues(fake)] == [(DUE, 1)], fake.out.getvalue()
+
+    def ended() -> bool:
+        fake.daemon.supervisor.poll(0.02)  # type: ignore[union-attr]  # reaps it
+        fake.step()
+        return dues(fake)[0][2] == "success"
+
+    wait_for("the run to end", ended)
+    fake.clock.advance(60)  # the next tick runs the new revision
+    fake.step()
+    assert [d[:2] for d in dues(fake)] == [(DUE, 1), (DUE + timedelta(minutes=1), 2)]
 
 
-def test_a_prepared_tick_of_a_job_still_running_queues_behind_it(fake: Harness) -> None:
-    """The queue read before the tick holds the active runs even when nothing waited."""
+def running_first(fake: Harness) -> Harness:
+    """`export` (overlap: queue) with its first run still running, 10 ms before the next
+    tick, which the loop prepared: the job is decided when the tick falls."""
     fake.write("a.yaml", JOB.format(overlap="queue", run="sleep 30"))
     d = fake.boot()
     fake.step()
@@ -127,10 +145,25 @@ def test_a_prepared_tick_of_a_job_still_running_queues_behind_it(fake: Harness) 
     fake.step()  # the first run starts, and goes on
     assert [d[2] for d in dues(fake)] == ["running"]
     fake.clock.advance(60 - 0.01)
+    assert d.supervisor is not None
+    d.supervisor.poll(0)  # the loop's wait: the run's heartbeat is written meanwhile
     fake.step()
     assert d._prepared is not None and d._prepared.at == DUE + timedelta(minutes=1)
+    assert d._prepared.names == {"export"}
+    assert len(dues(fake)) == 1  # nothing made ahead for it
+    return fake
+
+
+def test_a_job_still_running_is_decided_when_its_tick_falls_and_queues_behind(
+    fake: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the reads made before, with the queue read then, which holds the active runs
+    even when nothing waited."""
+    running_first(fake)
+    reads = Reads(fake.store, monkeypatch)
     fake.clock.advance(0.01)
     fake.step()
+    assert reads.calls == []
     assert [(due, state) for due, _, state in dues(fake)] == [
         (DUE, "running"),
         (DUE + timedelta(minutes=1), "scheduled"),
@@ -142,8 +175,8 @@ def test_a_run_queued_by_another_process_just_before_the_tick_is_seen_by_it(
     fake: Harness,
 ) -> None:
     """`runner run export` while the daemon runs: a run for the daemon, then a poke. The
-    tick then finds the job with a run waiting, and skips (overlap: skip)."""
-    up_to_the_tick(fake)
+    tick then finds one run waiting already, and skips (overlap: queue waits one)."""
+    running_first(fake)
     assert fake.daemon is not None and fake.daemon.supervisor is not None
     other = open_store(home=fake.home)
     try:
@@ -154,5 +187,5 @@ def test_a_run_queued_by_another_process_just_before_the_tick_is_seen_by_it(
     fake.daemon.supervisor.poll(0)
     fake.clock.advance(0.01)
     fake.step()
-    assert [r.id for r in fake.runs("export")] == [queued], fake.out.getvalue()
+    assert [r.id for r in fake.runs("export")][1:] == [queued], fake.out.getvalue()
     assert "tick(s) skipped" in fake.out.getvalue()
