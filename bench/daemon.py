@@ -57,9 +57,10 @@ event) is read by a thread here that stamps every line with the time it arrived.
    (the k-th call of a job is its k-th event: max_instances=1). Same delay definition.
 
 The delay table also splits runner's delay with the daemon's own log stamps
-(millisecond, truncated): `run-created` - due and `run-started` - due. The daemon says
-both once the pass's tasks have been spawned (nothing is written to the log before a
-task starts), so they mark the end of the pass, not its steps. p99 is interpolated between
+(millisecond, truncated): `run-created` - due and `run-started` - due. A job with no
+active run has its tick's run made 15 ms ahead (negative `created`); `run-started` is
+said once the pass's tasks have been spawned (nothing is written to the log before a
+task starts), so it marks the end of the pass, not its steps. p99 is interpolated between
 samples (inclusive), so with 25 samples it is near the maximum. On a 2-core VM figures
 swing between runs: repeat before drawing conclusions. Results go to
 bench/results/daemon.json (ignored by git). Linux only (/proc).
@@ -1159,7 +1160,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\ndelay = the task's $EPOCHREALTIME - its scheduled time (bash builtins, no extra"
             " process);\ncreated / run-started: the daemon's own log stamps (ms, truncated)"
-            " - due; both\nare said once the pass's tasks were spawned: the end of the pass."
+            " - due; a run made\nahead of its tick (no active run) is created before it;"
+            " run-started is said once the\npass's tasks were spawned: the end of the pass."
         )
         ratios = []
         for runner_key, aps_case in (("one", "1 job"), ("hundred", "100 jobs")):

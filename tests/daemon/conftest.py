@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from runner.clock import FakeClock, SystemClock
 from runner.store import RunRecord, Store, open_store, opened
+from tests.daemon.harness import START, Harness
 from tests.waiting import DEADLINE, wait_for
 
 STOP_WAIT = 10.0
@@ -239,3 +241,21 @@ def store(_isolated_home: Path) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path, FakeClock(START))
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+@pytest.fixture
+def real(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path, SystemClock())
+    try:
+        yield h
+    finally:
+        h.close()

@@ -5,19 +5,16 @@ was woken by another process; and the queue they carry keeps what admission need
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runner.clock import FakeClock
 from runner.reconciler.apply import apply_config
 from runner.runs.trigger import trigger
 from runner.store import Store, open_store
 from runner.wakeup import poke
-from tests.daemon.test_review import START, Harness
+from tests.daemon.harness import START, Harness
 from tests.waiting import wait_for
 
 DUE = datetime(2026, 1, 5, 10, 1, tzinfo=UTC)  # the first tick after START (10:00:30)
@@ -31,15 +28,6 @@ JOB = """
       - name: a
         run: "{run}"
 """
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path, FakeClock(START))
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 class Reads:

@@ -4,97 +4,20 @@ to fail at chosen moments."""
 
 from __future__ import annotations
 
-import io
-import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from runner.clock import FakeClock, SystemClock
 from runner.daemon import applier, service
-from runner.daemon.eventlog import EventLog
-from runner.daemon.service import Daemon
-from runner.store import Store, StoreError, open_store
-from runner.wakeup import Listener
+from runner.store import StoreError
 from tests.daemon.conftest import Env, env  # noqa: F401  (the fixture)
-
-START = datetime(2026, 1, 5, 10, 0, 30, tzinfo=UTC)
+from tests.daemon.harness import Harness
 
 
 def store_down() -> sa.exc.OperationalError:
     return sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
-
-
-class Harness:
-    def __init__(self, root: Path, clock: Any) -> None:
-        self.root = root
-        self.config = root / "jobs.d"
-        self.config.mkdir(exist_ok=True)
-        self.home = root / "home"
-        self.home.mkdir(exist_ok=True)
-        self.clock = clock
-        self.out = io.StringIO()
-        self.store: Store = open_store(home=self.home)
-        self.daemon: Daemon | None = None
-        self.listener: Listener | None = None
-
-    def write(self, name: str, text: str) -> None:
-        (self.config / name).write_text(textwrap.dedent(text).lstrip("\n"))
-
-    def boot(self) -> Daemon:
-        d = Daemon(
-            store=self.store,
-            home=self.home,
-            config=[str(self.config)],
-            clock=self.clock,
-            log=EventLog(self.clock, stream=self.out),
-            max_parallel=4,
-            kill_grace=1.0,
-        )
-        self.listener = Listener(self.home)
-        d._open_executor(self.listener)  # what `Daemon.run` does before its loop
-        d._start()
-        self.daemon = d
-        return d
-
-    def step(self) -> None:
-        assert self.daemon is not None
-        self.daemon._guarded_step()
-        assert "internal-error" not in self.out.getvalue(), self.out.getvalue()
-
-    def close(self) -> None:
-        if self.daemon is not None and self.daemon.supervisor is not None:
-            sup = self.daemon.supervisor
-            sup.kill_everything()
-            sup.close()
-        if self.listener is not None:
-            self.listener.close()
-        self.store.close()
-
-    def runs(self, job: str | None = None) -> list[Any]:
-        return list(reversed(self.store.history(job=job, limit=1000)))
-
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path, FakeClock(START))
-    try:
-        yield h
-    finally:
-        h.close()
-
-
-@pytest.fixture
-def real(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path, SystemClock())
-    try:
-        yield h
-    finally:
-        h.close()
 
 
 EVERY_MINUTE = """
