@@ -222,7 +222,7 @@ class Daemon:
         self._apply_at_start()
         self.jobs.load(self.store, now=self.clock.now())
         self.store.warm_up()
-        gc.freeze()  # what the start made, out of later collections (see `_apply`)
+        _freeze()
 
     def _guarded_step(self) -> None:
         """A pass that fails (the store unreachable for a moment, a bug) is logged and
@@ -364,9 +364,11 @@ class Daemon:
         self._prepared = None
         if self._applied_elsewhere(self.clock.monotonic(), force=True):
             self.jobs.load(self.store, now=now)
-            at = self.jobs.next_tick()
-        names = self.jobs.due_by(at) if at is not None else []
-        if at is None or not names:
+            at = self.jobs.next_tick()  # the jobs changed: perhaps not within LEAD any more
+            if at is None or (at - now).total_seconds() > LEAD:
+                return
+        names = self.jobs.due_by(at)
+        if not names:
             return
         inputs = self.store.tick_inputs(names)
         busy = {run.job for run in inputs[2]}
@@ -392,6 +394,12 @@ class Daemon:
         return (self._commits, self.supervisor.pokes, self.jobs.loads)
 
     def _still(self, prepared: _Prepared) -> bool:
+        """Whether nothing changed since the tick was prepared; a wake-up from another
+        process that came since the loop's wait counts (the write it announces is
+        done), heard now rather than at the next wait."""
+        assert self.supervisor is not None
+        with self._fatal_store_errors():
+            self.supervisor.listen()
         return prepared.marker == self._marker()
 
     def _sleep_to_tick(self) -> None:
@@ -479,10 +487,7 @@ class Daemon:
             self._applied(done, origin, now)
         finally:
             finish(done)
-            # The job table and the caches live as long as the daemon: left out of the
-            # cyclic collector's full passes, which otherwise stop the loop for tens of
-            # milliseconds (reference counting still frees what is dropped).
-            gc.freeze()
+            _freeze()
 
     def _applied(self, done: Outcome, origin: str, now: datetime) -> None:
         if done.status == "busy":
@@ -856,6 +861,16 @@ class Daemon:
             "config": [str(Path(p).resolve()) for p in self.config],
             "max_parallel": self.max_parallel,
         }
+
+
+def _freeze() -> None:
+    """What the start or an apply left (the job table, caches, which live as long as the
+    daemon) is left out of the cyclic collector's later full passes, which would
+    otherwise stop the loop for tens of milliseconds; reference counting still frees
+    what is dropped. Collected first, so that no garbage cycle is frozen with it (the
+    applier's fork lifts the freeze; this sets it again)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _give_back_memory() -> None:

@@ -69,7 +69,9 @@ class Programs:
     def find(self, name: str, env: Mapping[str, str]) -> str | None:
         """The absolute path of program `name`, or None: leave it to the spawn (a path
         already, a PATH with a relative folder, which the task's workdir decides, or
-        nothing found, which the spawn reports)."""
+        nothing found, which the spawn reports). The first executable file on PATH;
+        should it fail to start (no `#!` line, a missing interpreter), the spawn tries
+        again with the usual search, which goes on to the next folder."""
         path = env.get("PATH", os.defpath)
         key = (name, path)
         if key not in self._found:
@@ -89,18 +91,14 @@ def spawn(
 ) -> Child:
     if not os.path.isdir(cwd):
         raise SpawnFailed(f"workdir not found: {cwd}", 127)
+    found = programs.find(argv[0], env) if programs is not None else None
     try:
-        popen = subprocess.Popen(
-            list(argv),
-            executable=programs.find(argv[0], env) if programs is not None else None,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+        try:
+            popen = _popen(argv, found, cwd=cwd, env=env, log_fd=log_fd)
+        except OSError:
+            if found is None:
+                raise
+            popen = _popen(argv, None, cwd=cwd, env=env, log_fd=log_fd)  # PATH, as Popen does
     except FileNotFoundError:
         raise SpawnFailed(f"command not found: {shown}", 127) from None
     except PermissionError:
@@ -116,6 +114,22 @@ def spawn(
         popen.wait()
         raise SpawnFailed(f"cannot watch the task's process: {exc.strerror}", 126) from None
     return Child(popen=popen, pidfd=pidfd)
+
+
+def _popen(
+    argv: Sequence[str], executable: str | None, *, cwd: str, env: Mapping[str, str], log_fd: int
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        list(argv),
+        executable=executable,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=log_fd,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        close_fds=True,
+    )
 
 
 def describe_exit(code: int, *, shell: bool) -> str:

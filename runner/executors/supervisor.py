@@ -141,6 +141,13 @@ class Supervisor:
         self._settle()
         return self._taken
 
+    def listen(self) -> None:
+        """Hear the wake-ups from other processes that came since the last wait, as
+        the wait would have (they count in `pokes`; a cancel they ask for is done)."""
+        if self._listener is not None and (heard := self._listener.drain()):
+            self.pokes += heard
+            self.check_cancels()
+
     def check_cancels(self) -> None:
         """Look in the journal for cancels asked for by others, and carry them out."""
         self._look_for_cancels()

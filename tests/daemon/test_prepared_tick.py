@@ -4,12 +4,15 @@ was woken by another process; and the queue they carry keeps what admission need
 
 from __future__ import annotations
 
+import gc
 import os
+import weakref
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from runner.daemon import service
 from runner.reconciler.apply import apply_config
 from runner.runs.trigger import trigger
 from runner.store import Store, open_store
@@ -159,11 +162,14 @@ def test_a_job_still_running_is_decided_when_its_tick_falls_and_queues_behind(
     assert "queued behind the job's active run" in fake.out.getvalue()
 
 
+@pytest.mark.parametrize("heard", [True, False], ids=["heard-by-the-wait", "not-yet-heard"])
 def test_a_run_queued_by_another_process_just_before_the_tick_is_seen_by_it(
-    fake: Harness,
+    fake: Harness, heard: bool
 ) -> None:
-    """`runner run export` while the daemon runs: a run for the daemon, then a poke. The
-    tick then finds one run waiting already, and skips (overlap: queue waits one)."""
+    """`runner run export` while the daemon runs: a run for the daemon, then a poke,
+    which the loop's wait heard, or which came after it returned (the tick hears it
+    then). The tick then finds one run waiting already, and skips (overlap: queue
+    waits one)."""
     running_first(fake)
     assert fake.daemon is not None and fake.daemon.supervisor is not None
     other = open_store(home=fake.home)
@@ -172,8 +178,54 @@ def test_a_run_queued_by_another_process_just_before_the_tick_is_seen_by_it(
     finally:
         other.close()
     assert poke(fake.home, os.getpid())
-    fake.daemon.supervisor.poll(0)
+    if heard:
+        fake.daemon.supervisor.poll(0)
     fake.clock.advance(0.01)
     fake.step()
     assert [r.id for r in fake.runs("export")][1:] == [queued], fake.out.getvalue()
     assert "tick(s) skipped" in fake.out.getvalue()
+
+
+def test_a_tick_that_a_reload_moves_beyond_the_lead_is_not_made_ahead(fake: Harness) -> None:
+    """Another host's apply, just before `a`'s tick, moves it an hour on: the reload made
+    when preparing finds the next tick (`b`'s, an hour away) and makes nothing now."""
+    fake.write("a.yaml", JOB.format(overlap="skip", run="true"))
+    fake.write("b.yaml", JOB.format(overlap="skip", run="true").replace("export", "hourly"))
+    fake.write("b.yaml", (fake.config / "b.yaml").read_text().replace("every: 1m", "every: 1h"))
+    d = fake.boot()
+    fake.step()
+    fake.clock.advance((DUE - START).total_seconds() - 0.5)
+    fake.step()
+    fake.write("a.yaml", JOB.format(overlap="skip", run="true").replace("every: 1m", "every: 1h"))
+    other = open_store(home=fake.home)
+    try:  # no poke: the once-a-second look at the store finds it
+        apply_config([str(fake.config)], other, now=fake.clock.now())
+    finally:
+        other.close()
+    fake.clock.advance(0.49)
+    fake.step()  # 10 ms before 10:01, which is no tick any more
+    assert d.jobs.next_tick() == datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
+    assert d._prepared is None
+    assert fake.runs("export") == [] and fake.runs("hourly") == []
+
+
+def test_the_freeze_after_a_start_or_an_apply_keeps_no_garbage_cycle() -> None:
+    """What the daemon freezes out of the collector's full passes is collected first: a
+    cycle that is garbage then would otherwise never be freed."""
+
+    class Node:
+        other: Node | None = None
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # the cycle is garbage, and no automatic pass collects it before
+    try:
+        node = Node()
+        node.other = node
+        gone = weakref.ref(node)
+        del node
+        service._freeze()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()

@@ -74,3 +74,35 @@ def test_a_spawn_runs_the_program_found_and_says_when_there_is_none(tmp_path: Pa
     assert log.read_text() == "tool\n"
     assert missing.value.exit_code == 127
     assert "command not found" in missing.value.reason
+
+
+def test_a_program_that_cannot_start_is_searched_for_again_as_popen_would(
+    tmp_path: Path,
+) -> None:
+    """The first executable file on PATH without a `#!` line (or with a missing
+    interpreter) fails to start; the usual search then goes on to the next folder."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    bad = first / "tool"
+    bad.write_bytes(b"\x7fELF not really\n")  # executable, but no program the kernel runs
+    bad.chmod(0o755)
+    gone = first / "tool2"
+    gone.write_text("#!/no/such/interpreter\n")
+    gone.chmod(0o755)
+    tool(second, "tool")
+    tool(second, "tool2")
+    env = {"PATH": f"{first}{os.pathsep}{second}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    programs = Programs()
+    assert programs.find("tool", env) == str(bad)
+    log = tmp_path / "log"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        for name in ("tool", "tool2"):
+            child = spawn(
+                [name], cwd=str(tmp_path), env=env, log_fd=fd, shown=name, programs=programs
+            )
+            assert child.reap() == 0
+    finally:
+        os.close(fd)
+    assert log.read_text() == "tool\ntool\n"
