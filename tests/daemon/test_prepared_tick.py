@@ -229,3 +229,20 @@ def test_the_freeze_after_a_start_or_an_apply_keeps_no_garbage_cycle() -> None:
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+
+
+def test_the_collection_after_an_apply_waits_until_no_tick_is_near(fake: Harness) -> None:
+    up_to_the_tick(fake)  # 10 ms before the tick
+    d = fake.daemon
+    assert d is not None
+    fake.write("b.yaml", JOB.format(overlap="skip", run="true").replace("export", "other"))
+    d._hup = True  # `kill -HUP`: applied at the next pass
+    fake.step()
+    assert "config-applied" in fake.out.getvalue()
+    assert d._freeze_due  # the tick falls within FREEZE_IDLE: not now
+    fake.clock.advance(0.01)
+    fake.step()  # the tick's run starts (nothing else in that pass)
+    assert d._freeze_due
+    fake.clock.advance(0.1)
+    fake.step()  # the next tick is a minute away
+    assert not d._freeze_due
