@@ -244,5 +244,7 @@ def test_the_collection_after_an_apply_waits_until_no_tick_is_near(fake: Harness
     fake.step()  # the tick's run starts (nothing else in that pass)
     assert d._freeze_due
     fake.clock.advance(0.1)
+    assert d.supervisor is not None
+    d.supervisor.poll(0)  # the loop's wait: its timers (the heartbeat) fire
     fake.step()  # the next tick is a minute away
     assert not d._freeze_due
