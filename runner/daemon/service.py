@@ -140,7 +140,6 @@ class Daemon:
         self._pokes = 0  # wake-ups from other processes seen by then
         self._specs: dict[tuple[str, int], Any] = {}  # (job, revision) -> spec
         self._prepared: _Prepared | None = None  # the next tick, prepared
-        self._queue: QueueState | None = None  # the queue once a prepared tick added to it
         self._commits = 0  # transactions this process committed to the store
         self._freeze_due = False  # an apply lifted the freeze: set it again when idle
         self.supervisor: Supervisor | None = None
@@ -326,11 +325,10 @@ class Daemon:
         prepared = self._take_prepared(now)
         due = self.jobs.due(now)
         report = self._tick(due, now, prepared) if due else None
-        if prepared is not None and not due:
-            self._queue = prepared.queue
+        known = self._queue_with(prepared.queue, report) if prepared is not None else None
         started: list[RunOrder] = []
         try:
-            started = self._admit(now)
+            started = self._admit(now, known)
         finally:  # said once what was due has started: nothing delays the tasks
             if report is not None:
                 self._say_ticked(report)
@@ -559,8 +557,6 @@ class Daemon:
             for name in due:  # decided again with the next pass
                 self.jobs.set_next(name, now)
             raise
-        if prepared is not None and not report.cancelled:
-            self._queue = self._queue_with(prepared.queue, report)
         for key, spec in report.specs.items():  # what the runs' orders are made from
             self._specs[key] = spec
         assert self.supervisor is not None
@@ -598,10 +594,10 @@ class Daemon:
                     job=job,
                 )
 
-    def _admit(self, now: datetime) -> list[RunOrder]:
-        """Start what may start; the runs started."""
+    def _admit(self, now: datetime, known: QueueState | None = None) -> list[RunOrder]:
+        """Start what may start; the runs started. `known`: the queue as it stands, when
+        a prepared tick says so (else it is read)."""
         assert self.supervisor is not None
-        known, self._queue = self._queue, None
         if self._stopping is not None:
             return []
         free = self.supervisor.free_slots()
@@ -643,10 +639,15 @@ class Daemon:
             self._runs.pop(run_id, None)
         return [order for order in orders if order.run_id not in taken]
 
-    def _queue_with(self, queue: QueueState, report: TickReport) -> QueueState | None:
-        """The queue read before a prepared tick, with the runs the tick made: what the
-        store holds now, as nothing else was written since (or None: read it)."""
+    def _queue_with(self, queue: QueueState, report: TickReport | None) -> QueueState | None:
+        """The queue read before a prepared tick, with the runs its tick made (if it
+        made any): what the store holds now, as nothing else was written since; None
+        (read it) when the tick asked for cancels."""
         assert self.supervisor is not None
+        if report is None:
+            return queue
+        if report.cancelled:
+            return None
         made = report.created
         if any(c.run_id in self._runs or c.run_id in self.supervisor.runs for c in made):
             return None  # a run that existed already (ours): the store says what it is
