@@ -44,10 +44,10 @@ from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.holds import blocking_hold
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
-from runner.scheduler.tick import TickInputs, TickReport, tick
+from runner.scheduler.tick import TickReport, tick
 from runner.spec.durations import format_seconds
 from runner.spec.types import format_timestamp
-from runner.store import QueuedRun, Store, StoreError, first_line
+from runner.store import QueuedRun, Store, StoreError, TickInputs, first_line
 from runner.store.queue import QueueState
 from runner.wakeup import Listener
 

@@ -20,10 +20,7 @@ from typing import Any
 from runner.plan import ActiveRun
 from runner.scheduler.decide import decide, ticks
 from runner.scheduler.overlap import on_tick
-from runner.store import Cursor, Store, StoredResource
-
-# What a tick reads (`Store.tick_inputs`): the jobs with their specs, cursors, active runs.
-TickInputs = tuple[list[tuple[StoredResource, dict[str, Any]]], dict[str, Cursor], list[ActiveRun]]
+from runner.store import Cursor, Store, TickInputs
 
 CANCELLED_BY_TICK = "cancelled by the tick at {due} (overlap: cancel-running)"
 

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from runner.errors import RunnerError
-from runner.store.backend import Store, StoredResource
+from runner.store.backend import Store, StoredResource, TickInputs
 from runner.store.cursors import Cursor
 from runner.store.migrations import LATEST, StoreTooNew
 from runner.store.queue import QueuedRun
@@ -38,6 +38,7 @@ __all__ = [
     "StoreTooNew",
     "StoredResource",
     "TaskRecord",
+    "TickInputs",
     "first_line",
     "open_store",
     "store_url",

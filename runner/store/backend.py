@@ -53,6 +53,13 @@ class StoredResource(NamedTuple):  # a NamedTuple: built straight from 10,000 ro
         return f"{self.source_file}:{self.source_line}"
 
 
+# What a tick reads (`Store.tick_inputs`): the jobs with their specs, cursors, active runs.
+TickInputs = tuple[list[tuple[StoredResource, dict[str, Any]]], dict[str, Cursor], list[ActiveRun]]
+
+# The job a daemon's rehearsal of a tick writes for (`Store.warm_up`); never a real name.
+REHEARSAL_JOB = "(rehearsal)"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceWrite:
     """A resource as apply writes it: new, changed, or only moved within the files."""
@@ -117,12 +124,12 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
         """Send once what a daemon's tick and start send (reads, and writes rolled
         back), so that the first tick is as quick as the next ones."""
         self.generation()
-        self.tick_inputs(["(rehearsal)"])
+        self.tick_inputs([REHEARSAL_JOB])
         self.queue_state(even_empty=True)
         with self.engine.connect() as conn:
             transaction = conn.begin()
             try:
-                rehearse_writes(conn)
+                rehearse_writes(conn, REHEARSAL_JOB)
             finally:
                 transaction.rollback()
 
@@ -140,9 +147,7 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
             rows = conn.execute(query.order_by(resources.c.kind, resources.c.name))
             return [StoredResource._make(r) for r in rows]
 
-    def tick_inputs(
-        self, names: Sequence[str] | None = None
-    ) -> tuple[list[tuple[StoredResource, dict[str, Any]]], dict[str, Cursor], list[ActiveRun]]:
+    def tick_inputs(self, names: Sequence[str] | None = None) -> TickInputs:
         """What a tick reads, in one connection: the jobs (all, or those named) with
         their specs, their cursors, and every active run."""
         query = sa.select(*_RESOURCE_COLUMNS, resources.c.spec).where(resources.c.kind == "Job")

@@ -455,11 +455,11 @@ _NEW_TASK = sa.insert(task_runs).values(
 )
 
 
-def rehearse_writes(conn: sa.Connection) -> None:
+def rehearse_writes(conn: sa.Connection, job: str) -> None:
     """A tick's writes and a run's, on a run of no job, for the caller to roll back:
     SQLAlchemy compiles each statement the first time it is sent (about a millisecond
     each), and a daemon's first tick should not wait for that."""
-    at, job = datetime(1970, 1, 1, tzinfo=UTC), "(rehearsal)"
+    at = datetime(1970, 1, 1, tzinfo=UTC)
     item = {"job": job, "revision": 0, "trigger": "schedule", "due": at, "now": at}
     (run_id,) = _insert_tick_runs(conn, [{**item, "tasks": ["task"]}])
     for _ in range(2):  # the first writes a new cursor, the second moves it
