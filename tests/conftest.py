@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from hypothesis import configuration as hypothesis_configuration
 
 from runner.clock import FakeClock
+from runner.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,21 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("RUNNER_CONFIG", raising=False)
     monkeypatch.delenv("RUNNER_STORE", raising=False)
     return home
+
+
+@pytest.fixture
+def home(_isolated_home: Path) -> Path:
+    return _isolated_home
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    """A real SQLite store in the test's home (tests/store's own runs on PostgreSQL too)."""
+    opened = open_store(home=home)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture

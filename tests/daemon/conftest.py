@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from runner.clock import FakeClock, SystemClock
-from runner.store import RunRecord, Store, open_store, opened
+from runner.store import RunRecord, opened
 from tests.daemon.harness import START, Harness
 from tests.waiting import DEADLINE, wait_for
 
@@ -231,16 +231,6 @@ def env(tmp_path: Path) -> Iterator[Env]:
         yield env
     finally:
         env.stop_all()
-
-
-@pytest.fixture
-def store(_isolated_home: Path) -> Iterator[Store]:
-    """A real SQLite store in the test's home."""
-    opened = open_store(home=_isolated_home)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture

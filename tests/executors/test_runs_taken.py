@@ -22,7 +22,7 @@ from runner.executors.order import RunOrder, TaskSpec
 from runner.executors.supervisor import Supervisor
 from runner.procs import ProcessId, myself
 from runner.runs.journal import StoreJournal
-from runner.store import RunRecord, RunsTaken, Store, open_store
+from runner.store import RunRecord, RunsTaken, Store
 from runner.store.tables import task_attempts
 
 DEADLINE = 10.0
@@ -30,18 +30,6 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CLOCK = SystemClock()
 ME = myself()
 OTHER = ProcessId(host="elsewhere.example", pid=4242, started=1234.5)  # another runner
-
-
-@pytest.fixture
-def home(_isolated_home: Path) -> Path:
-    return _isolated_home
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    opened = open_store(home=home)
-    yield opened
-    opened.close()
 
 
 class RecordingJournal(StoreJournal):

@@ -1,31 +1,16 @@
-"""What the tests of runs share: the home of the test (see tests/conftest.py) and a
-SQLite store in it."""
+"""What the tests of runs share (the home and its store are tests/conftest.py's)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-
-import pytest
 
 from runner.clock import SystemClock
 from runner.runs.foreground import execute
 from runner.runs.trigger import trigger
-from runner.store import RunRecord, Store, open_store
+from runner.store import RunRecord, Store
 
 CLOCK = SystemClock()
-
-
-@pytest.fixture
-def home(_isolated_home: Path) -> Path:
-    return _isolated_home
-
-
-@pytest.fixture
-def store(home: Path) -> Iterator[Store]:
-    opened = open_store(home=home)
-    yield opened
-    opened.close()
 
 
 def execute_job(
