@@ -6,7 +6,7 @@ a stale run. Instants are given; no clock is read."""
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from runner.runs.afterwards import (
     retry_stale,
     start_new_manual_jobs,
 )
-from runner.store import RunRecord, Store
+from runner.store import RunRecord, RunWriter, Store
 from runner.store.tables import events
 from tests.conftest import WriteFile
 
@@ -372,6 +372,46 @@ RETRIED = """
 """
 
 
+def running_export(
+    store: Store,
+    tasks: Sequence[str] = ("extract", "load", "report"),
+    *,
+    selected: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    attempt: int = 1,
+) -> int:
+    """A run of `export` its runner had started."""
+    return store.create_run(
+        job="export",
+        revision=1,
+        trigger="manual",
+        due=T0,
+        now=T0,
+        state="running",
+        tasks=list(tasks),
+        selected=selected,
+        env=env,
+        attempt=attempt,
+    )
+
+
+def ran(
+    w: RunWriter, run_id: int, task: str, n: int, code: int, becomes: str, reason: str | None
+) -> None:
+    """Attempt `n` of `task`, which ran and exited with `code`; the task `becomes`."""
+    w.attempt_started(run_id, task, attempt=n, at=T0, log=f"{task}.{n}.log")
+    w.attempt_ended(
+        run_id, task, attempt=n, at=T0, exit_code=code, reason=reason, task_state=becomes
+    )
+
+
+def died(store: Store, run_id: int) -> RunRecord:
+    """The run as it was read just before its runner was found dead, then marked stale."""
+    before = stored(store, run_id)
+    assert store.mark_stale(run_id, now=T0 + MIN, reason="its runner died while it ran")
+    return before
+
+
 def stale_run(
     store: Store,
     *,
@@ -382,45 +422,16 @@ def stale_run(
 ) -> RunRecord:
     """A run of `export` that died while `load` ran (extract had succeeded): the record as
     it was read just before it was marked stale, as `runner.runs.stale` passes it."""
-    run_id = store.create_run(
-        job="export",
-        revision=1,
-        trigger="manual",
-        due=T0,
-        now=T0,
-        state="running",
-        tasks=["extract", "load", "report"],
-        selected=selected,
-        env=env,
-        attempt=attempt,
-    )
+    run_id = running_export(store, selected=selected, env=env, attempt=attempt)
     with store.run_writes() as w:
         if selected is None or "extract" in selected:
-            w.attempt_started(run_id, "extract", attempt=1, at=T0, log="extract.1.log")
-            w.attempt_ended(
-                run_id,
-                "extract",
-                attempt=1,
-                at=T0,
-                exit_code=0,
-                reason=None,
-                task_state="success",
-            )
-        for n in range(1, load_attempt + 1):
-            w.attempt_started(run_id, "load", attempt=n, at=T0, log=f"load.{n}.log")
-            if n < load_attempt:
-                w.attempt_ended(
-                    run_id,
-                    "load",
-                    attempt=n,
-                    at=T0,
-                    exit_code=1,
-                    reason="exit code 1",
-                    task_state="pending",
-                )
-    before = stored(store, run_id)
-    assert store.mark_stale(run_id, now=T0 + MIN, reason="its runner died while it ran")
-    return before
+            ran(w, run_id, "extract", 1, 0, "success", None)
+        for n in range(1, load_attempt):
+            ran(w, run_id, "load", n, 1, "pending", "exit code 1")
+        w.attempt_started(
+            run_id, "load", attempt=load_attempt, at=T0, log=f"load.{load_attempt}.log"
+        )
+    return died(store, run_id)
 
 
 @pytest.fixture
@@ -471,23 +482,11 @@ def test_no_retry_once_the_tasks_own_attempts_used_up_the_limit(store: Store) ->
 @pytest.mark.usefixtures("export")
 def test_a_run_that_died_while_a_task_waited_for_its_retry_is_retried(store: Store) -> None:
     """load's first attempt failed and it waited for its backoff when the runner died."""
-    run_id = store.create_run(
-        job="export",
-        revision=1,
-        trigger="manual",
-        due=T0,
-        now=T0,
-        state="running",
-        tasks=["extract", "load", "report"],
-    )
+    run_id = running_export(store)
     with store.run_writes() as w:
         for task, code, becomes in (("extract", 0, "success"), ("load", 1, "pending")):
-            w.attempt_started(run_id, task, attempt=1, at=T0, log=f"{task}.1.log")
-            w.attempt_ended(
-                run_id, task, attempt=1, at=T0, exit_code=code, reason=None, task_state=becomes
-            )
-    before = stored(store, run_id)
-    assert store.mark_stale(run_id, now=T0 + MIN, reason="its runner died while it ran")
+            ran(w, run_id, task, 1, code, becomes, None)
+    before = died(store, run_id)
     retry = retry_stale(store, before, now=T0 + 2 * MIN)
     assert retry is not None
     assert stored(store, retry).selected == ["load", "report"]
@@ -543,27 +542,9 @@ def test_a_task_that_failed_before_with_continue_on_error_does_not_block_the_ret
             """,
         )
     )
-    run_id = store.create_run(
-        job="export",
-        revision=1,
-        trigger="manual",
-        due=T0,
-        now=T0,
-        state="running",
-        tasks=["extract", "load"],
-    )
+    run_id = running_export(store, ["extract", "load"])
     with store.run_writes() as w:
-        w.attempt_started(run_id, "extract", attempt=1, at=T0, log="extract.1.log")
-        w.attempt_ended(
-            run_id,
-            "extract",
-            attempt=1,
-            at=T0,
-            exit_code=1,
-            reason="exit code 1",
-            task_state="failed",
-        )
+        ran(w, run_id, "extract", 1, 1, "failed", "exit code 1")
         w.attempt_started(run_id, "load", attempt=1, at=T0, log="load.1.log")
-    before = stored(store, run_id)
-    assert store.mark_stale(run_id, now=T0 + MIN, reason="its runner died while it ran")
+    before = died(store, run_id)
     assert retry_stale(store, before, now=T0 + 2 * MIN) is not None
