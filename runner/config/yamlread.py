@@ -420,7 +420,7 @@ def _overflowing_alias(text: str, root: Node) -> Any:
     stack: list[list[Any]] = []  # [anchor, size] of each open collection
     expanded = 0
     try:
-        for event in _events(text):
+        for event in yaml.parse(text, Loader=_Loader):
             if event.start_mark is None or event.start_mark.index < root.start_mark.index:
                 continue  # an earlier document
             size = 1
@@ -453,26 +453,32 @@ def _too_deep(text: str, file: str) -> Diagnostic | None:
     nesting, so anything that might nest deeply is measured first, on the event stream."""
     if text.count("[") + text.count("{") + text.count("- ") < MAX_DEPTH and len(text) < 50_000:
         return None
-    depth = 0
     try:
-        for event in _events(text):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-                    return _diag(
-                        file, line, col, "too-deep", f"nesting deeper than {MAX_DEPTH} levels"
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+        return _deeper_than_limit(yaml.parse(text, Loader=_Loader), file)
+    except yaml.YAMLError:
+        pass
+    # libyaml's scanner reads ahead, and from PyYAML 6.0.4 on it refuses nesting past its
+    # own limit (about 1,000 levels) before the 101st level's event reaches us. PyYAML's
+    # pure-Python parser has no such limit and reads ahead at most 1,024 characters, so
+    # it is asked where our own limit was passed, whatever the installed version does.
+    try:
+        return _deeper_than_limit(yaml.parse(text, Loader=yaml.SafeLoader), file)
     except yaml.YAMLError:
         return None  # the composer reports syntax errors with their positions
+
+
+def _deeper_than_limit(events: Iterator[yaml.Event], file: str) -> Diagnostic | None:
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                return _diag(file, line, col, "too-deep", f"nesting deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
     return None
-
-
-def _events(text: str) -> Iterator[yaml.Event]:
-    return yaml.parse(text, Loader=_Loader)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagnostic:
