@@ -8,6 +8,9 @@ are in UTC.
 from __future__ import annotations
 
 import heapq
+import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -30,29 +33,60 @@ CRON_HELP = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+_SEPARATOR = re.compile(r"[ \t]+")  # as Vixie cron: spaces and tabs, nothing else
+_DAY_OF_MONTH = 2
+
+
+def cron_fields(expr: str) -> list[str]:
+    """The fields of `expr`, split at runs of spaces and tabs only."""
+    return [f for f in _SEPARATOR.split(expr) if f]
 
 
 def expand_cron(expr: str) -> str:
     """The 5-field form of `expr` (macros expanded, spaces collapsed)."""
-    text = " ".join(expr.split())
+    text = " ".join(cron_fields(expr))
     return MACROS.get(text.lower(), text)
 
 
 @lru_cache(maxsize=4096)
 def cron_error(expr: str) -> str | None:
     """Why `expr` is not a cron expression we run, or None when it is."""
+    stray = _stray_character(expr)
+    if stray:
+        return stray
     text = expand_cron(expr)
     if text.startswith("@"):
         return f'"{expr}" is not a supported cron macro; use {CRON_HELP}'
     if len(text.split()) != 5:
         count = len(text.split())
         return f'"{expr}" has {count} field{"" if count == 1 else "s"}; use {CRON_HELP}'
+    if "W" in text.split()[_DAY_OF_MONTH].upper():
+        return (
+            f'"{expr}": W (the weekday nearest a day, also in LW) is not supported; '
+            "use a day of the month, L (the last day) or a day-of-week such as 1-5"
+        )
     try:
         CronSim(text, _PROBE)
     except CronSimError as exc:
         reason = str(exc).rstrip(".").lower() or "does not parse"
         hint = f"; use {CRON_HELP}" if "fields" in reason else ""
         return f'"{expr}" is not a valid cron expression: {reason}{hint}'
+    return None
+
+
+def _stray_character(expr: str) -> str | None:
+    """A character no cron expression has: fields are printable ASCII, and only spaces
+    and tabs separate them (a no-break space pasted from a web page looks like a space
+    but is not one)."""
+    for i, char in enumerate(expr, start=1):
+        if char == "\t" or " " <= char <= "~":
+            continue
+        name = unicodedata.name(char, "a control character")
+        shown = json.dumps(expr)
+        what = f"character {i} is U+{ord(char):04X} ({name})"
+        if char.isspace() or unicodedata.category(char) in ("Zs", "Cf"):
+            return f"{shown}: {what}; separate the fields with spaces or tabs only"
+        return f"{shown}: {what}; write the expression in plain ASCII"
     return None
 
 

@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from runner.cli import run
 from runner.schedules import cron_error, cron_times, every_times, first_n, timezone_error
+from tests.conftest import WriteFile
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -113,7 +115,8 @@ def test_cron_errors(expr: str, problem: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "expr", ["0 2 * * 1-5", "*/15 * * * *", "0 0 L * *", "@weekly", "0  3   * * MON"]
+    "expr",
+    ["0 2 * * 1-5", "*/15 * * * *", "0 0 L * *", "@weekly", "0  3   * * MON", "0\t3 * * WED"],
 )
 def test_valid_crons(expr: str) -> None:
     assert cron_error(expr) is None
@@ -133,3 +136,87 @@ def test_six_fields_with_seconds_are_refused() -> None:
         '"*/10 * * * * *" has 6 fields; use 5 fields (minute hour day-of-month month '
         "day-of-week) or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly"
     )
+
+
+# Only spaces and tabs separate fields, as in Vixie cron: a no-break space pasted from a
+# web page looks like a space, and str.split() would have taken it for one.
+SEPARATE = "separate the fields with spaces or tabs only"
+
+
+@pytest.mark.parametrize(
+    ("expr", "problem"),
+    [
+        (
+            "0\u00a00 * * *",
+            rf'"0\u00a00 * * *": character 2 is U+00A0 (NO-BREAK SPACE); {SEPARATE}',
+        ),
+        (
+            "0 0 * * *\u2003",
+            rf'"0 0 * * *\u2003": character 10 is U+2003 (EM SPACE); {SEPARATE}',
+        ),
+        (
+            "0 0\u200b* * *",
+            rf'"0 0\u200b* * *": character 4 is U+200B (ZERO WIDTH SPACE); {SEPARATE}',
+        ),
+        ("0 0\n* * *", rf'"0 0\n* * *": character 4 is U+000A (a control character); {SEPARATE}'),
+        (
+            "\uff10 0 * * *",
+            r'"\uff10 0 * * *": character 1 is U+FF10 (FULLWIDTH DIGIT ZERO); '
+            "write the expression in plain ASCII",
+        ),
+    ],
+)
+def test_only_spaces_and_tabs_separate_fields(expr: str, problem: str) -> None:
+    assert cron_error(expr) == problem
+
+
+W_REFUSED = (
+    "W (the weekday nearest a day, also in LW) is not supported; use a day of the month, "
+    "L (the last day) or a day-of-week such as 1-5"
+)
+
+
+@pytest.mark.parametrize("expr", ["0 0 LW * *", "0 0 lw * *", "0 0 15W * *", "0 0 1,LW * *"])
+def test_w_is_refused_in_every_form(expr: str) -> None:
+    assert cron_error(expr) == f'"{expr}": {W_REFUSED}'
+
+
+def test_day_names_with_a_w_are_not_w() -> None:
+    assert cron_error("0 0 * * WED") is None
+    assert cron_error("0 0 L * wed") is None
+
+
+JOB = """\
+apiVersion: runner/v1
+kind: Job
+name: export
+schedule:
+  cron: {cron}
+tasks:
+  - name: extract
+    run: ./extract.sh
+"""
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        (
+            '"0\u00a00 * * *"',
+            rf'"0\u00a00 * * *": character 2 is U+00A0 (NO-BREAK SPACE); {SEPARATE}',
+        ),
+        (
+            "0\u00a00 * * *",
+            rf'"0\u00a00 * * *": character 2 is U+00A0 (NO-BREAK SPACE); {SEPARATE}',
+        ),
+        ("0 0 LW * *", f'"0 0 LW * *": {W_REFUSED}'),
+    ],
+    ids=["escaped-in-quotes", "typed-in-the-file", "lw"],
+)
+def test_validate_refuses_them_at_the_cron_value(
+    cron: str, message: str, write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("export.yaml", JOB.format(cron=cron))
+    assert run(["validate", "jobs.d"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"jobs.d/export.yaml:5:9: error: schedule.cron[0]: {message}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.schedules import cron_fields
 from runner.spec.models import Hold, Job, Resource
 
 DEFAULT_RETRIES: dict[str, Any] = {"limit": 0, "delay": "10s", "backoff": 2.0, "maxDelay": "10m"}
@@ -70,7 +71,7 @@ def normalize_schedule(schedule: dict[str, Any] | None) -> dict[str, Any]:
     """A schedule with every default, `mode` decided and crons' spaces collapsed."""
     out = {**SCHEDULE_DEFAULTS, **(schedule or {})}
     if out["cron"]:
-        out["cron"] = [" ".join(c.split()) for c in out["cron"]]
+        out["cron"] = [" ".join(cron_fields(c)) for c in out["cron"]]
     if out["mode"] is None:
         out["mode"] = "auto" if out["cron"] or out["every"] is not None else "manual"
     return out
