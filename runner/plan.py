@@ -9,21 +9,19 @@ from `PlanContext`, which the reconciler fills from the store.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, NamedTuple
 
-from runner.schedules import cron_times, every_times, first_n, load_zone
-from runner.spec.durations import parse_seconds
-from runner.spec.references import labels_match
+from runner.domain import RunState
+from runner.domain.holds import hold_covers
+from runner.domain.runs import ActiveRun, RuntimeHold
+from runner.domain.timing import timing_of
+from runner.schedules import preview
 
-FORMAT_VERSION = "1"
 NAMED_LISTS = ("tasks", "holds")  # lists whose items are matched by `name`
-NEXT_RUNS = 3
 
 
 class Action(StrEnum):
@@ -92,21 +90,6 @@ class Applied(NamedTuple):
     revision: int
     source: str
     deleting: bool = False  # deleted from the folder, waiting for its running run
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActiveRun:
-    id: int
-    job: str
-    revision: int
-    state: str  # scheduled | running
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuntimeHold:
-    job: str
-    name: str
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,7 +222,7 @@ def _changed(d: Desired, a: Applied, runs: list[ActiveRun], context: PlanContext
                 warn=True,
             )
             for r in runs
-            if r.state == "running"
+            if r.state == RunState.RUNNING
         ]
     if a.deleting:
         notes.append(Note("was being deleted; it stays", warn=True))
@@ -254,7 +237,7 @@ def _changed(d: Desired, a: Applied, runs: list[ActiveRun], context: PlanContext
         revision_after=a.revision if same else a.revision + 1,
         fields=fields,
         notes=tuple(notes),
-        running=tuple(r for r in runs if r.state == "running") if not same else (),
+        running=tuple(r for r in runs if r.state == RunState.RUNNING) if not same else (),
     )
 
 
@@ -262,9 +245,9 @@ def _deleted(a: Applied, runs: list[ActiveRun]) -> Change:
     notes = [
         Note(f"run {r.id} is running: the job is deleted when it ends", warn=True)
         for r in runs
-        if r.state == "running"
+        if r.state == RunState.RUNNING
     ]
-    scheduled = [r for r in runs if r.state == "scheduled"]
+    scheduled = [r for r in runs if r.state == RunState.SCHEDULED]
     if scheduled:
         ids = ", ".join(str(r.id) for r in scheduled)
         notes.append(
@@ -279,7 +262,7 @@ def _deleted(a: Applied, runs: list[ActiveRun]) -> Change:
         after=None,
         revision_before=a.revision,
         notes=tuple(notes),
-        running=tuple(r for r in runs if r.state == "running"),
+        running=tuple(r for r in runs if r.state == RunState.RUNNING),
     )
 
 
@@ -295,7 +278,7 @@ def _job_start_notes(spec: Mapping[str, Any], now: datetime, *, new: bool) -> It
     if not schedule.get("enabled", True):
         yield Note("schedule not enabled: no scheduled runs")
         return
-    times = next_runs(schedule, now)
+    times = preview(timing_of(schedule), now)
     if times:
         yield Note("next runs: " + ", ".join(times))
     if new and spec.get("status") == "paused":
@@ -320,45 +303,6 @@ def _schedule_notes(
     return notes
 
 
-def upcoming(schedule: Mapping[str, Any], now: datetime, count: int) -> list[datetime]:
-    """The next `count` ticks (UTC) of a normalised schedule's cron or every."""
-    return list(_ticks(*_schedule_key(schedule), now, count))
-
-
-def next_runs(schedule: Mapping[str, Any], now: datetime, count: int = NEXT_RUNS) -> list[str]:
-    """The next `count` ticks of a normalised schedule, in its time zone, for people."""
-    return list(_next_runs(*_schedule_key(schedule), now, count))
-
-
-def _schedule_key(schedule: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None, str]:
-    return (
-        tuple(schedule.get("cron") or ()),
-        schedule.get("every"),
-        str(schedule.get("timezone") or "UTC"),
-    )
-
-
-@lru_cache(maxsize=4096)
-def _next_runs(
-    cron: tuple[str, ...], every: str | None, zone: str, now: datetime, count: int
-) -> tuple[str, ...]:
-    """Cached: 10,000 new jobs in a plan share a few dozen schedules."""
-    tz = load_zone(zone)
-    return tuple(
-        t.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
-        for t in _ticks(cron, every, zone, now, count)
-    )
-
-
-def _ticks(
-    cron: tuple[str, ...], every: str | None, zone: str, now: datetime, count: int
-) -> list[datetime]:
-    if cron:
-        return first_n(cron_times(cron, zone=zone, after=now), count)
-    seconds = parse_seconds(every) if every else None
-    return first_n(every_times(seconds, after=now), count) if seconds else []
-
-
 def _covers_note(spec: Mapping[str, Any], jobs: Mapping[str, Mapping[str, str]]) -> Note:
     covered = sorted(
         name for name, labels in jobs.items() if hold_covers(spec, {"name": name, "labels": labels})
@@ -369,13 +313,6 @@ def _covers_note(spec: Mapping[str, Any], jobs: Mapping[str, Mapping[str, str]])
         f" and {len(covered) - 10} more" if len(covered) > 10 else ""
     )
     return Note(f"covers {shown}")
-
-
-def hold_covers(hold: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
-    """Whether a (normalised) Hold resource covers a (normalised) job."""
-    if job.get("name") in (hold.get("jobs") or []):
-        return True
-    return labels_match((hold.get("selector") or {}).get("labels"), job.get("labels") or {})
 
 
 INHERITED = ("retries", "continueOnError")  # job fields each task inherits
@@ -437,71 +374,3 @@ def _named_list_changes(
     kept_new = [n for n in new if n in old]
     if kept_old != kept_new:
         yield FieldChange(f"{path} order", kept_old, kept_new)
-
-
-def show(value: Any) -> str:
-    """A value as the plan prints it: strings quoted, lists and mappings in flow style."""
-    if isinstance(value, dict) and "name" in value:
-        return _summary(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _summary(item: Mapping[str, Any]) -> str:
-    """A task or hold in one phrase: `validate: run "python validate.py"`."""
-    if "run" in item and item.get("run") is not None:
-        what = f"run {json.dumps(item['run'], ensure_ascii=False)}"
-    elif item.get("argv"):
-        what = f"argv {json.dumps(item['argv'], ensure_ascii=False)}"
-    elif item.get("kind") == "manual":
-        what = "manual"
-    else:
-        what = json.dumps(
-            {k: v for k, v in item.items() if v is not None and k != "name"}, ensure_ascii=False
-        )
-    return f"{item['name']}: {what}"
-
-
-def plan_as_json(plan: Plan) -> dict[str, Any]:
-    """The plan as versioned data (`runner plan --format json`)."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "created": plan.created.isoformat().replace("+00:00", "Z") if plan.created else None,
-        "changes": [
-            {
-                "action": c.action.value,
-                "kind": c.kind,
-                "name": c.name,
-                "source": c.source,
-                "revision": {"before": c.revision_before, "after": c.revision_after},
-                "before": c.before,
-                "after": c.after,
-                "fields": [
-                    {"path": f.path, "op": f.op, "before": f.before, "after": f.after}
-                    for f in c.fields
-                ],
-                "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
-                "running": [
-                    {"id": r.id, "revision": r.revision, "state": r.state} for r in c.running
-                ],
-            }
-            for c in plan.changes
-        ],
-        "skipped_files": [
-            {
-                "path": f.path,
-                "error_count": f.error_count,
-                "resources": [{"kind": k, "name": n} for k, n in f.resources],
-            }
-            for f in plan.skipped_files
-        ],
-        "runtime_holds": [
-            {"job": h.job, "name": h.name, "reason": h.reason} for h in plan.runtime_holds
-        ],
-        "summary": {
-            "add": plan.count(Action.ADD),
-            "change": plan.count(Action.CHANGE),
-            "delete": plan.count(Action.DELETE),
-            "unchanged": plan.unchanged,
-            "skipped_files": len(plan.skipped_files),
-        },
-    }

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,7 @@ CRON_HELP = (
     "5 fields (minute hour day-of-month month day-of-week) or one of "
     "@hourly, @daily, @midnight, @weekly, @monthly, @yearly"
 )
+NEXT_RUNS = 3  # ticks a plan or `runner status` shows
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PROBE = datetime(2000, 1, 1, tzinfo=UTC)
 _SEPARATOR = re.compile(r"[ \t]+")  # as Vixie cron: spaces and tabs, nothing else
@@ -135,3 +137,44 @@ def every_times(seconds: float, *, after: datetime) -> Iterator[datetime]:
 
 def first_n(times: Iterator[datetime], n: int) -> list[datetime]:
     return [t for _, t in zip(range(n), times, strict=False)]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """What makes a schedule tick: its crons, read in `zone`, or an interval in seconds."""
+
+    cron: tuple[str, ...] = ()
+    every: int | None = None
+    zone: str = "UTC"
+
+    @property
+    def has_seconds(self) -> bool:
+        """Whether its ticks fall between whole minutes (`every: 30s`, `every: 90s`)."""
+        return self.every is not None and self.every % 60 != 0
+
+
+def ticks(timing: Timing, *, after: datetime) -> Iterator[datetime]:
+    """Every tick of a schedule strictly after `after`, in order (UTC); none for a
+    schedule with neither cron nor interval."""
+    if timing.cron:
+        return cron_times(timing.cron, zone=timing.zone, after=after)
+    if timing.every:
+        return every_times(timing.every, after=after)
+    return iter(())
+
+
+def local_times(timing: Timing, times: Iterable[datetime]) -> list[str]:
+    """Ticks in the schedule's time zone, for people: to the minute, or to the second
+    where the schedule has seconds (or a tick is not on a whole minute)."""
+    items = list(times)
+    seconds = timing.has_seconds or any(t.second or t.microsecond for t in items)
+    shape = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    zone = load_zone(timing.zone)
+    return [t.astimezone(zone).strftime(shape) for t in items]
+
+
+@lru_cache(maxsize=4096)
+def preview(timing: Timing, after: datetime, count: int = NEXT_RUNS) -> tuple[str, ...]:
+    """The next `count` ticks after `after`, for people (see `local_times`). Cached:
+    10,000 new jobs in a plan share a few dozen schedules."""
+    return tuple(local_times(timing, first_n(ticks(timing, after=after), count)))

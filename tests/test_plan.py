@@ -7,24 +7,21 @@ notes an operator reads under the change.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import pytest
 
 from runner.config.loader import spec_digest
+from runner.domain.runs import ActiveRun, RuntimeHold
 from runner.plan import (
     Action,
-    ActiveRun,
     Applied,
     Change,
     Desired,
     PlanContext,
-    RuntimeHold,
     SkippedFile,
     diff,
-    plan_as_json,
 )
 from runner.spec import dump, normalize, parse_resource
 
@@ -718,70 +715,3 @@ def test_runtime_holds_and_skipped_files_are_carried_into_the_plan() -> None:
     assert plan.runtime_holds == holds
     assert plan.skipped_files == skipped
     assert not plan.has_changes
-
-
-def test_plan_as_json_is_versioned_data() -> None:
-    plan = diff(
-        [desired(job(description="Export orders"), source="jobs.d/export.yaml:3")],
-        [applied(job(), source="jobs.d/export.yaml:3"), applied(job("legacy-sync"), revision=2)],
-        PlanContext(
-            now=NOW,
-            active_runs=[running(41), running(17, job="legacy-sync", revision=2)],
-            runtime_holds=[RuntimeHold(job="nightly-export", name="incident-2231")],
-            skipped_files=[
-                SkippedFile(
-                    path="jobs.d/broken.yaml", error_count=2, resources=(("Job", "ledger-close"),)
-                )
-            ],
-        ),
-    )
-    data = json.loads(json.dumps(plan_as_json(plan)))
-    assert data["format_version"] == "1"
-    assert data["created"] == "2026-11-23T11:00:00Z"
-    changes = [
-        {k: c[k] for k in ("action", "kind", "name", "source", "revision", "fields", "running")}
-        for c in data["changes"]
-    ]
-    assert changes == [
-        {
-            "action": "change",
-            "kind": "Job",
-            "name": "nightly-export",
-            "source": "jobs.d/export.yaml:3",
-            "revision": {"before": 3, "after": 4},
-            "fields": [
-                {"path": "description", "op": "+", "before": None, "after": "Export orders"}
-            ],
-            "running": [{"id": 41, "revision": 3, "state": "running"}],
-        },
-        {
-            "action": "delete",
-            "kind": "Job",
-            "name": "legacy-sync",
-            "source": "jobs.d/legacy-sync.yaml:1",
-            "revision": {"before": 2, "after": None},
-            "fields": [],
-            "running": [{"id": 17, "revision": 2, "state": "running"}],
-        },
-    ]
-    change, delete = data["changes"]
-    assert change["before"] == normal(job())
-    assert change["after"] == normal(job(description="Export orders"))
-    assert (delete["before"], delete["after"]) == (normal(job("legacy-sync")), None)
-    assert data["skipped_files"] == [
-        {
-            "path": "jobs.d/broken.yaml",
-            "error_count": 2,
-            "resources": [{"kind": "Job", "name": "ledger-close"}],
-        }
-    ]
-    assert data["runtime_holds"] == [
-        {"job": "nightly-export", "name": "incident-2231", "reason": None}
-    ]
-    assert data["summary"] == {
-        "add": 0,
-        "change": 1,
-        "delete": 1,
-        "unchanged": 0,
-        "skipped_files": 1,
-    }

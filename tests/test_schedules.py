@@ -9,7 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from runner.cli import run
-from runner.schedules import cron_error, cron_times, every_times, first_n, timezone_error
+from runner.schedules import (
+    Timing,
+    cron_error,
+    cron_times,
+    every_times,
+    first_n,
+    ticks,
+    timezone_error,
+)
 from tests.conftest import WriteFile
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -220,3 +228,18 @@ def test_validate_refuses_them_at_the_cron_value(
     assert run(["validate", "jobs.d"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"jobs.d/export.yaml:5:9: error: schedule.cron[0]: {message}"
+
+
+def test_one_tick_iterator_for_crons_intervals_and_neither() -> None:
+    after = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    berlin = Timing(cron=("0 6 * * *", "30 6 * * *"), zone="Europe/Berlin")
+    assert first_n(ticks(berlin, after=after), 3) == [
+        datetime(2026, 11, 23, 5, 30, tzinfo=UTC),
+        datetime(2026, 11, 24, 5, 0, tzinfo=UTC),
+        datetime(2026, 11, 24, 5, 30, tzinfo=UTC),
+    ]
+    assert first_n(ticks(Timing(every=90), after=after), 2) == [
+        datetime(2026, 11, 23, 5, 1, 30, tzinfo=UTC),
+        datetime(2026, 11, 23, 5, 3, tzinfo=UTC),
+    ]
+    assert list(ticks(Timing(), after=after)) == []

@@ -9,9 +9,10 @@ import click
 from runner.cli.common import now, store_for
 from runner.cli.options import home_option, json_option, store_option
 from runner.cli.table import table
+from runner.domain.timing import timing_of
 from runner.errors import ExitCode
 from runner.reconciler.inventory import JobSummary, list_jobs
-from runner.schedules import load_zone
+from runner.schedules import local_times
 
 
 @click.command("jobs")
@@ -54,8 +55,7 @@ def _row(j: JobSummary) -> list[str]:
     )
     if schedule.get("cron") and schedule.get("timezone", "UTC") != "UTC":
         when += f" ({schedule['timezone']})"
-    zone = load_zone(schedule.get("timezone") or "UTC")
-    next_run = j.next_run.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if j.next_run else "-"
+    next_run = local_times(timing_of(schedule), [j.next_run])[0] if j.next_run else "-"
     mode = "disabled" if j.disabled else j.mode + (" (paused)" if j.status == "paused" else "")
     last = f"{j.last_run[1]} (#{j.last_run[0]})" if j.last_run else "-"
     holds = (

@@ -9,9 +9,8 @@ import click
 
 from runner.cli.common import now, store_for
 from runner.cli.options import config_option, config_paths, home_option, store_option
-from runner.cli.render_plan import render_plan
+from runner.cli.render_plan import plan_as_json, render_plan
 from runner.errors import ExitCode
-from runner.plan import plan_as_json
 from runner.reconciler import make_plan
 from runner.reconciler.apply import saved_plan
 
@@ -59,7 +58,8 @@ def command(
     else:
         click.echo(render_plan(result.plan, mass_delete=result.mass_delete), nl=False)
     if out is not None:
-        out.write_text(json.dumps(saved_plan(result), indent=1) + "\n")
+        saved = {**plan_as_json(result.plan), "saved": saved_plan(result)}
+        out.write_text(json.dumps(saved, indent=1) + "\n")
         click.echo(
             f"Saved the plan to {out}: apply it with `runner apply --plan {out}`.",
             err=fmt == "json",

@@ -1,12 +1,16 @@
-"""The plan as text, Terraform-style: symbols, `file:line`, fields, effects, a summary."""
+"""The plan as text, Terraform-style (symbols, `file:line`, fields, effects, a summary),
+and as versioned data for `runner plan --format json` and `--out`."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
-from runner.plan import Action, Change, FieldChange, Plan, SkippedFile, show
+from runner.plan import Action, Change, FieldChange, Plan, SkippedFile
 
+FORMAT_VERSION = "1"
 SYMBOL = {Action.ADD: "+", Action.CHANGE: "~", Action.DELETE: "-"}
 WIDTH = 30
 TIMING = ("schedule.cron", "schedule.every", "schedule.timezone")
@@ -111,3 +115,69 @@ def summary_line(plan: Plan) -> str:
 
 def _count(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def show(value: Any) -> str:
+    """A value as the plan prints it: strings quoted, lists and mappings in flow style."""
+    if isinstance(value, dict) and "name" in value:
+        return _summary(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _summary(item: Mapping[str, Any]) -> str:
+    """A task or hold in one phrase: `validate: run "python validate.py"`."""
+    if "run" in item and item.get("run") is not None:
+        what = f"run {json.dumps(item['run'], ensure_ascii=False)}"
+    elif item.get("argv"):
+        what = f"argv {json.dumps(item['argv'], ensure_ascii=False)}"
+    elif item.get("kind") == "manual":
+        what = "manual"
+    else:
+        what = json.dumps(
+            {k: v for k, v in item.items() if v is not None and k != "name"}, ensure_ascii=False
+        )
+    return f"{item['name']}: {what}"
+
+
+def plan_as_json(plan: Plan) -> dict[str, Any]:
+    """The plan as versioned data (`runner plan --format json`)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": plan.created.isoformat().replace("+00:00", "Z") if plan.created else None,
+        "changes": [_change_json(c) for c in plan.changes],
+        "skipped_files": [
+            {
+                "path": f.path,
+                "error_count": f.error_count,
+                "resources": [{"kind": k, "name": n} for k, n in f.resources],
+            }
+            for f in plan.skipped_files
+        ],
+        "runtime_holds": [
+            {"job": h.job, "name": h.name, "reason": h.reason} for h in plan.runtime_holds
+        ],
+        "summary": {
+            "add": plan.count(Action.ADD),
+            "change": plan.count(Action.CHANGE),
+            "delete": plan.count(Action.DELETE),
+            "unchanged": plan.unchanged,
+            "skipped_files": len(plan.skipped_files),
+        },
+    }
+
+
+def _change_json(c: Change) -> dict[str, Any]:
+    return {
+        "action": c.action.value,
+        "kind": c.kind,
+        "name": c.name,
+        "source": c.source,
+        "revision": {"before": c.revision_before, "after": c.revision_after},
+        "before": c.before,
+        "after": c.after,
+        "fields": [
+            {"path": f.path, "op": f.op, "before": f.before, "after": f.after} for f in c.fields
+        ],
+        "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
+        "running": [{"id": r.id, "revision": r.revision, "state": r.state} for r in c.running],
+    }

@@ -15,11 +15,12 @@ from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
 from runner.clock import SystemClock
 from runner.daemon.lock import holder
+from runner.domain.timing import timing_of
 from runner.errors import ExitCode
-from runner.plan import next_runs
 from runner.runs.cancel import find_run
 from runner.runs.reading import is_run_id, job_status, overview
 from runner.runs.views import progress, run_json
+from runner.schedules import preview
 from runner.store import RunRecord, Store
 
 
@@ -93,11 +94,12 @@ def _job(data: dict[str, Any], now: datetime) -> str:
             when += ", schedule not enabled"
         if data["status"] == "paused":
             when += ", paused"
+    upcoming = preview(timing_of(schedule), now) if data["next_runs"] else ()
     lines = [
         f"job {data['name']}  revision {data['revision']}  "
         f"{data['source']['file']}:{data['source']['line']}",
         f"  schedule   {when}; overlap {schedule.get('overlap', 'skip')}",
-        f"  next runs  {', '.join(next_runs(schedule, now)) if data['next_runs'] else '-'}",
+        f"  next runs  {', '.join(upcoming) if upcoming else '-'}",
     ]
     holds = data["holds"] or []
     lines.append(f"  holds      {'-' if not holds else ''}".rstrip())

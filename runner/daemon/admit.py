@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from runner.daemon.jobs import Job
-from runner.plan import ActiveRun
+from runner.domain.runs import ActiveRun
 from runner.scheduler.decide import duration_seconds, jitter
 from runner.store import QueuedRun
 

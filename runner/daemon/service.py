@@ -34,11 +34,11 @@ from runner.daemon.eventlog import EventLog
 from runner.daemon.jobs import Job, JobTable
 from runner.daemon.lock import HomeLock
 from runner.daemon.watch import FolderWatch
+from runner.domain.holds import hold_covers
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder, order_from_spec
 from runner.executors.supervisor import KILL_GRACE, Supervisor
-from runner.plan import hold_covers
 from runner.procs import hostname
 from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.holds import blocking_hold

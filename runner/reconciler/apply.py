@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from runner.errors import RunnerError
-from runner.plan import Action, Plan, plan_as_json
+from runner.plan import Action, Plan
 from runner.reconciler.planning import PlanResult, make_plan
 from runner.store import Store
 from runner.store.backend import ResourceWrite, StaleStore, StoredResource
@@ -144,10 +144,10 @@ def _record(
 
 
 def saved_plan(result: PlanResult) -> dict[str, Any]:
-    """A plan as `plan --out` writes it: the plan, and exactly what applying it writes."""
+    """What `plan --out` saves beside the plan's JSON, under `saved`: exactly what
+    applying it writes, and the store it was planned against."""
     writes, deletes = writes_for(result)
-    data = plan_as_json(result.plan)
-    data["saved"] = {
+    return {
         "format": SAVED_FORMAT,
         "generation": result.generation,
         "digest": result.digest,
@@ -156,7 +156,6 @@ def saved_plan(result: PlanResult) -> dict[str, Any]:
         "writes": [asdict(w) for w in writes],
         "deletes": [list(k) for k in deletes],
     }
-    return data
 
 
 def apply_saved_plan(

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runner.plan import hold_covers, upcoming
+from runner.domain.holds import hold_covers
+from runner.domain.timing import timing_of
 from runner.reconciler.planning import relative_source
+from runner.schedules import ticks
 from runner.spec.types import format_timestamp
 from runner.store import Store
 
@@ -103,5 +105,4 @@ def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
     schedule = spec.get("schedule") or {}
     if spec.get("disabled") or schedule.get("mode") != "auto" or not schedule.get("enabled"):
         return None
-    times = upcoming(schedule, now, 1)
-    return times[0] if times else None
+    return next(ticks(timing_of(schedule), after=now), None)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from runner.plan import hold_covers
+from runner.domain.holds import hold_covers
 from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
 from runner.store import Store

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.clock import Clock
+from runner.domain.timing import timing_of
 from runner.errors import RunnerError
 from runner.executors.logs import LogFiles
-from runner.plan import upcoming
 from runner.procs import hostname
 from runner.reconciler.inventory import list_jobs
 from runner.runs.cancel import find_run
@@ -21,6 +21,7 @@ from runner.runs.holds import blocking_hold, job_holds
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused, applied_job
 from runner.runs.views import run_json, when
+from runner.schedules import NEXT_RUNS, first_n, ticks
 from runner.spec.findings import did_you_mean
 from runner.store import ENDED_STATES, RunRecord, Store, TaskRecord
 
@@ -45,7 +46,8 @@ def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
     out = summary.as_json()
     schedule = spec.get("schedule") or {}
     auto = schedule.get("mode") == "auto" and schedule.get("enabled") and not spec.get("disabled")
-    out["next_runs"] = [when(t) for t in upcoming(schedule, now, 3)] if auto else []
+    upcoming = first_n(ticks(timing_of(schedule), after=now), NEXT_RUNS) if auto else []
+    out["next_runs"] = [when(t) for t in upcoming]
     out["holds"] = job_holds(store, spec, now=now)
     out["active_runs"] = [run_json(r) for r in store.active_run_records(name)]
     out["missed"] = store.missed_ticks(name, MISSED_REASONS)

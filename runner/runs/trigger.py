@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runner.domain.runs import ActiveRun
 from runner.errors import RunnerError
 from runner.executors.order import RunOrder, order_from_spec
-from runner.plan import ActiveRun
 from runner.procs import ProcessId
 from runner.reconciler.planning import relative_source
 from runner.spec.findings import did_you_mean

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from runner.schedules import cron_times, every_times
+from runner.domain.timing import timing_of
+from runner.schedules import ticks as schedule_ticks
 from runner.spec.durations import parse_seconds
 
 CATCHUP_ALL_LIMIT = 100
@@ -55,12 +56,7 @@ class Decision:
 
 def ticks(schedule: Mapping[str, Any], *, after: datetime) -> Iterator[datetime]:
     """The ticks of a normalised schedule strictly after `after`, in order (UTC)."""
-    if schedule.get("cron"):
-        yield from cron_times(schedule["cron"], zone=schedule.get("timezone") or "UTC", after=after)
-        return
-    seconds = parse_seconds(schedule["every"]) if schedule.get("every") else None
-    if seconds:
-        yield from every_times(seconds, after=after)
+    return schedule_ticks(timing_of(schedule), after=after)
 
 
 def decide(

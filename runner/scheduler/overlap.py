@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runner.plan import ActiveRun
+from runner.domain.runs import ActiveRun
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runner.plan import ActiveRun
+from runner.domain.runs import ActiveRun
 from runner.scheduler.decide import decide, ticks
 from runner.scheduler.overlap import on_tick
 from runner.store import Cursor, Store, TickInputs

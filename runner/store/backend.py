@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from runner.plan import ActiveRun, Applied
+from runner.domain.runs import ActiveRun
+from runner.plan import Applied
 from runner.store import lock as locks
 from runner.store.cursors import Cursor, CursorOperations, read_cursors
 from runner.store.migrations import migrate

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from runner.plan import ActiveRun
+from runner.domain.runs import ActiveRun
 from runner.store.runs import active_runs
 from runner.store.tables import holds, job_cursors, meta, runs
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from runner.plan import ActiveRun, RuntimeHold
+from runner.domain.runs import ActiveRun, RuntimeHold
 from runner.procs import ProcessId as Owner
 
 __all__ = [

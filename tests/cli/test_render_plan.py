@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from runner.cli.render_plan import render_plan
-from runner.plan import ActiveRun, PlanContext, RuntimeHold, SkippedFile, diff
-from tests.test_plan import NOW, TASKS, VALIDATE, applied, desired, hold, job
+from runner.cli.render_plan import plan_as_json, render_plan
+from runner.domain.runs import ActiveRun, RuntimeHold
+from runner.plan import PlanContext, SkippedFile, diff
+from tests.test_plan import NOW, TASKS, VALIDATE, applied, desired, hold, job, normal, running
 
 FINANCE = {"team": "finance"}
 BROKEN = SkippedFile(path="jobs.d/broken.yaml", error_count=2, resources=(("Job", "ledger-close"),))
@@ -185,3 +187,70 @@ def test_a_long_name_still_leaves_a_space_before_the_source() -> None:
     name = "a-job-with-a-name-longer-than-thirty-characters"
     plan = diff([desired(job(name), source="jobs.d/x.yaml:1")], [], PlanContext(now=NOW))
     assert render_plan(plan).splitlines()[0] == f"  + job {name} jobs.d/x.yaml:1"
+
+
+def test_plan_as_json_is_versioned_data() -> None:
+    plan = diff(
+        [desired(job(description="Export orders"), source="jobs.d/export.yaml:3")],
+        [applied(job(), source="jobs.d/export.yaml:3"), applied(job("legacy-sync"), revision=2)],
+        PlanContext(
+            now=NOW,
+            active_runs=[running(41), running(17, job="legacy-sync", revision=2)],
+            runtime_holds=[RuntimeHold(job="nightly-export", name="incident-2231")],
+            skipped_files=[
+                SkippedFile(
+                    path="jobs.d/broken.yaml", error_count=2, resources=(("Job", "ledger-close"),)
+                )
+            ],
+        ),
+    )
+    data = json.loads(json.dumps(plan_as_json(plan)))
+    assert data["format_version"] == "1"
+    assert data["created"] == "2026-11-23T11:00:00Z"
+    changes = [
+        {k: c[k] for k in ("action", "kind", "name", "source", "revision", "fields", "running")}
+        for c in data["changes"]
+    ]
+    assert changes == [
+        {
+            "action": "change",
+            "kind": "Job",
+            "name": "nightly-export",
+            "source": "jobs.d/export.yaml:3",
+            "revision": {"before": 3, "after": 4},
+            "fields": [
+                {"path": "description", "op": "+", "before": None, "after": "Export orders"}
+            ],
+            "running": [{"id": 41, "revision": 3, "state": "running"}],
+        },
+        {
+            "action": "delete",
+            "kind": "Job",
+            "name": "legacy-sync",
+            "source": "jobs.d/legacy-sync.yaml:1",
+            "revision": {"before": 2, "after": None},
+            "fields": [],
+            "running": [{"id": 17, "revision": 2, "state": "running"}],
+        },
+    ]
+    change, delete = data["changes"]
+    assert change["before"] == normal(job())
+    assert change["after"] == normal(job(description="Export orders"))
+    assert (delete["before"], delete["after"]) == (normal(job("legacy-sync")), None)
+    assert data["skipped_files"] == [
+        {
+            "path": "jobs.d/broken.yaml",
+            "error_count": 2,
+            "resources": [{"kind": "Job", "name": "ledger-close"}],
+        }
+    ]
+    assert data["runtime_holds"] == [
+        {"job": "nightly-export", "name": "incident-2231", "reason": None}
+    ]
+    assert data["summary"] == {
+        "add": 0,
+        "change": 1,
+        "delete": 1,
+        "unchanged": 0,
+        "skipped_files": 1,
+    }

@@ -13,7 +13,7 @@ import pytest
 
 from runner.daemon.admit import Admission, HoldCheck, admit
 from runner.daemon.jobs import Job
-from runner.plan import ActiveRun
+from runner.domain.runs import ActiveRun
 from runner.scheduler.decide import jitter
 from runner.store import QueuedRun
 

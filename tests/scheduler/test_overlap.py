@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.plan import ActiveRun
+from runner.domain.runs import ActiveRun
 from runner.scheduler.overlap import OnTick, on_tick
 
 RUNNING = ActiveRun(id=41, job="j", revision=1, state="running")
