@@ -32,7 +32,8 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FieldChange:
-    """One field that differs. `path` reads like the file: `schedule.cron`, `tasks[2]`."""
+    """One field that differs. `path` reads like the file, with tasks and holds by name:
+    `schedule.cron`, `tasks[load].after`, `tasks[validate]` (a task added or removed)."""
 
     path: str
     before: Any
@@ -360,16 +361,15 @@ def _named(items: Any) -> bool:
 def _named_list_changes(
     before: list[dict[str, Any]], after: list[dict[str, Any]], path: str
 ) -> Iterator[FieldChange]:
-    old = {item["name"]: (i, item) for i, item in enumerate(before)}
-    new = {item["name"]: (i, item) for i, item in enumerate(after)}
-    for name, (i, item) in new.items():
-        if name not in old:
-            yield FieldChange(f"{path}[{i}]", None, item)
-        else:
-            yield from field_changes(old[name][1], item, f"{path}[{i}]")
-    for name, (i, item) in old.items():
+    """Items keyed by name (`tasks[load].after`), not by position: after a reorder a
+    position names one task before and another after."""
+    old = {item["name"]: item for item in before}
+    new = {item["name"]: item for item in after}
+    for name, item in new.items():
+        yield from field_changes(old.get(name), item, f"{path}[{name}]")
+    for name, item in old.items():
         if name not in new:
-            yield FieldChange(f"{path}[{i}]", item, None)
+            yield FieldChange(f"{path}[{name}]", item, None)
     kept_old = [n for n in old if n in new]
     kept_new = [n for n in new if n in old]
     if kept_old != kept_new:

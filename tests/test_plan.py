@@ -243,7 +243,7 @@ CASES = [
                 "Job",
                 "nightly-export",
                 (3, 4),
-                (("tasks[1].retries.limit", 0, 5),),
+                (("tasks[transform].retries.limit", 0, 5),),
             )
         ],
         0,
@@ -286,8 +286,8 @@ CASES = [
                 "nightly-export",
                 (3, 4),
                 (
-                    ("tasks[2]", None, task(job(tasks=[*TASKS[:2], VALIDATE]), "validate")),
-                    ("tasks[3].after", ["transform"], ["validate"]),
+                    ("tasks[validate]", None, task(job(tasks=[*TASKS[:2], VALIDATE]), "validate")),
+                    ("tasks[load].after", ["transform"], ["validate"]),
                 ),
             )
         ],
@@ -305,8 +305,8 @@ CASES = [
                 "nightly-export",
                 (3, 4),
                 (
-                    ("tasks[1].after", ["transform"], ["extract"]),
-                    ("tasks[1]", task(job(), "transform"), None),
+                    ("tasks[load].after", ["transform"], ["extract"]),
+                    ("tasks[transform]", task(job(), "transform"), None),
                 ),
             )
         ],
@@ -346,9 +346,10 @@ CASES = [
                 "nightly-export",
                 (3, 4),
                 (
-                    ("tasks[0].after", ["extract"], []),
-                    ("tasks[1].after", [], ["transform"]),
-                    ("tasks[2].after", ["transform"], ["extract"]),
+                    # by name: position 0 is extract before and transform after
+                    ("tasks[transform].after", ["extract"], []),
+                    ("tasks[extract].after", [], ["transform"]),
+                    ("tasks[load].after", ["transform"], ["extract"]),
                     (
                         "tasks order",
                         ["extract", "transform", "load"],

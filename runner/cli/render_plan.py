@@ -52,29 +52,19 @@ def _change(c: Change) -> list[str]:
 
 def _field(f: FieldChange) -> str:
     if f.op == "+":
-        return (
-            f"+ {f.path} {show(f.after)}"
-            if _is_item(f.after)
-            else (f"+ {f.path}: {_value(f.path, f.after)}")
-        )
+        return f"+ {f.path}: {_value(f.path, f.after)}"
     if f.op == "-":
-        return (
-            f"- {f.path} {show(f.before)}"
-            if _is_item(f.before)
-            else (f"- {f.path}: {_value(f.path, f.before)}")
-        )
+        return f"- {f.path}: {_value(f.path, f.before)}"
     if f.path.endswith(" order"):
         return f"~ {f.path}: {', '.join(f.before)} -> {', '.join(f.after)}"
     return f"~ {f.path}: {_value(f.path, f.before)} -> {_value(f.path, f.after)}"
 
 
-def _is_item(value: Any) -> bool:
-    return isinstance(value, dict) and "name" in value
-
-
 def _value(path: str, value: Any) -> str:
     if path.endswith("cron") and isinstance(value, list) and len(value) == 1:
         return show(value[0])
+    if isinstance(value, dict) and "name" in value:  # `tasks[validate]` names it already
+        return _what(value)
     return show(value)
 
 
@@ -126,17 +116,20 @@ def show(value: Any) -> str:
 
 def _summary(item: Mapping[str, Any]) -> str:
     """A task or hold in one phrase: `validate: run "python validate.py"`."""
+    return f"{item['name']}: {_what(item)}"
+
+
+def _what(item: Mapping[str, Any]) -> str:
+    """What a task does, or a hold's fields: `run "python validate.py"`."""
     if "run" in item and item.get("run") is not None:
-        what = f"run {json.dumps(item['run'], ensure_ascii=False)}"
-    elif item.get("argv"):
-        what = f"argv {json.dumps(item['argv'], ensure_ascii=False)}"
-    elif item.get("kind") == "manual":
-        what = "manual"
-    else:
-        what = json.dumps(
-            {k: v for k, v in item.items() if v is not None and k != "name"}, ensure_ascii=False
-        )
-    return f"{item['name']}: {what}"
+        return f"run {json.dumps(item['run'], ensure_ascii=False)}"
+    if item.get("argv"):
+        return f"argv {json.dumps(item['argv'], ensure_ascii=False)}"
+    if item.get("kind") == "manual":
+        return "manual"
+    return json.dumps(
+        {k: v for k, v in item.items() if v is not None and k != "name"}, ensure_ascii=False
+    )
 
 
 def plan_as_json(plan: Plan) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def test_the_example_of_the_spec() -> None:
         "      next runs: 2026-11-23 06:00 CET, 2026-11-24 06:00 CET, 2026-11-25 06:00 CET\n"
         "  ~ job nightly-export             jobs.d/export.yaml:3   revision 3 -> 4\n"
         '      ~ schedule.cron: "0 2 * * *" -> "0 3 * * *"   next: 2026-11-23 03:00 CET\n'
-        '      + tasks[2] validate: run "python validate.py"\n'
+        '      + tasks[validate]: run "python validate.py"\n'
         "      ! run 41 is running on revision 3; new runs use revision 4\n"
         "  - job legacy-sync                (jobs.d/legacy.yaml removed)\n"
         "      ! run 17 is running: the job is deleted when it ends\n"
@@ -121,7 +121,7 @@ def test_task_removed_reordered_and_field_removed() -> None:
     assert render_plan(plan) == (
         "  ~ job nightly-export             jobs.d/export.yaml:1   revision 3 -> 4\n"
         '      - timeout: "2h"\n'
-        '      - tasks[2] load: run "./load.sh"\n'
+        '      - tasks[load]: run "./load.sh"\n'
         "      ~ tasks order: extract, transform -> transform, extract\n"
         "  = 0 unchanged\n"
         "Plan: 0 to add, 1 to change, 0 to delete.\n"
