@@ -15,6 +15,8 @@ from runner.schedules import (
     cron_times,
     every_times,
     first_n,
+    local_times,
+    preview,
     ticks,
     timezone_error,
 )
@@ -243,3 +245,40 @@ def test_one_tick_iterator_for_crons_intervals_and_neither() -> None:
         datetime(2026, 11, 23, 5, 3, tzinfo=UTC),
     ]
     assert list(ticks(Timing(), after=after)) == []
+
+
+AT = datetime(2026, 11, 23, 14, 42, 50, tzinfo=UTC)  # 15:42:50 in Berlin
+
+
+@pytest.mark.parametrize(
+    ("timing", "shown"),
+    [
+        (
+            Timing(every=30, zone="Europe/Berlin"),
+            ("2026-11-23 15:43:00 CET", "2026-11-23 15:43:30 CET", "2026-11-23 15:44:00 CET"),
+        ),
+        # anchored at the epoch: every 90s falls on a whole minute every other tick
+        (
+            Timing(every=90),
+            ("2026-11-23 14:43:30 UTC", "2026-11-23 14:45:00 UTC", "2026-11-23 14:46:30 UTC"),
+        ),
+        (
+            Timing(every=120),
+            ("2026-11-23 14:44 UTC", "2026-11-23 14:46 UTC", "2026-11-23 14:48 UTC"),
+        ),
+        (
+            Timing(cron=("*/20 * * * *",), zone="Europe/Berlin"),
+            ("2026-11-23 16:00 CET", "2026-11-23 16:20 CET", "2026-11-23 16:40 CET"),
+        ),
+    ],
+)
+def test_next_runs_to_the_second_only_where_the_schedule_has_seconds(
+    timing: Timing, shown: tuple[str, ...]
+) -> None:
+    assert preview(timing, AT) == shown
+
+
+def test_a_time_off_the_minute_shows_seconds_whatever_the_schedule() -> None:
+    times = [AT.replace(second=0), AT]
+    assert local_times(Timing(), times) == ["2026-11-23 14:42:00 UTC", "2026-11-23 14:42:50 UTC"]
+    assert local_times(Timing(every=60), [AT.replace(second=0)]) == ["2026-11-23 14:42 UTC"]
