@@ -37,6 +37,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PROBE = datetime(2000, 1, 1, tzinfo=UTC)
 _SEPARATOR = re.compile(r"[ \t]+")  # as Vixie cron: spaces and tabs, nothing else
 _DAY_OF_MONTH = 2
+CRON_FIELDS = (  # each field's name, and the values it takes
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31 or L"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "0-7 or SUN-SAT (5L: the last Friday, 5#2: the second)"),
+)
 
 
 def cron_fields(expr: str) -> list[str]:
@@ -67,13 +74,28 @@ def cron_error(expr: str) -> str | None:
             f'"{expr}": W (the weekday nearest a day, also in LW) is not supported; '
             "use a day of the month, L (the last day) or a day-of-week such as 1-5"
         )
+    if _parses(text):
+        return None
+    return f'"{expr}" is not a valid cron expression: {_invalid_part(text.split())}'
+
+
+def _parses(text: str) -> bool:
     try:
         CronSim(text, _PROBE)
-    except CronSimError as exc:
-        reason = str(exc).rstrip(".").lower() or "does not parse"
-        hint = f"; use {CRON_HELP}" if "fields" in reason else ""
-        return f'"{expr}" is not a valid cron expression: {reason}{hint}'
-    return None
+    except CronSimError:
+        return False
+    return True
+
+
+def _invalid_part(fields: list[str]) -> str:
+    """Which field cronsim refuses, found by trying each one alone, so that the message
+    is runner's own and not cronsim's wording."""
+    for i, (name, allowed) in enumerate(CRON_FIELDS):
+        probe = ["*"] * len(CRON_FIELDS)
+        probe[i] = fields[i]
+        if not _parses(" ".join(probe)):
+            return f'bad {name} "{fields[i]}"; use {allowed}, or a list, range or step of them'
+    return "no date has this day-of-month in these months; use a day that they have"
 
 
 def _stray_character(expr: str) -> str | None:

@@ -114,7 +114,18 @@ def test_every_ignores_the_wall_clock_across_fall_back() -> None:
 @pytest.mark.parametrize(
     ("expr", "problem"),
     [
-        ("61 * * * *", '"61 * * * *" is not a valid cron expression: bad minute'),
+        ("61 * * * *", '"61 * * * *" is not a valid cron expression: bad minute "61"; use 0-59'),
+        (
+            "0 0 * * 1-7x",
+            '"0 0 * * 1-7x" is not a valid cron expression: bad day-of-week "1-7x"; '
+            "use 0-7 or SUN-SAT",
+        ),
+        ("0 0 ? * *", '"0 0 ? * *" is not a valid cron expression: bad day-of-month "?"'),
+        (
+            "0 0 30 2 *",
+            '"0 0 30 2 *" is not a valid cron expression: no date has this day-of-month in '
+            "these months; use a day that they have",
+        ),
         ("* * *", '"* * *" has 3 fields; use 5 fields'),
         ("@reboot", '"@reboot" is not a supported cron macro'),
     ],

@@ -176,7 +176,7 @@ EXPECTED: dict[str, list[str]] = {
     # --- schedules ---
     "cron-bad.yaml": [
         'cron-bad.yaml:5:9: error: schedule.cron[0]: "0 25 * * *" is not a valid cron '
-        "expression: bad hour",
+        'expression: bad hour "25"; use 0-23, or a list, range or step of them',
     ],
     "cron-fields.yaml": [
         f'cron-fields.yaml:5:23: error: schedule.cron[1]: "0 2 * *" has 4 fields; {CRON_HELP}',
