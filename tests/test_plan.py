@@ -716,3 +716,18 @@ def test_runtime_holds_and_skipped_files_are_carried_into_the_plan() -> None:
     assert plan.runtime_holds == holds
     assert plan.skipped_files == skipped
     assert not plan.has_changes
+
+
+def test_inline_holds_are_named_in_field_paths_too() -> None:
+    freeze = {"name": "freeze", "until": "2027-01-04T08:00:00Z"}
+    audit = {"name": "audit", "tasks": ["load"]}
+    plan = diff(
+        [desired(job(holds=[audit, {**freeze, "until": "2027-01-05T08:00:00Z"}]))],
+        [applied(job(holds=[freeze]))],
+        PlanContext(now=NOW),
+    )
+    (change,) = plan.changes
+    assert [(f.path, f.op) for f in change.fields] == [
+        ("holds[audit]", "+"),
+        ("holds[freeze].until", "~"),
+    ]
