@@ -128,14 +128,7 @@ class Supervisor:
         SIGTERM and, `grace` seconds later, SIGKILL; the runs end `cancelled`."""
         self.kill_grace = grace
         for run in list(self.runs.values()):
-            if run.ending is None and not finished(run):
-                self._end_early(
-                    run,
-                    RunState.CANCELLED,
-                    reason,
-                    pending_become=TaskState.CANCELLED,
-                    why="cancel",
-                )
+            self._cancel(run, reason)
         self._settle()
 
     def poll(self, timeout: float | None = None) -> None:
@@ -376,14 +369,15 @@ class Supervisor:
         while self._requests:
             run_id, reason = self._requests.popleft()
             run = self.runs.get(run_id)
-            if run is not None and run.ending is None and not finished(run):
-                self._end_early(
-                    run,
-                    RunState.CANCELLED,
-                    reason,
-                    pending_become=TaskState.CANCELLED,
-                    why="cancel",
-                )
+            if run is not None:
+                self._cancel(run, reason)
+
+    def _cancel(self, run: ActiveRun, reason: str) -> None:
+        """End a run `cancelled` unless it is already ending or every task has ended."""
+        if run.ending is None and not finished(run):
+            self._end_early(
+                run, RunState.CANCELLED, reason, pending_become=TaskState.CANCELLED, why="cancel"
+            )
 
     def _time_out_later(self, run: ActiveRun) -> Callable[[], None]:
         return lambda: self._time_out_run(run)
