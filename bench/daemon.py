@@ -867,14 +867,8 @@ class Row:
     unit: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "measured": self.measured,
-            "value": self.value,
-            "unit": self.unit,
-            "target": self.target,
-            "passed": self.passed,
-        }
+        keys = ("scenario", "measured", "value", "unit", "target", "passed")
+        return {k: getattr(self, k) for k in keys}
 
 
 def delay_row(d: Delays, target_ms: float, expected: int) -> Row:
