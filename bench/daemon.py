@@ -90,6 +90,7 @@ from types import ModuleType
 from typing import IO, Any
 
 from runner.daemon.service import DEBOUNCE
+from runner.domain import RunState
 from runner.schedules import every_times
 from runner.spec.durations import format_seconds
 from runner.store import open_store
@@ -675,7 +676,7 @@ def thousand(root: Path, jobs: int, profile: Path | None) -> dict[str, Any]:
     ended = [
         (t.ended - due_at).total_seconds() for r in runs for t in r.tasks if t.ended is not None
     ]
-    ok = sum(1 for r in runs if r.state == "success")
+    ok = sum(1 for r in runs if r.state == RunState.SUCCESS)
     if len(started) < jobs:
         notes.append(f"only {len(started)} of {jobs} tasks started")
     if ok < jobs:

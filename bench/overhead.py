@@ -71,6 +71,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from runner.clock import SystemClock
+from runner.domain import RunState, TaskState
 from runner.reconciler import apply_config
 from runner.runs.foreground import execute
 from runner.runs.trigger import trigger
@@ -248,8 +249,8 @@ class RunnerCase:
     def check(self, out: object) -> None:
         if not isinstance(out, RunRecord):
             raise AssertionError(f"execute returned {out!r}")
-        ok = sum(1 for t in out.tasks if t.state == "success")
-        if out.state != "success" or ok != self.tasks:
+        ok = sum(1 for t in out.tasks if t.state == TaskState.SUCCESS)
+        if out.state != RunState.SUCCESS or ok != self.tasks:
             raise AssertionError(
                 f"run {out.id} of {self.job}: {out.state} ({out.reason}), "
                 f"{ok} of {self.tasks} tasks succeeded"
