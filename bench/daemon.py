@@ -90,18 +90,15 @@ from types import ModuleType
 from typing import IO, Any
 
 from runner.daemon.service import DEBOUNCE
+from runner.domain import RunState
 from runner.schedules import every_times
 from runner.spec.durations import format_seconds
 from runner.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from overhead import (  # bench/overhead.py and bench/validate.py, beside this file
-    filesystem,
-    import_apscheduler,
-)
-from validate import ROOT, load_average, machine, markdown_table, version
+import common  # bench/common.py, beside this file
 
-DEFAULT_OUT = ROOT / "bench" / "results" / "daemon.json"
+NAME = "daemon"  # bench/results/daemon.json
 
 TARGET_ONE_P99_MS = 10.0
 TARGET_HUNDRED_P99_MS = 150.0
@@ -135,30 +132,6 @@ WARMUP = 1  # rounds of ticks left out at the start of a firing-delay case (runn
 
 def parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """The q-th percentile, interpolated between samples (inclusive)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    pos = (len(ordered) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def summary(values: Sequence[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0}
-    return {
-        "n": len(values),
-        "min": min(values),
-        "p50": pct(values, 50),
-        "p90": pct(values, 90),
-        "p99": pct(values, 99),
-        "max": max(values),
-    }
 
 
 # ---------------------------------------------------------------------------- daemon
@@ -355,22 +328,8 @@ def stop_note(stop: dict[str, Any]) -> str | None:
 # ---------------------------------------------------------------------------- files
 
 
-def delay_job(name: str, out: Path) -> str:
-    argv = ["bash", "-c", ECHO.format(out=shlex.quote(str(out)))]
-    return "\n".join(
-        [
-            "apiVersion: runner/v1",
-            "kind: Job",
-            f"name: {name}",
-            "schedule: {every: 1s}",
-            "tasks:",
-            "  - name: stamp",
-            f"    argv: {json.dumps(argv)}",
-        ]
-    )
-
-
-def true_job(name: str, schedule: str) -> str:
+def one_task_job(name: str, schedule: str, task: str, argv: list[str]) -> str:
+    """A job of one task, run with `argv` (no shell)."""
     return "\n".join(
         [
             "apiVersion: runner/v1",
@@ -378,10 +337,19 @@ def true_job(name: str, schedule: str) -> str:
             f"name: {name}",
             f"schedule: {schedule}",
             "tasks:",
-            "  - name: t",
-            '    argv: ["true"]',
+            f"  - name: {task}",
+            f"    argv: {json.dumps(argv)}",
         ]
     )
+
+
+def delay_job(name: str, out: Path) -> str:
+    argv = ["bash", "-c", ECHO.format(out=shlex.quote(str(out)))]
+    return one_task_job(name, "{every: 1s}", "stamp", argv)
+
+
+def true_job(name: str, schedule: str) -> str:
+    return one_task_job(name, schedule, "t", ["true"])
 
 
 def big_job(i: int, cron: str) -> str:
@@ -462,9 +430,9 @@ class Delays:
         return {
             "case": self.case,
             "kind": self.kind,
-            "delay_ms": summary(self.samples_ms),
-            "run_created_ms": summary(self.created_ms),
-            "run_started_ms": summary(self.started_ms),
+            "delay_ms": common.summary(self.samples_ms),
+            "run_created_ms": common.summary(self.created_ms),
+            "run_started_ms": common.summary(self.started_ms),
             "samples_ms": [round(x, 3) for x in self.samples_ms],
             "notes": self.notes,
             **self.extra,
@@ -708,7 +676,7 @@ def thousand(root: Path, jobs: int, profile: Path | None) -> dict[str, Any]:
     ended = [
         (t.ended - due_at).total_seconds() for r in runs for t in r.tasks if t.ended is not None
     ]
-    ok = sum(1 for r in runs if r.state == "success")
+    ok = sum(1 for r in runs if r.state == RunState.SUCCESS)
     if len(started) < jobs:
         notes.append(f"only {len(started)} of {jobs} tasks started")
     if ok < jobs:
@@ -726,10 +694,10 @@ def thousand(root: Path, jobs: int, profile: Path | None) -> dict[str, Any]:
         "applied_message": applied.get("message"),
         "runs": len(runs),
         "succeeded": ok,
-        "run_created_logged_s": summary(logged["run-created"]),
-        "run_started_logged_s": summary(logged["run-started"]),
-        "task_started_s": summary(started),
-        "task_ended_s": summary(ended),
+        "run_created_logged_s": common.summary(logged["run-created"]),
+        "run_started_logged_s": common.summary(logged["run-started"]),
+        "task_started_s": common.summary(started),
+        "task_ended_s": common.summary(ended),
         "last_started_s": max(started) if len(started) >= jobs else None,
         "stop": stop,
         "notes": notes,
@@ -890,10 +858,6 @@ def ms(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.1f}"
 
 
-def verdict(ok: bool | None) -> str:
-    return {None: "-", True: "pass", False: "FAIL"}[ok]
-
-
 @dataclass
 class Row:
     scenario: str
@@ -904,18 +868,12 @@ class Row:
     unit: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "scenario": self.scenario,
-            "measured": self.measured,
-            "value": self.value,
-            "unit": self.unit,
-            "target": self.target,
-            "passed": self.passed,
-        }
+        keys = ("scenario", "measured", "value", "unit", "target", "passed")
+        return {k: getattr(self, k) for k in keys}
 
 
 def delay_row(d: Delays, target_ms: float, expected: int) -> Row:
-    s = summary(d.samples_ms)
+    s = common.summary(d.samples_ms)
     if not d.samples_ms:
         return Row(d.case, "no samples", f"p99 < {target_ms:g} ms", False)
     short = f", {expected - s['n']} missing" if s["n"] < expected else ""
@@ -998,8 +956,8 @@ def main_rows(results: dict[str, Any], expect: dict[str, int]) -> list[Row]:
 
 def main_table(rows: list[Row]) -> str:
     cells = [("scenario", "measured", "target", "result")]
-    cells += [(r.scenario, r.measured, r.target, verdict(r.passed)) for r in rows]
-    return markdown_table(cells, left={0, 1, 2})
+    cells += [(r.scenario, r.measured, r.target, common.verdict(r.passed)) for r in rows]
+    return common.markdown_table(cells, left={0, 1, 2})
 
 
 def delay_table(delays: list[Delays]) -> str:
@@ -1016,8 +974,8 @@ def delay_table(delays: list[Delays]) -> str:
         )
     ]
     for d in delays:
-        s = summary(d.samples_ms)
-        c, st = summary(d.created_ms), summary(d.started_ms)
+        s = common.summary(d.samples_ms)
+        c, st = common.summary(d.created_ms), common.summary(d.started_ms)
         cells.append(
             (
                 d.case,
@@ -1030,7 +988,7 @@ def delay_table(delays: list[Delays]) -> str:
                 f"{ms(st.get('p50'))} / {ms(st.get('p99'))}" if st["n"] else "-",
             )
         )
-    return markdown_table(cells, left={0})
+    return common.markdown_table(cells, left={0})
 
 
 # ---------------------------------------------------------------------------- main
@@ -1046,9 +1004,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated, of 1 (one job), 2 (100 jobs), 3 (1,000 at once), "
         "4 (10,000 jobs); default all. APScheduler runs beside 1 and 2.",
     )
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"JSON (default {DEFAULT_OUT})"
-    )
+    common.output_args(parser, NAME)
     parser.add_argument(
         "--dir", type=Path, help="where the temporary homes go (default: the system's)"
     )
@@ -1072,7 +1028,7 @@ def uncommitted() -> list[str] | None:
     figures are of the working tree."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "runner"],
+            ["git", "-C", str(common.ROOT), "status", "--porcelain", "--", "runner"],
             capture_output=True,
             text=True,
         )
@@ -1093,14 +1049,14 @@ def main(argv: list[str] | None = None) -> int:
     idle_s = 8.0 if args.quick else 15.0
     changes = 3 if args.quick else 7
     started = utc_now()
-    info = machine()
+    info = common.machine()
     info["packages"].update(
-        {p: version(p) for p in ("SQLAlchemy", "APScheduler", "watchdog", "tzlocal")}
+        {p: common.version(p) for p in ("SQLAlchemy", "APScheduler", "watchdog", "tzlocal")}
     )
     info["runner_changes_uncommitted"] = uncommitted()
     aps, aps_note = (None, "APScheduler skipped (--no-apscheduler)")
     if not args.no_apscheduler:
-        aps, aps_note = import_apscheduler()
+        aps, aps_note = common.import_apscheduler()
         if aps is None:
             print(aps_note)
     prof = args.profile
@@ -1145,9 +1101,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = main_rows(results, {"one": one_n, "hundred": 100 * rounds})
     print()
+    fs = common.filesystem(args.dir or Path(tempfile.gettempdir()))
     print(
         f"runner daemon, {os.cpu_count()} CPUs, SQLite store on "
-        f"{filesystem(args.dir or Path(tempfile.gettempdir())) or 'an unknown file system'}; "
+        f"{fs or 'an unknown file system'}; "
         f"{aps_note}" + ("; UNDER cProfile" if prof else "")
     )
     print(main_table(rows))
@@ -1164,8 +1121,8 @@ def main(argv: list[str] | None = None) -> int:
         for runner_key, aps_case in (("one", "1 job"), ("hundred", "100 jobs")):
             theirs = [d for d in delays if d.kind == "apscheduler" and aps_case in d.case]
             if runner_key in results and theirs and theirs[0].samples_ms:
-                ours = summary(results[runner_key].samples_ms)
-                other = summary(theirs[0].samples_ms)
+                ours = common.summary(results[runner_key].samples_ms)
+                other = common.summary(theirs[0].samples_ms)
                 ratios.append(
                     f"{aps_case}: runner p50 {ours['p50']:.1f} ms vs APScheduler "
                     f"{other['p50']:.1f} ms; p99 {ours['p99']:.1f} vs {other['p99']:.1f} ms"
@@ -1238,10 +1195,7 @@ def main(argv: list[str] | None = None) -> int:
         "thousand": results.get("thousand"),
         "ten_thousand": results.get("big"),
     }
-    report["machine"]["loadavg_end"] = load_average()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"\nwritten to {args.out} ({report['duration_s']:.0f} s)")
+    common.write_report(report, common.out_path(args, NAME), f" ({report['duration_s']:.0f} s)")
     missed = [r for r in rows if r.passed is False]
     return 1 if args.strict and missed else 0
 

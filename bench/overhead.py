@@ -43,7 +43,7 @@ the store's engine), and at least 400 tasks/s on the chain; judged on the median
 Repeats are interleaved: one untimed warm-up round runs every case once, then each of
 `--repeat` rounds runs every case once, in the same order, so drift on the machine (a
 busy VM host) hits every case alike and ratios stay comparable. Each run starts from a
-collected heap (bench/validate.py's `timed`); checks are outside the timed part. The
+collected heap (bench/common.py's `timed`); checks are outside the timed part. The
 `cpu s` column is the median user + system CPU seconds of this process and its waited-
 for children (the `true` processes included). POSIX (Linux: runner watches tasks with
 pidfds) only.
@@ -54,10 +54,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import importlib
-import json
 import os
-import pstats
 import shutil
 import sqlite3
 import subprocess
@@ -74,23 +71,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from runner.clock import SystemClock
+from runner.domain import RunState, TaskState
 from runner.reconciler import apply_config
 from runner.runs.foreground import execute
 from runner.runs.trigger import trigger
 from runner.store import RunRecord, Store, open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validate import (  # bench/validate.py, beside this file
-    ROOT,
-    Result,
-    load_average,
-    machine,
-    markdown_table,
-    timed,
-    version,
-)
+import common  # bench/common.py, beside this file
 
-DEFAULT_OUT = ROOT / "bench" / "results" / "overhead.json"
+NAME = "overhead"  # bench/results/overhead.json
 TASKS = 500
 WARMUP_ROUNDS = 1
 TARGET_OVERHEAD_MS = 2.0  # per task over the bare floor, every runner row
@@ -135,7 +125,7 @@ class Case:
         self.prepare()
         try:
             box: list[object] = []
-            wall, cpu = timed(lambda: box.append(self.go()))
+            wall, cpu = common.timed(lambda: box.append(self.go()))
             self.check(box.pop())
         finally:
             self.finish()
@@ -143,8 +133,8 @@ class Case:
             self.walls.append(wall)
             self.cpu_times.append(cpu)
 
-    def result(self) -> Result:
-        return Result(
+    def result(self) -> common.Result:
+        return common.Result(
             None, self.name, self.walls, self.cpu_times, kind=self.kind, notes=self.notes, extra={}
         )
 
@@ -227,28 +217,8 @@ def sqlite_settings(store: Store) -> dict[str, Any]:
         "journal_mode": journal,
         "sqlite_version": sqlite3.sqlite_version,
         "url": str(store.engine.url),
-        "filesystem": filesystem(store.home),
+        "filesystem": common.filesystem(store.home),
     }
-
-
-def filesystem(path: Path) -> str | None:
-    """The type of the file system holding `path` (Linux): on tmpfs an fsync costs
-    nothing, so synchronous=FULL would not be measured."""
-    where = str(path.resolve())
-    best: tuple[int, str] | None = None
-    try:
-        with open("/proc/self/mounts", encoding="utf-8") as mounts:
-            for line in mounts:
-                fields = line.split()
-                if len(fields) < 3:
-                    continue
-                point = fields[1].replace("\\040", " ")
-                inside = where == point or where.startswith(point.rstrip("/") + "/")
-                if inside and (best is None or len(point) > best[0]):
-                    best = (len(point), fields[2])
-    except OSError:
-        return None
-    return None if best is None else best[1]
 
 
 class RunnerCase:
@@ -279,8 +249,8 @@ class RunnerCase:
     def check(self, out: object) -> None:
         if not isinstance(out, RunRecord):
             raise AssertionError(f"execute returned {out!r}")
-        ok = sum(1 for t in out.tasks if t.state == "success")
-        if out.state != "success" or ok != self.tasks:
+        ok = sum(1 for t in out.tasks if t.state == TaskState.SUCCESS)
+        if out.state != RunState.SUCCESS or ok != self.tasks:
             raise AssertionError(
                 f"run {out.id} of {self.job}: {out.state} ({out.reason}), "
                 f"{ok} of {self.tasks} tasks succeeded"
@@ -297,22 +267,6 @@ class RunnerCase:
 
 
 # ---------------------------------------------------------------------------- APScheduler
-
-
-def import_apscheduler() -> tuple[dict[str, ModuleType] | None, str]:
-    """APScheduler's modules, or None and why not. Imported by name, so that neither
-    running nor type-checking this file needs it installed."""
-    try:
-        modules = {
-            name: importlib.import_module(f"apscheduler.{name}")
-            for name in ("schedulers.background", "executors.pool", "events")
-        }
-    except ImportError as exc:
-        return None, f"APScheduler rows skipped: {exc} (pip install 'apscheduler==3.11.*')"
-    found = version("APScheduler") or "?"
-    if not found.startswith("3.11"):
-        return modules, f"APScheduler {found}, not 3.11: rows shown, but not the version asked"
-    return modules, f"APScheduler {found}"
 
 
 class ApsCase:
@@ -408,7 +362,7 @@ class Row:
     verdicts: dict[str, bool] = field(default_factory=dict)
 
     @property
-    def result(self) -> Result:
+    def result(self) -> common.Result:
         return self.case.result()
 
     @property
@@ -517,10 +471,10 @@ def table(rows: list[Row]) -> str:
                 fmt(row.vs_aps, ".2f"),
                 fmt(row.commits_per_task, ".2f"),
                 row.target_text(),
-                {None: "-", True: "pass", False: "FAIL"}[row.passed],
+                common.verdict(row.passed),
             )
         )
-    return markdown_table(lines_in, left={0, 10})
+    return common.markdown_table(lines_in, left={0, 10})
 
 
 # ---------------------------------------------------------------------------- profile
@@ -538,15 +492,8 @@ def profile(jobs: Path, root: Path, tasks: int, out: Path, top: int) -> None:
         chain.check(record)
     finally:
         chain.close()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    prof.dump_stats(str(out))
-    print(f"\n--- profile: runner chain of {tasks} tasks ({wall:.3f} s profiled) ---")
-    stats = pstats.Stats(prof, stream=sys.stdout)
-    print(f"\n--- by cumulative time, runner's code only (top {top}) ---")
-    stats.sort_stats("cumulative").print_stats(RUNNER_CODE, top)
-    print(f"\n--- by own time, everything (top {top}) ---")
-    stats.sort_stats("tottime").print_stats(top)
-    print(f"profile written to {out} (python -m pstats {out})")
+    title = f"runner chain of {tasks} tasks ({wall:.3f} s profiled)"
+    common.print_profile(prof, out, title=title, code=RUNNER_CODE, top=top)
 
 
 # ---------------------------------------------------------------------------- main
@@ -555,9 +502,7 @@ def profile(jobs: Path, root: Path, tasks: int, out: Path, top: int) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed rounds (default 5)")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"JSON (default {DEFAULT_OUT})"
-    )
+    common.output_args(parser, NAME)
     parser.add_argument("--tasks", type=int, default=TASKS, help=f"tasks per job (default {TASKS})")
     parser.add_argument(
         "--parallel",
@@ -573,13 +518,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "on tmpfs, commits are not durable and cost nothing",
     )
     parser.add_argument("--no-apscheduler", action="store_true", help="skip the APScheduler rows")
-    parser.add_argument(
-        "--profile", type=Path, metavar="PROF", help="also cProfile one runner chain run"
-    )
-    parser.add_argument("--profile-top", type=int, default=20, help="lines shown (default 20)")
-    parser.add_argument(
-        "--strict", action="store_true", help="exit 1 when a case misses its target"
-    )
+    common.profile_args(parser, "also cProfile one runner chain run", top=20)
+    common.strict_arg(parser)
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -618,12 +558,13 @@ def build_cases(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = now()
-    info = machine()
-    info["packages"].update({p: version(p) for p in ("SQLAlchemy", "APScheduler", "tzlocal")})
+    info = common.machine()
+    extra = ("SQLAlchemy", "APScheduler", "tzlocal")
+    info["packages"].update({p: common.version(p) for p in extra})
     info["sqlite_version"] = sqlite3.sqlite_version
     aps, aps_note = (None, "APScheduler rows skipped (--no-apscheduler)")
     if not args.no_apscheduler:
-        aps, aps_note = import_apscheduler()
+        aps, aps_note = common.import_apscheduler()
         if aps is None:
             print(f"APScheduler is not importable. {aps_note}")
     tmp = Path(tempfile.mkdtemp(prefix="runner-bench-overhead-", dir=args.dir))
@@ -667,38 +608,35 @@ def main(argv: list[str] | None = None) -> int:
             " median."
         )
 
-        report: dict[str, Any] = {
-            "benchmark": "runner per-task overhead",
-            "started": started.isoformat(timespec="seconds"),
-            "machine": info,
-            "options": {
-                "tasks": args.tasks,
-                "repeat": args.repeat,
-                "warmup_rounds": WARMUP_ROUNDS,
-                "parallel": args.parallel,
-                "interleaved": True,
-            },
-            "store": sqlite,
-            "apscheduler": {"enabled": aps is not None, "note": aps_note},
-            "targets": {
+        options = {
+            "tasks": args.tasks,
+            "repeat": args.repeat,
+            "warmup_rounds": WARMUP_ROUNDS,
+            "parallel": args.parallel,
+            "interleaved": True,
+        }
+        report = common.new_report(
+            "runner per-task overhead",
+            started,
+            info,
+            options,
+            store=sqlite,
+            apscheduler={"enabled": aps is not None, "note": aps_note},
+            targets={
                 "overhead_ms_per_task": TARGET_OVERHEAD_MS,
                 "overhead_over": "floor: subprocess.run loop",
                 "chain_tasks_per_s": TARGET_CHAIN_RATE,
                 "judged_on": "median",
             },
-            "results": [r.as_json() for r in rows],
-        }
-        report["machine"]["loadavg_end"] = load_average()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"\nwritten to {args.out}")
+            results=[r.as_json() for r in rows],
+        )
+        common.write_report(report, common.out_path(args, NAME))
 
         if args.profile:
             profile(jobs, tmp, args.tasks, args.profile, args.profile_top)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    missed = [r for r in rows if r.passed is False]
-    return 1 if args.strict and missed else 0
+    return common.exit_code(args.strict, (r.passed for r in rows))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ Usage (from the repository root, with runner installed in the running interprete
     python bench/plan.py --profile /tmp/plan.prof # also cProfile "plan, one file changed"
     python bench/plan.py --profile /tmp/plan.prof --profile-only --sizes 10000
 
-The job files are those of bench/validate.py (`write_jobs`: one Job per file, three
-tasks, labels, a cron schedule with a time zone), in a temporary folder removed
-afterwards. Every case is timed in-process (the reconciler's function on an open store;
+The job files are those of bench/validate.py (bench/common.py's `write_jobs`: one Job
+per file, three tasks, labels, a cron schedule with a time zone), in a temporary folder
+removed afterwards. Every case is timed in-process (the reconciler's function on an open store;
 opening the store is not timed) and as a whole command in a new process:
 
 - cold plan: a fresh home, so an empty store and no file cache. `make_plan([folder],
@@ -29,7 +29,7 @@ opening the store is not timed) and as a whole command in a new process:
 It also times `runner --help` and `python -c pass` (the start-up floor) as bench/validate.py
 does. Results are asserted outside the timed part. Each timed case first runs once untimed
 (a warm-up), then `--repeat` times; the heap is collected before each run (the timing
-helpers are bench/validate.py's). Targets apply at 10,000 files and are judged on the
+helpers are bench/common.py's). Targets apply at 10,000 files and are judged on the
 in-process median; the command median is shown against the same target, not judged (it
 adds interpreter start-up and imports, about 0.3 s). The table shows median, min, p90
 (interpolated) and median CPU seconds (user + system, children included; wall well above
@@ -41,9 +41,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import json
 import os
-import pstats
 import re
 import shutil
 import statistics
@@ -61,21 +59,9 @@ from runner.reconciler import ApplyResult, PlanResult, apply_config, make_plan
 from runner.store import Store, open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validate import (  # bench/validate.py, beside this file
-    ROOT,
-    Result,
-    bench_startup,
-    common_args,
-    load_average,
-    machine,
-    markdown_table,
-    progress,
-    runner_command,
-    timed,
-    write_jobs,
-)
+import common  # bench/common.py, beside this file
 
-DEFAULT_OUT = ROOT / "bench" / "results" / "plan.json"
+NAME = "plan"  # bench/results/plan.json
 WARMUP = 1
 TARGET_SIZE = 10_000  # targets are judged at this size only
 
@@ -114,7 +100,7 @@ class Workspace:
     def __post_init__(self) -> None:
         self.jobs = self.root / "jobs"
         self.jobs.mkdir()
-        self.paths = write_jobs(self.jobs, self.size)
+        self.paths = common.write_jobs(self.jobs, self.size)
 
     @property
     def folder(self) -> str:
@@ -221,7 +207,7 @@ def measure(
     for n in range(WARMUP + repeat):
         ctx = prepare()
         box: list[Out] = []
-        wall, cpu = timed(lambda: box.append(run(ctx)))  # noqa: B023  (called at once)
+        wall, cpu = common.timed(lambda: box.append(run(ctx)))  # noqa: B023  (called at once)
         check(ctx, box.pop())
         finish(ctx)
         if n >= WARMUP:
@@ -236,8 +222,8 @@ class Pair:
 
     size: int | None
     case: str
-    inproc: Result | None
-    command: Result | None
+    inproc: common.Result | None
+    command: common.Result | None
 
     @property
     def target(self) -> float | None:
@@ -262,12 +248,12 @@ def pair(
     result = Pair(
         size,
         case,
-        Result(size, f"{case} in-process", *inproc, target, notes=notes),
-        Result(size, f"{case} command", *command, None, notes=notes, extra=cmd_extra),
+        common.Result(size, f"{case} in-process", *inproc, target, notes=notes),
+        common.Result(size, f"{case} command", *command, None, notes=notes, extra=cmd_extra),
     )
     for r in (result.inproc, result.command):
         if r is not None:
-            progress(r)
+            common.progress(r)
     return result
 
 
@@ -443,62 +429,44 @@ def profile(size: int, out: Path, top: int) -> None:
             store.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    prof.dump_stats(str(out))
-    print(f"\n--- profile: {ONE_CHANGED}, {size:,} files, in-process ({wall:.3f} s profiled) ---")
-    stats = pstats.Stats(prof, stream=sys.stdout)
-    print(f"\n--- by cumulative time, runner's code only (top {top}) ---")
-    stats.sort_stats("cumulative").print_stats(RUNNER_CODE, top)
-    print(f"\n--- by own time, everything (top {top}) ---")
-    stats.sort_stats("tottime").print_stats(top)
-    print(f"profile written to {out} (python -m pstats {out})")
+    title = f"{ONE_CHANGED}, {size:,} files, in-process ({wall:.3f} s profiled)"
+    common.print_profile(prof, out, title=title, code=RUNNER_CODE, top=top)
 
 
 # ---------------------------------------------------------------------------- output
 
 
 def table(pairs: list[Pair]) -> str:
-    head = (
-        "size",
-        "case",
-        "n",
-        "in-proc median s",
-        "min s",
-        "p90 s",
-        "cpu s",
-        "command median s",
-        "min s",
-        "p90 s",
-        "cpu s",
-        "target s",
-        "target judged on",
-        "result",
-        "command vs target",
+    head = (  # in groups: the case, in-process, as a command, the target
+        *("size", "case", "n"),
+        *("in-proc median s", "min s", "p90 s", "cpu s"),
+        *("command median s", "min s", "p90 s", "cpu s"),
+        *("target s", "target judged on", "result", "command vs target"),
     )
     rows = [head]
     for p in pairs:
         judged = p.inproc if p.inproc is not None and p.inproc.target is not None else p.command
         shown = p.command if judged is p.inproc else None
-        verdict = "-" if judged is None else {None: "-", True: "pass", False: "FAIL"}[judged.passed]
+        result = "-" if judged is None else common.verdict(judged.passed)
         rows.append(
             (
                 "-" if p.size is None else f"{p.size:,}",
                 p.case,
-                str(len((p.inproc or p.command or Result(None, "", [0.0])).samples)),
+                str(len((p.inproc or p.command or common.Result(None, "", [0.0])).samples)),
                 *columns(p.inproc),
                 *columns(p.command),
                 "-" if p.target is None else f"{p.target:.2f}",
                 "-" if p.target is None else ("in-proc median" if shown else "command median"),
-                verdict,
+                result,
                 "-"
                 if shown is None or p.target is None
                 else ("under" if shown.median < p.target else "over"),
             )
         )
-    return markdown_table(rows, left={1, 12, 14})
+    return common.markdown_table(rows, left={1, 12, 14})
 
 
-def columns(r: Result | None) -> tuple[str, str, str, str]:
+def columns(r: common.Result | None) -> tuple[str, str, str, str]:
     if r is None:
         return ("-", "-", "-", "-")
     cpu = "-" if r.cpu_median is None else f"{r.cpu_median:.3f}"
@@ -509,25 +477,16 @@ def columns(r: Result | None) -> tuple[str, str, str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = common_args(__doc__ or "", DEFAULT_OUT)
-    parser.add_argument(
-        "--profile",
-        type=Path,
-        metavar="PROF",
-        help=f'also cProfile one in-process "{ONE_CHANGED}" of the largest size',
+    parser = common.sized_args(__doc__ or "", NAME)
+    common.profile_args(
+        parser, f'also cProfile one in-process "{ONE_CHANGED}" of the largest size', top=20
     )
-    parser.add_argument("--profile-top", type=int, default=20, help="lines shown (default 20)")
     parser.add_argument(
         "--profile-only", action="store_true", help="only the profile: no timings, no JSON"
     )
-    parser.add_argument(
-        "--strict", action="store_true", help="exit 1 when a case misses its target"
-    )
+    common.strict_arg(parser)
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    if not args.sizes or min(args.sizes) < 1:
-        parser.error("--sizes must be positive numbers")
+    common.check_sized(parser, args)
     if args.profile_only and not args.profile:
         parser.error("--profile-only needs --profile PROF")
     return args
@@ -538,11 +497,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile_only:
         profile(max(args.sizes), args.profile, args.profile_top)
         return 0
-    command = runner_command()
+    command = common.runner_command()
     started = dt.datetime.now(dt.UTC)
-    info = machine()
+    info = common.machine()
     print("startup", file=sys.stderr)
-    startup = [Pair(None, r.case, None, r) for r in bench_startup(command)]
+    startup = [Pair(None, r.case, None, r) for r in common.bench_startup(command)]
     pairs: list[Pair] = []
     for size in args.sizes:
         pairs += bench_size(size, args.repeat, command)
@@ -555,27 +514,23 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     results = [r for p in pairs for r in (p.inproc, p.command) if r is not None]
-    report: dict[str, Any] = {
-        "benchmark": "runner plan / apply",
-        "started": started.isoformat(timespec="seconds"),
-        "machine": info,
-        "options": {"sizes": args.sizes, "repeat": args.repeat, "warmup": WARMUP},
-        "command": command,
-        "targets": [
+    report = common.new_report(
+        "runner plan / apply",
+        started,
+        info,
+        {"sizes": args.sizes, "repeat": args.repeat, "warmup": WARMUP},
+        command=command,
+        targets=[
             {"size": TARGET_SIZE, "case": case, "target_s": t, "judged_on": "in-process median"}
             for case, t in TARGETS.items()
         ],
-        "results": [r.as_json() for r in results],
-    }
-    report["machine"]["loadavg_end"] = load_average()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {args.out}")
+        results=[r.as_json() for r in results],
+    )
+    common.write_report(report, common.out_path(args, NAME))
 
     if args.profile:
         profile(max(args.sizes), args.profile, args.profile_top)
-    missed = [r for r in results if r.passed is False]
-    return 1 if args.strict and missed else 0
+    return common.exit_code(args.strict, (r.passed for r in results))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ that any later error can be pointed at a file, line and column (`locate`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,25 +15,14 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from runner.config.scalars import BAD, CORE, SCALAR_TAGS, by_tag, plain
 from runner.diagnostics import Diagnostic, JsonPath
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 100
 ALIAS_BUDGET = 10_000  # nodes that aliases may add by repeating what they point at
-MAX_NUMBER_CHARS = 100
 
-_CORE = "tag:yaml.org,2002:"
 _IMPLICIT = "?"
-_INT = re.compile(r"[-+]?[0-9]+")
-_OCT = re.compile(r"0o[0-7]+")
-_HEX = re.compile(r"0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
-_INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
-_NAN = re.compile(r"\.(nan|NaN|NAN)")
-_NUMBER_LAST = frozenset("0123456789.fFnNaAxXoObBcCdDeE")
-_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-_TRUE = frozenset(("true", "True", "TRUE"))
-_FALSE = frozenset(("false", "False", "FALSE"))
 
 
 class _Loader(yaml.CSafeLoader):
@@ -42,7 +30,7 @@ class _Loader(yaml.CSafeLoader):
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and not implicit[0]:
-            return _CORE + "str"  # quoted or block scalar
+            return CORE + "str"  # quoted or block scalar
         return _IMPLICIT
 
 
@@ -94,9 +82,9 @@ def read_yaml(raw: bytes, file: str) -> ReadResult:
     documents: list[Document] = []
     diagnostics: list[Diagnostic] = []
     try:
-        plain = "&" not in text  # no anchors, so no aliases: the fast walk may do
+        no_anchors = "&" not in text  # no anchors, so no aliases: the fast walk may do
         for index, root in enumerate(yaml.compose_all(text, Loader=_Loader)):
-            data = _fast_value(root, 1) if plain else _SLOW
+            data = _fast_value(root, 1) if no_anchors else _SLOW
             if data is _SLOW:
                 walker = _Walker(file, text)
                 data = walker.document(root)
@@ -280,31 +268,31 @@ class _Walker:
             raise _Refused(
                 node, "complex-key", "a key must be a plain string, not a list or a mapping"
             )
-        if node.tag not in (_IMPLICIT, _CORE + "str"):
+        if node.tag not in (_IMPLICIT, CORE + "str"):
             self._bad_tag(node)
         return str(node.value)
 
     def _scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
         if tag == _IMPLICIT:
-            return _plain(text) if node.style in (None, "") else text
-        if tag == _CORE + "str":
+            return plain(text) if node.style in (None, "") else text
+        if tag == CORE + "str":
             return text
-        converted = _by_tag(tag, text)
-        if converted is _BAD:
-            if tag.startswith(_CORE) and tag[len(_CORE) :] in _SCALAR_TAGS:
-                raise _Refused(node, "tag-value", f'"{text}" is not a valid !!{tag[len(_CORE) :]}')
+        converted = by_tag(tag, text)
+        if converted is BAD:
+            if tag.startswith(CORE) and tag[len(CORE) :] in SCALAR_TAGS:
+                raise _Refused(node, "tag-value", f'"{text}" is not a valid !!{tag[len(CORE) :]}')
             self._bad_tag(node)
             return text
         return converted
 
     def _check_collection_tag(self, node: Node) -> None:
-        allowed = _CORE + ("map" if isinstance(node, MappingNode) else "seq")
+        allowed = CORE + ("map" if isinstance(node, MappingNode) else "seq")
         if node.tag not in (_IMPLICIT, allowed):
             self._bad_tag(node)
 
     def _bad_tag(self, node: Node) -> None:
-        shown = "!!" + node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else node.tag
+        shown = "!!" + node.tag[len(CORE) :] if node.tag.startswith(CORE) else node.tag
         self._problem(
             node,
             "tag",
@@ -313,12 +301,8 @@ class _Walker:
         )
 
 
-_BAD = object()
-_SCALAR_TAGS = ("int", "float", "bool", "null")
-
-
 _SLOW: Any = object()
-_STR = _CORE + "str"
+_STR = CORE + "str"
 
 
 def _fast_value(node: Node, depth: int) -> Any:
@@ -330,7 +314,7 @@ def _fast_value(node: Node, depth: int) -> Any:
         tag = node.tag
         if tag == _IMPLICIT:
             text = node.value
-            return _plain(text) if not text or text[0] in _SPECIAL_FIRST else text
+            return plain(text) if not text or text[0] in _SPECIAL_FIRST else text
         return node.value if tag == _STR else _SLOW
     if node.tag != _IMPLICIT:
         return _SLOW
@@ -358,59 +342,6 @@ def _fast_value(node: Node, depth: int) -> Any:
 
 _KEY_TAGS = frozenset((_IMPLICIT, _STR))
 _SPECIAL_FIRST = frozenset("~nNtTfF0123456789+-.")
-
-
-def _plain(text: str) -> Any:
-    """A plain scalar by YAML 1.2's core schema."""
-    if text in _NULLS:
-        return None
-    first = text[0]
-    if first in "tTfF":
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        return text
-    if first in "0123456789+-.":
-        return _number(text)
-    return text
-
-
-def _number(text: str) -> Any:
-    if len(text) > MAX_NUMBER_CHARS:
-        return text  # beyond any field's range, and past Python's int() digit limit
-    if text[-1] not in _NUMBER_LAST:
-        return text  # `20m`, `1h30m`, `-x`: a string, without trying every pattern
-    if _INT.fullmatch(text):
-        return int(text)
-    if _OCT.fullmatch(text):
-        return int(text[2:], 8)
-    if _HEX.fullmatch(text):
-        return int(text[2:], 16)
-    if _FLOAT.fullmatch(text):
-        return float(text)
-    if _INF.fullmatch(text):
-        return float("-inf") if text[0] == "-" else float("inf")
-    if _NAN.fullmatch(text):
-        return float("nan")
-    return text
-
-
-def _by_tag(tag: str, text: str) -> Any:
-    """A scalar with an explicit core tag (`!!int 12`), or _BAD when it is not one."""
-    name = tag[len(_CORE) :] if tag.startswith(_CORE) else ""
-    if name not in _SCALAR_TAGS:
-        return _BAD
-    value = _plain(text)
-    if name == "bool":
-        return value if isinstance(value, bool) else _BAD
-    if name == "null":
-        return value if value is None else _BAD
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return _BAD
-    if name == "int":
-        return value if isinstance(value, int) else _BAD
-    return float(value)
 
 
 def _overflowing_alias(text: str, root: Node) -> Any:

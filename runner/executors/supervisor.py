@@ -12,61 +12,27 @@ Call `start` and `poll` from one thread; `request_cancel` and `wake` from anywhe
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import os
 import selectors
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from runner.clock import Clock
+from runner.domain import RunState, TaskState
 from runner.executors import journal as j
 from runner.executors.graph import TaskGraph
 from runner.executors.logs import LogFiles
-from runner.executors.order import RunOrder, TaskSpec
-from runner.executors.process import Child, Programs, SpawnFailed, describe_exit, spawn
+from runner.executors.order import RunOrder
+from runner.executors.process import Programs, SpawnFailed, spawn
+from runner.executors.runstate import ActiveRun, Attempt, finished, outcome, seconds, verdict
+from runner.executors.timers import Timers
 from runner.procs import ProcessId, group_alive, kill_group, myself
-from runner.spec.durations import format_seconds
 
 KILL_GRACE = 10.0
 LINGER_AFTER_KILL = 2.0  # how long a SIGKILLed group may take to be gone
 HEARTBEAT = 5.0  # also how often the store is asked for cancels, should a wake-up be lost
-
-
-class _Timer:
-    __slots__ = ("action", "active")
-
-    def __init__(self, action: Callable[[], None]) -> None:
-        self.action = action
-        self.active = True
-
-    def cancel(self) -> None:
-        self.active = False
-
-
-@dataclass(eq=False)
-class _Attempt:
-    run: _Run
-    task: TaskSpec
-    number: int
-    log: str  # the key of its log file
-    child: Child | None = None
-    stopping: str | None = None  # why it is being killed: timeout, cancel, run-timeout
-    timers: list[_Timer] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class _Run:
-    order: RunOrder
-    graph: TaskGraph
-    attempts: dict[str, int] = field(default_factory=dict)
-    running: dict[str, _Attempt] = field(default_factory=dict)
-    retries: dict[str, _Timer] = field(default_factory=dict)
-    ending: tuple[str, str] | None = None  # (final state, reason) once cancelled or timed out
-    timers: list[_Timer] = field(default_factory=list)
 
 
 class Supervisor:
@@ -93,15 +59,14 @@ class Supervisor:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.owner = owner or myself()
         self.observer = observer
-        self.runs: dict[int, _Run] = {}
+        self.runs: dict[int, ActiveRun] = {}
         self._taken: set[int] = set()  # runs `start` was given that were not to be taken
         self._buffer: list[j.Change] = []
-        self._attempts: dict[int, _Attempt] = {}  # by pidfd
+        self._attempts: dict[int, Attempt] = {}  # by pidfd
         self._programs = Programs()  # found once for a pass's spawns
         self._leftovers: set[int] = set()  # groups of ended tasks, sent SIGTERM
         self._killed: dict[int, float] = {}  # ... and when they were sent SIGKILL
-        self._timers: list[tuple[float, int, _Timer]] = []
-        self._seq = itertools.count()
+        self._timers = Timers(clock)
         self._requests: deque[tuple[int, str]] = deque()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -110,7 +75,7 @@ class Supervisor:
         self.pokes = 0  # wake-ups from other processes (their changes are in the store)
         if listener is not None:
             self._selector.register(listener, selectors.EVENT_READ, self._external_wake)
-        self._after(heartbeat, self._heartbeat)
+        self._timers.after(heartbeat, self._heartbeat)
 
     # --- from any thread ------------------------------------------------------------
 
@@ -131,13 +96,13 @@ class Supervisor:
         another runner's since they were read), which do not start."""
         self._taken = set()
         for order in orders:
-            run = _Run(order=order, graph=TaskGraph(order.tasks, order.selected))
+            run = ActiveRun(order=order, graph=TaskGraph(order.tasks, order.selected))
             self.runs[order.run_id] = run
             self._buffer.append(j.RunStarted(order.run_id, self.clock.now(), self.owner))
             for name, reason in run.graph.initially_skipped():
-                self._buffer.append(j.TaskSet(order.run_id, name, "skipped", reason))
+                self._buffer.append(j.TaskSet(order.run_id, name, TaskState.SKIPPED, reason))
             if order.timeout:
-                run.timers.append(self._after(order.timeout, self._time_out_later(run)))
+                run.timers.append(self._timers.after(order.timeout, self._time_out_later(run)))
         self._settle()
         return self._taken
 
@@ -163,18 +128,17 @@ class Supervisor:
         SIGTERM and, `grace` seconds later, SIGKILL; the runs end `cancelled`."""
         self.kill_grace = grace
         for run in list(self.runs.values()):
-            if run.ending is None and not _finished(run):
-                self._end_early(run, "cancelled", reason, pending_become="cancelled", why="cancel")
+            self._cancel(run, reason)
         self._settle()
 
     def poll(self, timeout: float | None = None) -> None:
         """Wait for something to happen (at most `timeout` seconds), then handle it."""
-        wait = self._until_next_timer()
+        wait = self._timers.until_next()
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
         for key, _ in self._selector.select(wait):
             key.data(key)
-        self._fire_timers()
+        self._timers.fire()
         self._handle_requests()
         self._settle()
 
@@ -270,27 +234,25 @@ class Supervisor:
         self._taken.update(run_ids)
         for run_id in run_ids:
             run = self.runs.pop(run_id, None)
-            if run is None:
-                continue
-            for timer in run.timers:
-                timer.cancel()
-            for attempt in run.running.values():
-                for timer in attempt.timers:
-                    timer.cancel()
+            if run is not None:
+                run.cancel_timers()
 
-    def _launches(self) -> list[_Attempt]:
+    def _launches(self) -> list[Attempt]:
         free = self.max_parallel - len(self._attempts)
-        out: list[_Attempt] = []
+        out: list[Attempt] = []
         for run in list(self.runs.values()):
             if run.ending:
                 continue
             for name in run.graph.ready():
                 task = run.graph.tasks[name]
                 if task.kind == "manual":
-                    run.graph.start(name, "waiting")
+                    run.graph.start(name, TaskState.WAITING)
                     self._buffer.append(
                         j.TaskSet(
-                            run.order.run_id, name, "waiting", task.prompt or "waiting for finish"
+                            run.order.run_id,
+                            name,
+                            TaskState.WAITING,
+                            task.prompt or "waiting for finish",
                         )
                     )
                     continue
@@ -301,12 +263,12 @@ class Supervisor:
                 run.attempts[name] = number
                 run.graph.start(name)
                 key = self.logs.key(run.order.job, run.order.run_id, name, number)
-                attempt = _Attempt(run=run, task=task, number=number, log=key)
+                attempt = Attempt(run=run, task=task, number=number, log=key)
                 run.running[name] = attempt
                 out.append(attempt)
         return out
 
-    def _spawn(self, attempt: _Attempt) -> None:
+    def _spawn(self, attempt: Attempt) -> None:
         order, task = attempt.run.order, attempt.task
         try:
             log_fd = self.logs.open_for_attempt(attempt.log)
@@ -333,7 +295,9 @@ class Supervisor:
         self._attempts[child.pidfd] = attempt
         self._selector.register(child.pidfd, selectors.EVENT_READ, self._child_ended)
         if task.timeout:
-            attempt.timers.append(self._after(task.timeout, lambda: self._stop(attempt, "timeout")))
+            attempt.timers.append(
+                self._timers.after(task.timeout, lambda: self._stop(attempt, "timeout"))
+            )
 
     # --- ends -----------------------------------------------------------------------
 
@@ -346,26 +310,28 @@ class Supervisor:
         if group_alive(pid):  # what the task left running goes with it
             kill_group(pid, signal.SIGTERM)
             self._leftovers.add(pid)
-            self._after(self.kill_grace, lambda: self._kill_leftovers(pid))
+            self._timers.after(self.kill_grace, lambda: self._kill_leftovers(pid))
         self._attempt_over(attempt, code, None)
 
     def _kill_leftovers(self, pid: int) -> None:
         kill_group(pid, signal.SIGKILL)
         self._killed[pid] = self.clock.monotonic()
 
-    def _attempt_over(self, attempt: _Attempt, code: int, failure: str | None) -> None:
+    def _attempt_over(self, attempt: Attempt, code: int, failure: str | None) -> None:
         run, task = attempt.run, attempt.task
         for timer in attempt.timers:
             timer.cancel()
         run.running.pop(task.name, None)
-        state, reason = self._outcome(attempt, code, failure)
+        state, reason = outcome(attempt, code, failure)
         retry_in = None
         limit = task.retries.limit
-        if state == "failed" and run.ending is None and attempt.number <= limit:
+        if state == TaskState.FAILED and run.ending is None and attempt.number <= limit:
             retry_in = task.retries.wait(attempt.number)
-            reason = f"{reason}; retry {attempt.number} of {limit} in {_seconds(retry_in)}"
+            reason = f"{reason}; retry {attempt.number} of {limit} in {seconds(retry_in)}"
             run.graph.start(task.name, "retrying")
-            run.retries[task.name] = self._after(retry_in, lambda: self._retry(run, task.name))
+            run.retries[task.name] = self._timers.after(
+                retry_in, lambda: self._retry(run, task.name)
+            )
         self._buffer.append(
             j.AttemptEnded(
                 run.order.run_id,
@@ -375,41 +341,26 @@ class Supervisor:
                 None if failure is not None else code,
                 reason,
                 state,
-                "pending" if retry_in is not None else state,
+                TaskState.PENDING if retry_in is not None else state,
                 retry_in,
             )
         )
         if retry_in is None:
             for name, why in run.graph.finish(task.name, state, reason):
-                self._buffer.append(j.TaskSet(run.order.run_id, name, "skipped", why))
+                self._buffer.append(j.TaskSet(run.order.run_id, name, TaskState.SKIPPED, why))
 
-    def _outcome(self, attempt: _Attempt, code: int, failure: str | None) -> tuple[str, str | None]:
-        run = attempt.run
-        if attempt.stopping == "cancel" and run.ending:
-            return "cancelled", run.ending[1]
-        if attempt.stopping == "run-timeout" and run.ending:
-            return "failed", run.ending[1]
-        if attempt.stopping == "timeout":
-            return "failed", f"timed out after {_seconds(attempt.task.timeout or 0)}"
-        if failure is not None:
-            return "failed", failure
-        if code == 0:
-            return "success", None
-        return "failed", describe_exit(code, shell=attempt.task.argv is None)
-
-    def _retry(self, run: _Run, name: str) -> None:
+    def _retry(self, run: ActiveRun, name: str) -> None:
         run.retries.pop(name, None)
         if run.ending is None:
-            run.graph.start(name, "pending")
+            run.graph.start(name, TaskState.PENDING)
 
     def _end_finished_runs(self) -> None:
         for run_id, run in list(self.runs.items()):
             if run.running or run.retries or not run.graph.done():
                 continue
-            for timer in run.timers:
-                timer.cancel()
+            run.cancel_timers()
             del self.runs[run_id]
-            state, reason = run.ending or _verdict(run.graph)
+            state, reason = run.ending or verdict(run.graph)
             self._buffer.append(j.RunEnded(run_id, run.order.job, state, reason, self.clock.now()))
 
     # --- cancel and timeouts --------------------------------------------------------
@@ -418,19 +369,28 @@ class Supervisor:
         while self._requests:
             run_id, reason = self._requests.popleft()
             run = self.runs.get(run_id)
-            if run is not None and run.ending is None and not _finished(run):
-                self._end_early(run, "cancelled", reason, pending_become="cancelled", why="cancel")
+            if run is not None:
+                self._cancel(run, reason)
 
-    def _time_out_later(self, run: _Run) -> Callable[[], None]:
+    def _cancel(self, run: ActiveRun, reason: str) -> None:
+        """End a run `cancelled` unless it is already ending or every task has ended."""
+        if run.ending is None and not finished(run):
+            self._end_early(
+                run, RunState.CANCELLED, reason, pending_become=TaskState.CANCELLED, why="cancel"
+            )
+
+    def _time_out_later(self, run: ActiveRun) -> Callable[[], None]:
         return lambda: self._time_out_run(run)
 
-    def _time_out_run(self, run: _Run) -> None:
-        if run.ending is None and run.order.run_id in self.runs and not _finished(run):
-            reason = f"run timed out after {_seconds(run.order.timeout or 0)}"
-            self._end_early(run, "failed", reason, pending_become="skipped", why="run-timeout")
+    def _time_out_run(self, run: ActiveRun) -> None:
+        if run.ending is None and run.order.run_id in self.runs and not finished(run):
+            reason = f"run timed out after {seconds(run.order.timeout or 0)}"
+            self._end_early(
+                run, RunState.FAILED, reason, pending_become=TaskState.SKIPPED, why="run-timeout"
+            )
 
     def _end_early(
-        self, run: _Run, state: str, reason: str, *, pending_become: str, why: str
+        self, run: ActiveRun, state: str, reason: str, *, pending_become: str, why: str
     ) -> None:
         run.ending = (state, reason)
         for timer in run.retries.values():
@@ -442,14 +402,16 @@ class Supervisor:
         for attempt in list(run.running.values()):
             self._stop(attempt, why)
 
-    def _stop(self, attempt: _Attempt, why: str) -> None:
+    def _stop(self, attempt: Attempt, why: str) -> None:
         """SIGTERM the task's group; SIGKILL it if it is still there after the grace."""
         if attempt.child is None or attempt.stopping:
             return
         attempt.stopping = why
         pid = attempt.child.pid
         kill_group(pid, signal.SIGTERM)
-        attempt.timers.append(self._after(self.kill_grace, lambda: kill_group(pid, signal.SIGKILL)))
+        attempt.timers.append(
+            self._timers.after(self.kill_grace, lambda: kill_group(pid, signal.SIGKILL))
+        )
 
     # --- wake-ups, heartbeat and timers ----------------------------------------------
 
@@ -471,50 +433,12 @@ class Supervisor:
         if self.runs:
             self._buffer.append(j.Heartbeat(tuple(self.runs), self.clock.now()))
             self._look_for_cancels()
-        self._after(self.heartbeat, self._heartbeat)
-
-    def _after(self, seconds: float, action: Callable[[], Any]) -> _Timer:
-        timer = _Timer(action)
-        heapq.heappush(self._timers, (self.clock.monotonic() + seconds, next(self._seq), timer))
-        return timer
+        self._timers.after(self.heartbeat, self._heartbeat)
 
     def next_timer(self) -> float:
         """Seconds until the nearest timer (a timeout, a retry, the heartbeat)."""
-        wait = self._until_next_timer()
+        wait = self._timers.until_next()
         return float("inf") if wait is None else wait
-
-    def _until_next_timer(self) -> float | None:
-        while self._timers and not self._timers[0][2].active:
-            heapq.heappop(self._timers)
-        if not self._timers:
-            return None
-        return max(0.0, self._timers[0][0] - self.clock.monotonic())
-
-    def _fire_timers(self) -> None:
-        now = self.clock.monotonic()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, timer = heapq.heappop(self._timers)
-            if timer.active:
-                timer.active = False
-                timer.action()
-
-
-def _finished(run: _Run) -> bool:
-    """Every task has ended: the run ends as it is, whatever arrives now."""
-    return not run.running and not run.retries and run.graph.done()
-
-
-def _verdict(graph: TaskGraph) -> tuple[str, str | None]:
-    failed = graph.failures()
-    if not failed:
-        return "success", None
-    if len(failed) == 1:
-        return "failed", f"task {failed[0]} failed: {graph.reason[failed[0]]}"
-    return "failed", f"{len(failed)} tasks failed: {', '.join(failed)}"
-
-
-def _seconds(value: float) -> str:
-    return format_seconds(int(value)) if value == int(value) else f"{value:g}s"
 
 
 def _of(change: j.Change, refused: j.RunsTaken) -> bool:
