@@ -223,7 +223,7 @@ kind: Job
 name: restore
 status: start
 tasks:
-  - {name: restore, run: ./restore.sh}
+  - {name: restore, run: echo restored}
 """
 
 
@@ -245,6 +245,22 @@ def test_a_saved_plan_that_creates_a_manual_job_with_status_start_queues_its_run
     assert f"run {made['id']} of restore queued: status: start runs it once; no daemon" in text
     assert out(capsys, "apply")[1].splitlines()[-1] == "Nothing to apply."
     assert len(history(capsys)) == 1
+
+
+def test_runner_run_beside_the_queued_run_of_status_start_says_what_to_do(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("restore.yaml", MANUAL_ONCE)
+    assert out(capsys, "apply")[0] == 0
+    code, text = out(capsys, "run", "restore")
+    assert code == 1
+    assert text == (
+        "error: job restore has run 1 scheduled; its overlap policy (skip) drops this "
+        "trigger: wait for a daemon to run it, cancel it (runner cancel 1), or use "
+        "--overlap allow\n"
+    )
+    assert out(capsys, "run", "restore", "--overlap", "allow")[0] == 0
+    assert [r["state"] for r in history(capsys)] == ["success", "scheduled"]
 
 
 def test_an_apply_that_skips_a_file_still_queues_the_run_of_a_new_job(
