@@ -13,7 +13,7 @@ from runner.cli.render_plan import render_plan
 from runner.daemon.lock import holder
 from runner.errors import ExitCode, RunnerError
 from runner.reconciler import apply_config, apply_saved_plan
-from runner.runs.afterwards import start_created_manual_jobs, start_new_manual_jobs
+from runner.runs.afterwards import jobs_added_by, start_created_manual_jobs, start_new_manual_jobs
 from runner.store import Store
 from runner.wakeup import poke
 
@@ -62,15 +62,16 @@ def command(
             if paths:
                 raise click.UsageError("give PATH or --plan, not both")
             return _apply_saved(plan_file, store, allow_mass_delete, timeout, Path(home))
+        at = now()
         result = apply_config(
             list(paths) or [config],
             store,
-            now=now(),
+            now=at,
             atomic=atomic,
             allow_mass_delete=allow_mass_delete,
             lock_timeout=timeout,
         )
-        started = start_new_manual_jobs(store, result.plan, now=now())
+        started = start_new_manual_jobs(store, result.plan, now=at)
         daemon = _wake_daemon(Path(home), bool(started or result.written))
     assert result.result is not None
     for d in result.result.config.diagnostics:
@@ -105,7 +106,7 @@ def _say_started(started: list[tuple[str, int]], daemon: int | None) -> None:
     then = (
         f"the daemon on this home (pid {daemon}) starts it now"
         if daemon is not None
-        else "no daemon runs on this home: the next `runner daemon` on this store starts it"
+        else "no daemon runs on this home: `runner daemon` on this store starts it"
     )
     for job, run_id in started:
         click.echo(f"run {run_id} of {job} queued: status: start runs it once; {then}")
@@ -128,11 +129,6 @@ def _apply_saved(
         if result.written
         else f"The saved plan {plan_file} had nothing to apply."
     )
-    created = [
-        c.get("name")
-        for c in data.get("changes") or ()
-        if isinstance(c, dict) and c.get("action") == "add" and c.get("kind") == "Job"
-    ]
-    started = start_created_manual_jobs(store, [str(n) for n in created], now=now())
+    started = start_created_manual_jobs(store, jobs_added_by(data), now=now())
     _say_started(started, _wake_daemon(home, bool(started or result.written)))
     return ExitCode.OK

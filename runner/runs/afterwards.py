@@ -118,6 +118,15 @@ def start_new_manual_jobs(store: Store, plan: Plan, *, now: datetime) -> list[tu
     return start_created_manual_jobs(store, added, now=now)
 
 
+def jobs_added_by(saved_plan: Mapping[str, Any]) -> list[str]:
+    """The jobs a saved plan (`runner plan --out`) adds: those its apply creates."""
+    return [
+        str(c.get("name"))
+        for c in saved_plan.get("changes") or ()
+        if isinstance(c, dict) and c.get("action") == Action.ADD and c.get("kind") == "Job"
+    ]
+
+
 def start_created_manual_jobs(
     store: Store, created: Iterable[str], *, now: datetime
 ) -> list[tuple[str, int]]:

@@ -333,7 +333,7 @@ def test_apply_without_a_daemon_queues_the_run_of_status_start_and_a_daemon_runs
     assert (queued["state"], queued["trigger"]) == (RunState.SCHEDULED, "manual")
     assert (
         f"run {queued['id']} of restore queued: status: start runs it once; no daemon runs "
-        "on this home: the next `runner daemon` on this store starts it"
+        "on this home: `runner daemon` on this store starts it"
     ) in done.stdout, done.stdout
     again = env.runner("apply")
     assert again.returncode == 0 and "queued" not in again.stdout, again.stdout
