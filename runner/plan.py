@@ -274,7 +274,9 @@ def _job_start_notes(spec: Mapping[str, Any], now: datetime, *, new: bool) -> It
         return
     if schedule.get("mode") == "manual":
         if new and spec.get("status") == "start":
-            yield Note("runs once now (a manual job with status: start), then on triggers")
+            yield Note("runs once now (status: start), then waits for triggers")
+        elif new:
+            yield Note("waits for a trigger: without status: start, creating it runs nothing")
         return
     if not schedule.get("enabled", True):
         yield Note("schedule not enabled: no scheduled runs")
@@ -289,11 +291,12 @@ def _job_start_notes(spec: Mapping[str, Any], now: datetime, *, new: bool) -> It
 def _schedule_notes(
     before: Mapping[str, Any], after: Mapping[str, Any], now: datetime
 ) -> list[Note]:
+    notes = list(_status_notes(before, after))
     if before.get("schedule") == after.get("schedule") and before.get("disabled") == after.get(
         "disabled"
     ):
-        return []
-    notes = list(_job_start_notes(after, now, new=False))
+        return notes
+    notes += _job_start_notes(after, now, new=False)
     if after.get("status") == "paused" and before.get("schedule") != after.get("schedule"):
         notes.append(
             Note(
@@ -302,6 +305,19 @@ def _schedule_notes(
             )
         )
     return notes
+
+
+def _status_notes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterator[Note]:
+    """A manual job's `status` counts only when apply creates the job (SPEC 2.2)."""
+    if (after.get("schedule") or {}).get("mode") == "manual" and before.get("status") != after.get(
+        "status"
+    ):
+        yield Note(
+            "no run now: status: start runs a manual job once when apply creates it, and this "
+            f"one exists already (runner run {after.get('name')} runs it)"
+            if after.get("status") == "start"
+            else "no effect now: status counts for a manual job only when apply creates it"
+        )
 
 
 def _covers_note(spec: Mapping[str, Any], jobs: Mapping[str, Mapping[str, str]]) -> Note:

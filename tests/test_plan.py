@@ -168,17 +168,25 @@ CASES = [
         id="add-job-every-interval-next-runs-in-utc",
     ),
     pytest.param(
+        [job(schedule={"mode": "manual"}, status="start")],
+        [],
+        {},
+        [add("nightly-export", info("runs once now (status: start), then waits for triggers"))],
+        0,
+        id="add-manual-job-with-status-start-runs-once",
+    ),
+    pytest.param(
         [job(schedule={"mode": "manual"})],
         [],
         {},
         [
             add(
                 "nightly-export",
-                info("runs once now (a manual job with status: start), then on triggers"),
+                info("waits for a trigger: without status: start, creating it runs nothing"),
             )
         ],
         0,
-        id="add-manual-job-with-status-start-runs-once",
+        id="add-manual-job-without-status-waits-for-a-trigger",
     ),
     pytest.param(
         [job(status="paused")],
@@ -452,6 +460,61 @@ CASES = [
         0,
         id="changed-manual-job-does-not-run-once-again",
     ),
+    pytest.param(
+        [job(schedule={"mode": "manual"}, status="start")],
+        [job(schedule={"mode": "manual"})],
+        {},
+        [
+            Seen(
+                Action.CHANGE,
+                "Job",
+                "nightly-export",
+                (3, 4),
+                (("status", None, "start"),),
+                (
+                    info(
+                        "no run now: status: start runs a manual job once when apply creates "
+                        "it, and this one exists already (runner run nightly-export runs it)"
+                    ),
+                ),
+            )
+        ],
+        0,
+        id="status-start-added-to-an-existing-manual-job-runs-nothing",
+    ),
+    pytest.param(
+        [job(schedule={"mode": "manual"})],
+        [job(schedule={"mode": "manual"}, status="start")],
+        {},
+        [
+            Seen(
+                Action.CHANGE,
+                "Job",
+                "nightly-export",
+                (3, 4),
+                (("status", "start", None),),
+                (info("no effect now: status counts for a manual job only when apply creates it"),),
+            )
+        ],
+        0,
+        id="status-start-removed-from-a-manual-job",
+    ),
+    pytest.param(
+        [job(schedule={"mode": "manual"}, status="start", description="Export orders")],
+        [job(schedule={"mode": "manual"}, status="start")],
+        {},
+        [
+            Seen(
+                Action.CHANGE,
+                "Job",
+                "nightly-export",
+                (3, 4),
+                (("description", None, "Export orders"),),
+            )
+        ],
+        0,
+        id="changed-manual-job-with-status-start-does-not-run-once-again",
+    ),
     # --- no change -----------------------------------------------------------------------
     pytest.param(
         [
@@ -474,6 +537,22 @@ CASES = [
         [],
         1,
         id="spelling-out-defaults-is-no-change",
+    ),
+    pytest.param(
+        [job(schedule={"every": "1h"}, status="start")],
+        [job(schedule={"every": "1h"})],
+        {},
+        [],
+        1,
+        id="spelling-out-status-start-of-an-auto-job-is-no-change",
+    ),
+    pytest.param(
+        [job(schedule={"mode": "manual"}, status="start")],
+        [job(schedule={"mode": "manual"}, status="start")],
+        {},
+        [],
+        1,
+        id="manual-job-with-status-start-unchanged",
     ),
     # --- deleted and renamed -------------------------------------------------------------
     pytest.param(

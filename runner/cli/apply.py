@@ -12,8 +12,8 @@ from runner.cli.options import config_option, config_paths, home_option, store_o
 from runner.cli.render_plan import render_plan
 from runner.daemon.lock import holder
 from runner.errors import ExitCode, RunnerError
-from runner.reconciler import ApplyResult, apply_config, apply_saved_plan
-from runner.runs.afterwards import start_new_manual_jobs
+from runner.reconciler import apply_config, apply_saved_plan
+from runner.runs.afterwards import jobs_added_by, start_created_manual_jobs, start_new_manual_jobs
 from runner.store import Store
 from runner.wakeup import poke
 
@@ -61,16 +61,18 @@ def command(
         if plan_file is not None:
             if paths:
                 raise click.UsageError("give PATH or --plan, not both")
-            return _apply_saved(plan_file, store, allow_mass_delete, timeout)
+            return _apply_saved(plan_file, store, allow_mass_delete, timeout, Path(home))
+        at = now()
         result = apply_config(
             list(paths) or [config],
             store,
-            now=now(),
+            now=at,
             atomic=atomic,
             allow_mass_delete=allow_mass_delete,
             lock_timeout=timeout,
         )
-        started = _start_new_manual_jobs(store, result, Path(home))
+        started = start_new_manual_jobs(store, result.plan, now=at)
+        daemon = _wake_daemon(Path(home), bool(started or result.written))
     assert result.result is not None
     for d in result.result.config.diagnostics:
         click.echo(d.text())
@@ -80,27 +82,39 @@ def command(
             f"Applied the valid files; skipped {len(result.skipped_files)} with errors: "
             + ", ".join(result.skipped_files)
         )
-        return ExitCode.ERROR
-    click.echo("Applied." if result.written else "Nothing to apply.")
-    for job, run_id in started:
-        click.echo(f"run {run_id} of {job} queued to the daemon (status: start runs it once)")
-    return ExitCode.OK
+    else:
+        click.echo("Applied." if result.written else "Nothing to apply.")
+    _say_started(started, daemon)
+    return ExitCode.ERROR if result.skipped_files else ExitCode.OK
 
 
-def _start_new_manual_jobs(store: Store, result: ApplyResult, home: Path) -> list[tuple[str, int]]:
-    """A new manual job with `status: start` runs once (SPEC 2.2): with a daemon on the
-    home, its run is queued to it (the daemon's own apply will find nothing new). With
-    none, nothing runs by itself, and a scheduled run would only block `runner run`."""
+def _wake_daemon(home: Path, changed: bool) -> int | None:
+    """The pid of the daemon on the home, woken when the apply changed something (it
+    ticks the changed schedules and starts the queued runs at once); None without one."""
     daemon = holder(home)
     if daemon is None:
-        return []
-    started = start_new_manual_jobs(store, result.plan, now=now())
-    if started or result.written:  # the daemon ticks the changed schedules at once
-        poke(home, int(daemon.get("pid") or 0))
-    return started
+        return None
+    pid = int(daemon.get("pid") or 0)
+    if changed:
+        poke(home, pid)
+    return pid
 
 
-def _apply_saved(plan_file: Path, store: Store, allow_mass_delete: bool, timeout: float) -> int:
+def _say_started(started: list[tuple[str, int]], daemon: int | None) -> None:
+    """The runs of new manual jobs with `status: start` (SPEC 2.2), made by this apply
+    whether a daemon runs or not: only a daemon starts them."""
+    then = (
+        f"the daemon on this home (pid {daemon}) starts it now"
+        if daemon is not None
+        else "no daemon runs on this home: `runner daemon` on this store starts it"
+    )
+    for job, run_id in started:
+        click.echo(f"run {run_id} of {job} queued: status: start runs it once; {then}")
+
+
+def _apply_saved(
+    plan_file: Path, store: Store, allow_mass_delete: bool, timeout: float, home: Path
+) -> int:
     try:
         data = json.loads(plan_file.read_text())
     except (OSError, ValueError) as exc:
@@ -115,4 +129,6 @@ def _apply_saved(plan_file: Path, store: Store, allow_mass_delete: bool, timeout
         if result.written
         else f"The saved plan {plan_file} had nothing to apply."
     )
+    started = start_created_manual_jobs(store, jobs_added_by(data), now=now())
+    _say_started(started, _wake_daemon(home, bool(started or result.written)))
     return ExitCode.OK

@@ -21,7 +21,7 @@ class JobSummary:
     labels: Mapping[str, str]
     mode: str
     schedule: dict[str, Any]
-    status: str
+    status: str | None  # a manual job's as written: None when its file has no status
     disabled: bool
     revision: int
     source_file: str
@@ -86,7 +86,7 @@ def list_jobs(
                 labels=spec.get("labels", {}),
                 mode=schedule.get("mode", "manual"),
                 schedule=schedule,
-                status=spec.get("status", "start"),
+                status=spec.get("status"),
                 disabled=bool(spec.get("disabled")),
                 revision=s.revision,
                 source_file=relative_source(s.source).rpartition(":")[0],

@@ -112,13 +112,33 @@ def hold_on_failure(
 
 
 def start_new_manual_jobs(store: Store, plan: Plan, *, now: datetime) -> list[tuple[str, int]]:
-    """A manual job with `status: start` runs once when `apply` creates it (SPEC 2.2):
-    its run is created `scheduled`, for the daemon to start. Returns (job, run id)."""
-    added = [c.key[1] for c in plan.changes if c.action is Action.ADD and c.key[0] == "Job"]
+    """The one run of each manual job with `status: start` that `plan` created (SPEC
+    2.2): see `start_created_manual_jobs`."""
+    added = [c.name for c in plan.changes if c.action is Action.ADD and c.kind == "Job"]
+    return start_created_manual_jobs(store, added, now=now)
+
+
+def jobs_added_by(saved_plan: Mapping[str, Any]) -> list[str]:
+    """The jobs a saved plan (`runner plan --out`) adds: those its apply creates."""
+    return [
+        str(c.get("name"))
+        for c in saved_plan.get("changes") or ()
+        if isinstance(c, dict) and c.get("action") == Action.ADD and c.get("kind") == "Job"
+    ]
+
+
+def start_created_manual_jobs(
+    store: Store, created: Iterable[str], *, now: datetime
+) -> list[tuple[str, int]]:
+    """A manual job whose file says `status: start` runs once when `apply` creates it
+    (SPEC 2.2); one without `status` waits for a trigger. Whoever applied (`runner apply`
+    or the daemon's own apply) creates the run, `scheduled`, for the daemon to start: only
+    the apply that created the job lists it here, so it is made once. Returns (job, run
+    id)."""
     out = []
-    for name, spec in sorted(store.specs(("Job", n) for n in added).items()):
+    for name, spec in sorted(store.specs(("Job", n) for n in created).items()):
         schedule = spec.get("schedule") or {}
-        if schedule.get("mode") != "manual" or spec.get("status", "start") != "start":
+        if schedule.get("mode") != "manual" or spec.get("status") != "start":
             continue
         try:
             made = trigger(

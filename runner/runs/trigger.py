@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runner.domain import RunState
 from runner.domain.runs import ActiveRun
 from runner.errors import RunnerError
 from runner.executors.order import RunOrder, order_from_spec
@@ -125,9 +126,13 @@ def _overlap(job: str, policy: str, active: tuple[ActiveRun, ...]) -> tuple[Acti
     ids = ", ".join(str(r.id) for r in active)
     states = " and ".join(sorted({r.state for r in active}))
     if policy == "skip":
+        # A queued run (the one run of `status: start`, queued by an apply) starts only
+        # when a daemon runs: waiting for it alone does nothing.
+        running = any(r.state == RunState.RUNNING for r in active)
+        wait = "wait for it" if running else "wait for a daemon to run it"
         raise Refused(
             f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
-            f"wait for it, cancel it (runner cancel {active[0].id}), or use --overlap allow"
+            f"{wait}, cancel it (runner cancel {active[0].id}), or use --overlap allow"
         )
     if policy == "queue" and any(r.state == "scheduled" for r in active):
         queued = next(r.id for r in active if r.state == "scheduled")

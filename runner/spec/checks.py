@@ -41,7 +41,7 @@ def _check_job(job: Job) -> Iterator[Finding]:
             yield Finding(("after", k), "after-self", "a job cannot follow itself")
 
 
-def _check_schedule(schedule: Schedule | None, *, status: str) -> Iterator[Finding]:
+def _check_schedule(schedule: Schedule | None, *, status: str | None) -> Iterator[Finding]:
     s = schedule or Schedule()
     has_timing = bool(s.cron) or s.every is not None
     manual = s.mode == "manual" or (s.mode is None and not has_timing)
@@ -81,7 +81,10 @@ def _check_schedule(schedule: Schedule | None, *, status: str) -> Iterator[Findi
         yield Finding(("schedule", "timezone"), "timezone", zone_problem)
     if manual and status == "paused":
         yield Finding(
-            ("status",), "paused-manual", "paused is not valid for a manual job; only start"
+            ("status",),
+            "paused-manual",
+            "paused is not valid for a manual job; only start (it runs once when apply "
+            "creates the job), or leave status out (it waits for a trigger)",
         )
 
 

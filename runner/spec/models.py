@@ -160,8 +160,10 @@ class Job(Model):
     """Labels, for `runner jobs --label` and Hold selectors."""
     schedule: Schedule | None = None
     """When the job runs on its own. Without it the job is manual."""
-    status: Literal["start", "paused"] = "start"
-    """paused: an auto job's first scheduled run waits for a manual trigger."""
+    status: Literal["start", "paused"] | None = None
+    """start: a manual job runs once when apply creates it (left out, it waits for a
+    trigger); an auto job runs on its schedule (its default). paused: an auto job's first
+    scheduled run waits for a manual trigger."""
     disabled: bool = False
     """true: no run of any kind starts; triggers are refused."""
     hold_on_failure: Positive | None = Field(None, alias="holdOnFailure")

@@ -49,6 +49,10 @@ def dump(resource: Resource) -> dict[str, Any]:
 def _job(data: dict[str, Any]) -> dict[str, Any]:
     retries = merge_retries(data.get("retries"), DEFAULT_RETRIES)
     data["schedule"] = normalize_schedule(data.get("schedule"))
+    if data["status"] is None and data["schedule"]["mode"] == "auto":
+        # A manual job keeps `status` as written: without it, creating the job never
+        # runs it (SPEC 2.2), so a left-out status is not the same as `start`.
+        data["status"] = "start"
     data["retries"] = retries
     history = data.get("history") or {}
     data["history"] = {

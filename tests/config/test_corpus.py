@@ -205,7 +205,9 @@ EXPECTED: dict[str, list[str]] = {
         "cron-and-every.yaml:6:10: error: schedule.every: give cron or every, not both",
     ],
     "paused-manual.yaml": [
-        "paused-manual.yaml:6:9: error: status: paused is not valid for a manual job; only start",
+        "paused-manual.yaml:6:9: error: status: paused is not valid for a manual job; only start "
+        "(it runs once when apply creates the job), or leave status out (it waits for a "
+        "trigger)",
     ],
     # --- tasks ---
     "run-and-argv.yaml": [

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+from runner.domain import RunState
 from runner.store import RunRecord, opened
 from tests.daemon.conftest import Env
 from tests.waiting import live_in_group, wait_for
@@ -36,6 +37,7 @@ def job(name: str, schedule: str, run: str = "echo hi", extra: str = "") -> str:
 
 EVERY_1S = "{every: 1s}"
 MANUAL = "{mode: manual}"
+ONCE = "status: start"  # a new manual job runs once only when its file says so
 
 
 def running_with_pid(r: RunRecord) -> bool:
@@ -154,7 +156,10 @@ SLOW_FIRST_TRY = "'if [ \"$RUNNER_TRIGGER\" = retry ]; then echo again; else sle
 def test_kill_9_then_a_restart_marks_the_run_stale_kills_its_task_and_retries_it(
     env: Env,
 ) -> None:
-    env.write("slow.yaml", job("slow", MANUAL, SLOW_FIRST_TRY, "retries: {limit: 1, delay: 0s}"))
+    env.write(
+        "slow.yaml",
+        job("slow", MANUAL, SLOW_FIRST_TRY, f"retries: {{limit: 1, delay: 0s}}\n{ONCE}"),
+    )
     env.write("tick.yaml", job("tick", EVERY_1S))
     first = env.start()
     (running,) = env.wait_runs("slow's task running", running_with_pid, job="slow")
@@ -199,7 +204,7 @@ def test_sigterm_cancels_running_runs_after_the_grace_and_keeps_scheduled_ones(e
     env.write(
         "slow.yaml", job("slow", "{every: 1s, overlap: queue}", "sleep 30")
     )  # a tick while it runs: one run waits
-    env.write("stubborn.yaml", job("stubborn", MANUAL, "'trap \"\" TERM; sleep 30'"))
+    env.write("stubborn.yaml", job("stubborn", MANUAL, "'trap \"\" TERM; sleep 30'", ONCE))
     daemon = env.start("--max-parallel", "4", grace="2s")
     (slow,) = env.wait_runs("slow's task running", running_with_pid, job="slow")
     (stubborn,) = env.wait_runs("stubborn's task running", running_with_pid, job="stubborn")
@@ -297,7 +302,7 @@ def test_hold_on_failure_holds_the_job_after_n_failed_runs(env: Env) -> None:
 
 
 def test_a_new_manual_job_runs_once_and_not_again_after_a_restart(env: Env) -> None:
-    env.write("once.yaml", job("once", MANUAL, "echo once"))
+    env.write("once.yaml", job("once", MANUAL, "echo once", ONCE))
     env.write("tick.yaml", job("tick", EVERY_1S))
     first = env.start()
     (ran,) = env.wait_runs("once's run to succeed", lambda r: r.state == "success", job="once")
@@ -314,6 +319,51 @@ def test_a_new_manual_job_runs_once_and_not_again_after_a_restart(env: Env) -> N
     )
     assert [r.id for r in env.runs("once")] == [ran.id]
     assert not [line for line in second.events("run-created") if " of once" in line]
+
+
+def test_apply_without_a_daemon_queues_the_run_of_status_start_and_a_daemon_runs_it_once(
+    env: Env,
+) -> None:
+    env.write("restore.yaml", job("restore", MANUAL, "echo restored", ONCE))
+    env.write("db.yaml", job("restore-database", MANUAL, "echo never"))  # no status: waits
+    env.write("tick.yaml", job("tick", EVERY_1S))
+    done = env.runner("apply")
+    assert done.returncode == 0, done.stderr
+    (queued,) = env.runner_json("history", "restore")
+    assert (queued["state"], queued["trigger"]) == (RunState.SCHEDULED, "manual")
+    assert (
+        f"run {queued['id']} of restore queued: status: start runs it once; no daemon runs "
+        "on this home: `runner daemon` on this store starts it"
+    ) in done.stdout, done.stdout
+    again = env.runner("apply")
+    assert again.returncode == 0 and "queued" not in again.stdout, again.stdout
+
+    daemon = env.start()
+    env.wait_runs("restore's run to succeed", lambda r: r.state == RunState.SUCCESS, job="restore")
+    ticks = len(env.runs("tick"))
+    env.wait_runs(
+        "a later tick", lambda r: r.state == RunState.SUCCESS, count=ticks + 1, job="tick"
+    )
+    assert [r.id for r in env.runs("restore")] == [queued["id"]]  # the daemon's apply made none
+    assert env.runs("restore-database") == []
+    assert not [line for line in daemon.events("run-created") if " of restore" in line]
+
+
+def test_apply_beside_a_daemon_queues_the_run_and_wakes_the_daemon(env: Env) -> None:
+    env.write("tick.yaml", job("tick", EVERY_1S))
+    daemon = env.start(debounce="1h")  # its own watcher would apply the new file much later
+    daemon.wait_up()
+    env.write("restore.yaml", job("restore", MANUAL, "echo restored", ONCE))
+    done = env.runner("apply")
+    assert done.returncode == 0, done.stderr
+    (run,) = env.wait_runs(
+        "restore's run to succeed", lambda r: r.state == RunState.SUCCESS, job="restore"
+    )
+    assert (
+        f"run {run.id} of restore queued: status: start runs it once; the daemon on this "
+        f"home (pid {daemon.pid}) starts it now"
+    ) in done.stdout, done.stdout
+    assert run.owner is not None and run.owner.pid == daemon.pid
 
 
 # --- the log ---------------------------------------------------------------------------
@@ -343,7 +393,7 @@ def test_log_format_json_writes_one_json_object_per_line(env: Env) -> None:
 
 
 def test_runner_run_queues_to_the_running_daemon(env: Env) -> None:
-    env.write("m.yaml", job("m", MANUAL, 'echo manual; exit "${FAIL:-0}"'))
+    env.write("m.yaml", job("m", MANUAL, 'echo manual; exit "${FAIL:-0}"', ONCE))
     daemon = env.start()
     env.wait_runs("m's first run (status: start)", lambda r: r.state == "success", job="m")
 
@@ -376,7 +426,7 @@ def test_runner_run_queues_to_the_running_daemon(env: Env) -> None:
 
 
 def test_runner_run_wait_notices_a_daemon_killed_under_it(env: Env) -> None:
-    env.write("nap.yaml", job("nap", MANUAL, 'sleep "${NAP:-0}"'))
+    env.write("nap.yaml", job("nap", MANUAL, 'sleep "${NAP:-0}"', ONCE))
     daemon = env.start()
     env.wait_runs("nap's first run (status: start)", lambda r: r.state == "success", job="nap")
     waiting = env.spawn("run", "nap", "--wait", "--env", "NAP=30")
@@ -398,7 +448,10 @@ def test_runner_run_wait_notices_a_daemon_killed_under_it(env: Env) -> None:
 
 
 def test_the_retry_of_a_stale_run_is_logged_as_created(env: Env) -> None:
-    env.write("slow.yaml", job("slow", MANUAL, SLOW_FIRST_TRY, "retries: {limit: 1, delay: 0s}"))
+    env.write(
+        "slow.yaml",
+        job("slow", MANUAL, SLOW_FIRST_TRY, f"retries: {{limit: 1, delay: 0s}}\n{ONCE}"),
+    )
     first = env.start()
     (running,) = env.wait_runs("slow's task running", running_with_pid, job="slow")
     first.proc.kill()

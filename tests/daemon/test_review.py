@@ -204,7 +204,10 @@ def test_runner_run_wait_notices_a_dead_daemon_while_its_run_is_still_queued(env
 
     from tests.daemon.test_daemon_process import job, running_with_pid
 
-    env.write("nap.yaml", job("nap", "{mode: manual, overlap: queue}", 'sleep "${NAP:-0}"'))
+    env.write(
+        "nap.yaml",
+        job("nap", "{mode: manual, overlap: queue}", 'sleep "${NAP:-0}"', "status: start"),
+    )
     daemon = env.start()
     env.wait_runs("nap's first run (status: start)", lambda r: r.state == "success", job="nap")
     done = env.runner("run", "nap", "--env", "NAP=30")

@@ -217,6 +217,79 @@ def test_a_saved_plan_is_applied_exactly(
     assert state["export"]["schedule"]["cron"] == ["0 2 * * *"]
 
 
+MANUAL_ONCE = """
+apiVersion: runner/v1
+kind: Job
+name: restore
+status: start
+tasks:
+  - {name: restore, run: echo restored}
+"""
+
+
+def history(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    assert run(["history", "--json"]) == 0
+    runs: list[dict[str, object]] = json.loads(capsys.readouterr().out)
+    return runs
+
+
+def test_a_saved_plan_that_creates_a_manual_job_with_status_start_queues_its_run(
+    write: WriteFile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("restore.yaml", MANUAL_ONCE)
+    plan_file = tmp_path / "plan.json"
+    assert out(capsys, "plan", "--out", str(plan_file))[0] == 0
+    code, text = out(capsys, "apply", "--plan", str(plan_file))
+    (made,) = history(capsys)
+    assert code == 0 and (made["job"], made["state"]) == ("restore", "scheduled")
+    assert f"run {made['id']} of restore queued: status: start runs it once; no daemon" in text
+    assert out(capsys, "apply")[1].splitlines()[-1] == "Nothing to apply."
+    assert len(history(capsys)) == 1
+
+
+def test_runner_run_beside_the_queued_run_of_status_start_says_what_to_do(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("restore.yaml", MANUAL_ONCE)
+    assert out(capsys, "apply")[0] == 0
+    code, text = out(capsys, "run", "restore")
+    assert code == 1
+    assert text == (
+        "error: job restore has run 1 scheduled; its overlap policy (skip) drops this "
+        "trigger: wait for a daemon to run it, cancel it (runner cancel 1), or use "
+        "--overlap allow\n"
+    )
+    assert out(capsys, "run", "restore", "--overlap", "allow")[0] == 0
+    assert [r["state"] for r in history(capsys)] == ["success", "scheduled"]
+
+
+def test_an_apply_that_skips_a_file_still_queues_the_run_of_a_new_job(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("restore.yaml", MANUAL_ONCE)
+    write("broken.yaml", job("broken", cron="not a cron"))
+    code, text = out(capsys, "apply")
+    (made,) = history(capsys)
+    assert code == 1 and made["job"] == "restore"
+    assert f"run {made['id']} of restore queued" in text
+
+
+def test_jobs_shows_a_manual_jobs_status_as_written(
+    write: WriteFile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("restore.yaml", MANUAL_ONCE)
+    write("waits.yaml", MANUAL_ONCE.replace("restore", "waits").replace("status: start\n", ""))
+    write("export.yaml", job("export"))
+    run(["apply"])
+    capsys.readouterr()
+    state = jobs(capsys)
+    assert {name: j["status"] for name, j in state.items()} == {
+        "export": "start",
+        "restore": "start",
+        "waits": None,
+    }
+
+
 def test_a_stale_saved_plan_is_refused_saying_what_changed(
     write: WriteFile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -309,10 +309,11 @@ def test_hold_on_failure_counts_only_its_own_jobs_runs(apply: Apply, store: Stor
 
 
 AUTO = 'schedule: {cron: "0 2 * * *"}'
+ONCE = "status: start"
 
 
-def test_a_new_manual_job_runs_once(apply: Apply, store: Store) -> None:
-    plan = apply(job("once"), job("nightly", body=AUTO))
+def test_a_new_manual_job_with_status_start_runs_once(apply: Apply, store: Store) -> None:
+    plan = apply(job("once", body=ONCE), job("nightly", body=AUTO))
     made = start_new_manual_jobs(store, plan, now=T0)
     assert [name for name, _ in made] == ["once"]
     (record,) = store.history(job="once")
@@ -322,10 +323,10 @@ def test_a_new_manual_job_runs_once(apply: Apply, store: Store) -> None:
     assert store.history(job="nightly") == []
 
 
-def test_status_start_written_out_runs_once_too(apply: Apply, store: Store) -> None:
-    plan = apply(job("once", body="status: start"))
+def test_a_new_manual_job_without_status_waits_for_a_trigger(apply: Apply, store: Store) -> None:
+    plan = apply(job("restore-database"), job("once", body=ONCE))
     assert [name for name, _ in start_new_manual_jobs(store, plan, now=T0)] == ["once"]
-    assert len(store.history(job="once")) == 1
+    assert store.history(job="restore-database") == []
 
 
 def test_a_new_auto_job_gets_no_run(apply: Apply, store: Store) -> None:
@@ -335,29 +336,39 @@ def test_a_new_auto_job_gets_no_run(apply: Apply, store: Store) -> None:
 
 
 def test_a_changed_manual_job_does_not_run_again(apply: Apply, store: Store) -> None:
-    start_new_manual_jobs(store, apply(job("once")), now=T0)
-    plan = apply(job("once", body="description: now with words"), now=T0 + MIN)
+    start_new_manual_jobs(store, apply(job("once", body=ONCE)), now=T0)
+    plan = apply(job("once", body=ONCE + "\ndescription: now with words"), now=T0 + MIN)
     assert [c.action for c in plan.changes] == [Action.CHANGE]
     assert start_new_manual_jobs(store, plan, now=T0 + MIN) == []
     assert len(store.history(job="once")) == 1
 
 
+def test_status_start_added_to_an_existing_manual_job_runs_nothing(
+    apply: Apply, store: Store
+) -> None:
+    start_new_manual_jobs(store, apply(job("later")), now=T0)
+    plan = apply(job("later", body=ONCE), now=T0 + MIN)
+    assert [c.action for c in plan.changes] == [Action.CHANGE]
+    assert start_new_manual_jobs(store, plan, now=T0 + MIN) == []
+    assert store.history(job="later") == []
+
+
 def test_an_unchanged_manual_job_does_not_run_again(apply: Apply, store: Store) -> None:
-    start_new_manual_jobs(store, apply(job("once")), now=T0)
-    plan = apply(job("once"), now=T0 + MIN)
+    start_new_manual_jobs(store, apply(job("once", body=ONCE)), now=T0)
+    plan = apply(job("once", body=ONCE), now=T0 + MIN)
     assert start_new_manual_jobs(store, plan, now=T0 + MIN) == []
     assert len(store.history(job="once")) == 1
 
 
 def test_a_new_disabled_manual_job_gets_no_run(apply: Apply, store: Store) -> None:
-    plan = apply(job("off", body="disabled: true"), job("on"))
+    plan = apply(job("off", body=ONCE + "\ndisabled: true"), job("on", body=ONCE))
     assert [name for name, _ in start_new_manual_jobs(store, plan, now=T0)] == ["on"]
     assert store.history(job="off") == []
 
 
 def test_only_the_new_jobs_of_a_later_apply_run(apply: Apply, store: Store) -> None:
-    start_new_manual_jobs(store, apply(job("first")), now=T0)
-    plan = apply(job("first"), job("second"), now=T0 + MIN)
+    start_new_manual_jobs(store, apply(job("first", body=ONCE)), now=T0)
+    plan = apply(job("first", body=ONCE), job("second", body=ONCE), now=T0 + MIN)
     assert [name for name, _ in start_new_manual_jobs(store, plan, now=T0 + MIN)] == ["second"]
     assert len(store.history(job="first")) == 1
 
