@@ -38,10 +38,9 @@ from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder, order_from_spec
 from runner.executors.supervisor import KILL_GRACE, Supervisor
-from runner.plan import hold_covers
 from runner.procs import hostname
 from runner.runs.afterwards import create_follow_ups, hold_on_failure
-from runner.runs.holds import blocking_hold
+from runner.runs.holds import run_held
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.scheduler.tick import TickReport, tick
@@ -664,24 +663,14 @@ class Daemon:
         self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
     ) -> tuple[str | None, datetime | None]:
         """What holds the run's tasks, and when that hold's `until` passes."""
-        if (
-            not job.spec.get("holds")
-            and job.name not in runtime
-            and not any(hold_covers(h, job.spec) for h in self.jobs.holds.values())
-        ):
-            return None, None
-        spec = self.store.specs([("Job", job.name)]).get(("Job", job.name)) or job.spec
-        found = blocking_hold(self.store, spec, selected=run.selected, now=now)
-        if found is None:
-            return None, None
-        hold, covered = found
-        until = hold.get("until")
-        at = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else None
-        origin = " (runtime)" if hold["origin"] == "runtime" else ""
-        return (
-            f"held by {hold['name']}{origin} on {', '.join(covered)} "
-            f"(released {hold['releases_when']})",
-            at,
+        return run_held(
+            self.store,
+            job=job.name,
+            spec=job.spec,
+            holds=self.jobs.holds.values(),
+            runtime=runtime,
+            selected=run.selected,
+            now=now,
         )
 
     def _spec(self, job: str, revision: int) -> Any:
