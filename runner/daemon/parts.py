@@ -14,7 +14,7 @@ from runner.executors.supervisor import Supervisor
 from runner.store import Store
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoopParts:
     store: Store
     clock: Clock

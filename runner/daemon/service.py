@@ -196,7 +196,10 @@ class Daemon:
         return self.supervisor
 
     def step(self) -> None:
-        """One pass of the loop, at the clock's time. A pass that fails (the store
+        """One pass of the loop, at the clock's time: the folder applied again if asked
+        (a change settled, SIGHUP), the jobs read again if another process applied,
+        the executor's reports handled, the due jobs ticked, what may start started,
+        and the next tick made ready when it is near. A pass that fails (the store
         unreachable for a moment, a bug) is logged and tried again a second later; the
         runs under way go on meanwhile."""
         if self._retry_at is not None and self.clock.monotonic() < self._retry_at:
@@ -402,7 +405,7 @@ class Daemon:
             self.say.run_stale(run_id)
             retry = self.store.run(retries[run_id]) if run_id in retries else None
             if retry is not None:
-                self.say.stale_run_retried(retry.id, retry.job, stale=run_id)
+                self.say.stale_run_retried(retry.id, job=retry.job, stale=run_id)
 
     def _shut_down(self, why: str) -> None:
         assert self.supervisor is not None

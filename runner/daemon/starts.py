@@ -51,7 +51,7 @@ class Starts(LoopPart):
         self.wake_at = admission.wake_at
         for run, reason in admission.discard:
             if self.store.request_cancel(run.id, now=now, reason=reason) == "scheduled":
-                self.say.run_discarded(run.id, run.job, reason)
+                self.say.run_discarded(run.id, job=run.job, reason=reason)
         for run_id, why in admission.waiting.items():
             if self._waiting.get(run_id) != why and not why.startswith("jitter"):
                 self.say.run_waiting(run_id, why)

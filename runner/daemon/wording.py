@@ -152,7 +152,7 @@ class EventWording:
             trigger=order.trigger,
         )
 
-    def run_discarded(self, run_id: int, job: str, reason: str) -> None:
+    def run_discarded(self, run_id: int, *, job: str, reason: str) -> None:
         self.log("run-discarded", f"run {run_id} of {job}: {reason}", run=run_id, job=job)
 
     def run_waiting(self, run_id: int, why: str) -> None:
@@ -219,7 +219,7 @@ class EventWording:
             run=run_id,
         )
 
-    def stale_run_retried(self, run_id: int, job: str, *, stale: int) -> None:
+    def stale_run_retried(self, run_id: int, *, job: str, stale: int) -> None:
         self.log(
             "run-created",
             f"run {run_id} of {job}: retry of stale run {stale} (its task had retries left)",
