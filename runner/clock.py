@@ -55,5 +55,11 @@ class FakeClock:
             self._now += timedelta(seconds=seconds)
             self._mono += seconds
 
+    def step_wall(self, delta: timedelta) -> None:
+        """The wall clock set forward or back (NTP, an administrator); monotonic time
+        does not move."""
+        with self._lock:
+            self._now += delta
+
     def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))

@@ -3,7 +3,7 @@ runtime holds, each with whether it is active now and what releases it (SPEC 1.3
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -71,13 +71,51 @@ def blocking_hold(
     return None
 
 
+def run_held(
+    store: Store,
+    *,
+    job: str,
+    spec: Mapping[str, Any],
+    holds: Iterable[Mapping[str, Any]],
+    runtime: Collection[str],
+    selected: Sequence[str] | None,
+    now: datetime,
+) -> tuple[str | None, datetime | None]:
+    """Why a run of `job` waits for a hold ("held by ..."), and when that hold's `until`
+    passes; (None, None) when nothing holds it. `spec`: what the daemon keeps of the job,
+    `holds`: the Hold resources, `runtime`: the jobs with a runtime hold; the store is
+    read only when one of them could hold the run."""
+    if (
+        not spec.get("holds")
+        and job not in runtime
+        and not any(hold_covers(h, spec) for h in holds)
+    ):
+        return None, None
+    full = store.specs([("Job", job)]).get(("Job", job)) or spec
+    found = blocking_hold(store, full, selected=selected, now=now)
+    if found is None:
+        return None, None
+    hold, covered = found
+    origin = " (runtime)" if hold["origin"] == "runtime" else ""
+    return (
+        f"held by {hold['name']}{origin} on {', '.join(covered)} "
+        f"(released {hold['releases_when']})",
+        parse_until(hold["until"]) if hold.get("until") else None,
+    )
+
+
+def parse_until(until: str) -> datetime:
+    """A hold's `until` (an ISO 8601 time, `Z` for UTC) as a datetime."""
+    return datetime.fromisoformat(until.replace("Z", "+00:00"))
+
+
 def _hold(
     store: Store, spec: Mapping[str, Any], *, job: str, origin: str, where: str, now: datetime
 ) -> dict[str, Any]:
     until = spec.get("until")
     depends = spec.get("dependsOn")
     released = []
-    if until and datetime.fromisoformat(until.replace("Z", "+00:00")) <= now:
+    if until and parse_until(until) <= now:
         released.append(f"until {until} has passed")
     if depends and _dependency_met(store, depends):
         released.append(f"{_dependency(depends)} succeeded")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +99,18 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def commit_counter(self) -> Callable[[], int]:
+        """How many transactions this process commits through the store from now on:
+        the function returned says so far (a daemon's reads made ahead stand while it
+        does not move)."""
+        count = [0]
+
+        def committed(_conn: Any) -> None:
+            count[0] += 1
+
+        sa.event.listen(self.engine, "commit", committed)
+        return lambda: count[0]
 
     # --- locking -------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""A daemon driven in-process one pass at a time (the same start-up `Daemon._run` does,
-without its signals, watcher or loop), on a clock a test chooses."""
+"""A daemon driven in-process one pass at a time (`Daemon.start`, then `step`: what
+`Daemon.run` does, without its signals, watcher or loop), on a clock a test chooses."""
 
 from __future__ import annotations
 
@@ -44,14 +44,13 @@ class Harness:
             kill_grace=1.0,
         )
         self.listener = Listener(self.home)
-        d._open_executor(self.listener)  # what `Daemon.run` does before its loop
-        d._start()
+        d.start(self.listener)
         self.daemon = d
         return d
 
     def step(self) -> None:
         assert self.daemon is not None
-        self.daemon._guarded_step()
+        self.daemon.step()
         assert "internal-error" not in self.out.getvalue(), self.out.getvalue()
 
     def close(self) -> None:

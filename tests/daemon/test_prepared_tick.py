@@ -1,4 +1,4 @@
-"""A tick's reads made just before it falls (`Daemon._prepare`): used when nothing
+"""A tick's reads made just before it falls (`Ticks.prepare`): used when nothing
 changed since, read again when this process wrote to the store, read the jobs again or
 was woken by another process; and the queue they carry keeps what admission needs."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from runner.daemon import service
+from runner.daemon.memory import Memory
 from runner.reconciler.apply import apply_config
 from runner.runs.trigger import trigger
 from runner.store import Store, open_store
@@ -58,7 +58,7 @@ def up_to_the_tick(fake: Harness, *, overlap: str = "skip", run: str = "true") -
     assert d.jobs.next_tick() == DUE
     fake.clock.advance((DUE - START).total_seconds() - 0.01)
     fake.step()  # within LEAD of the tick: its reads are made now
-    assert d._prepared is not None and d._prepared.at == DUE
+    assert d.ticks.prepared is not None and d.ticks.prepared.at == DUE
 
 
 def dues(fake: Harness) -> list[tuple[datetime, int, str]]:
@@ -139,8 +139,8 @@ def running_first(fake: Harness) -> Harness:
     assert d.supervisor is not None
     d.supervisor.poll(0)  # the loop's wait: the run's heartbeat is written meanwhile
     fake.step()
-    assert d._prepared is not None and d._prepared.at == DUE + timedelta(minutes=1)
-    assert d._prepared.names == {"export"}
+    assert d.ticks.prepared is not None and d.ticks.prepared.at == DUE + timedelta(minutes=1)
+    assert d.ticks.prepared.names == {"export"}
     assert len(dues(fake)) == 1  # nothing made ahead for it
     return fake
 
@@ -205,7 +205,7 @@ def test_a_tick_that_a_reload_moves_beyond_the_lead_is_not_made_ahead(fake: Harn
     fake.clock.advance(0.49)
     fake.step()  # 10 ms before 10:01, which is no tick any more
     assert d.jobs.next_tick() == datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
-    assert d._prepared is None
+    assert d.ticks.prepared is None
     assert fake.runs("export") == [] and fake.runs("hourly") == []
 
 
@@ -223,7 +223,7 @@ def test_the_freeze_after_a_start_or_an_apply_keeps_no_garbage_cycle() -> None:
         node.other = node
         gone = weakref.ref(node)
         del node
-        service._freeze()
+        Memory().freeze()
         assert gone() is None
     finally:
         gc.unfreeze()
@@ -236,15 +236,15 @@ def test_the_collection_after_an_apply_waits_until_no_tick_is_near(fake: Harness
     d = fake.daemon
     assert d is not None
     fake.write("b.yaml", JOB.format(overlap="skip", run="true").replace("export", "other"))
-    d._hup = True  # `kill -HUP`: applied at the next pass
+    d.reapply()  # `kill -HUP`: applied at the next pass
     fake.step()
     assert "config-applied" in fake.out.getvalue()
-    assert d._freeze_due  # the tick falls within FREEZE_IDLE: not now
+    assert d.memory.refreeze_pending  # the tick falls within FREEZE_IDLE: not now
     fake.clock.advance(0.01)
     fake.step()  # the tick's run starts (nothing else in that pass)
-    assert d._freeze_due
+    assert d.memory.refreeze_pending
     fake.clock.advance(0.1)
     assert d.supervisor is not None
     d.supervisor.poll(0)  # the loop's wait: its timers (the heartbeat) fire
     fake.step()  # the next tick is a minute away
-    assert not d._freeze_due
+    assert not d.memory.refreeze_pending

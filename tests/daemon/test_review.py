@@ -1,6 +1,6 @@
-"""Review findings, shown on a daemon driven in-process one pass at a time (the same
-start-up `Daemon._run` does, without its signals, watcher or loop), with the store made
-to fail at chosen moments."""
+"""Review findings, shown on a daemon driven in-process one pass at a time (`Daemon.start`,
+then `step`, without its signals, watcher or loop), with the store made to fail at
+chosen moments."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from runner.daemon import applier, service
+from runner.daemon import applier, service, ticks
 from runner.store import StoreError
 from tests.daemon.conftest import Env, env  # noqa: F401  (the fixture)
 from tests.daemon.harness import Harness
@@ -39,7 +39,7 @@ def test_a_tick_that_fails_once_is_tried_again(
     fake.step()  # the new job is due at once: its cursor starts now
     assert d.jobs.next_tick() == datetime(2026, 1, 5, 10, 1, tzinfo=UTC)
 
-    real_tick = service.tick  # type: ignore[attr-defined]
+    real_tick = ticks.tick  # type: ignore[attr-defined]
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -48,7 +48,7 @@ def test_a_tick_that_fails_once_is_tried_again(
             raise store_down()
         return real_tick(*args, **kwargs)
 
-    monkeypatch.setattr(service, "tick", flaky)
+    monkeypatch.setattr(ticks, "tick", flaky)
     fake.clock.advance(31)  # 10:01:01: the 10:01 tick is due
     fake.step()  # the store fails during the tick
     assert "store-error" in fake.out.getvalue()
@@ -124,8 +124,8 @@ def spin(h: Harness, seconds: float) -> None:
 
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        h.daemon._guarded_step()
-        h.daemon._poll()
+        h.daemon.step()
+        h.daemon.wait()
 
 
 def test_a_store_blip_while_starting_a_run_stops_the_daemon_rather_than_hang_the_run(
@@ -254,8 +254,9 @@ def test_every_keeps_running_after_the_wall_clock_steps_back(fake: Harness) -> N
     fake.clock.advance(31)
     fake.step()  # 10:01 tick
     assert len(fake.runs("beat")) == 1
-    fake.clock._now -= timedelta(hours=1)  # NTP steps the wall clock back; monotonic goes on
+    fake.clock.step_wall(-timedelta(hours=1))  # NTP steps the wall clock back; monotonic goes on
     for _ in range(10):  # ten minutes of real time
         fake.clock.advance(60)
         fake.step()
+    assert "clock-jump      the clock stepped back 59m" in fake.out.getvalue()
     assert len(fake.runs("beat")) > 1, "no run for 10 minutes of real time"

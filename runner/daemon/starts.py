@@ -1,0 +1,118 @@
+"""Starting scheduled runs, on every pass of the loop: the queue read (or known from a
+prepared tick), `admit` deciding from it, the runs it discards cancelled, what waits
+said once, and the runs it lets start handed to the executor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from runner.daemon.admit import admit
+from runner.daemon.executor import fatal_store_errors
+from runner.daemon.jobs import Job
+from runner.daemon.parts import LoopPart, LoopParts
+from runner.executors.order import RunOrder, order_from_spec
+from runner.runs.holds import run_held
+from runner.scheduler.tick import TickReport
+from runner.store import QueuedRun
+from runner.store.queue import QueueState
+
+FULL_LOOK = 1.0  # the store's generation and the queue are read at least this often
+
+
+class Starts(LoopPart):
+    def __init__(self, parts: LoopParts) -> None:
+        super().__init__(parts)
+        self.runs: dict[int, tuple[str, datetime]] = {}  # run id -> (job, started)
+        self.wake_at: datetime | None = None  # when a waiting run may start (a hold, jitter)
+        self._waiting: dict[int, str] = {}  # what each waiting run was last logged waiting for
+        self._admitted_at = float("-inf")  # when the queue was last read (monotonic)
+
+    def admit(self, now: datetime, known: QueueState | None = None) -> list[RunOrder]:
+        """Start what may start; the runs started. `known`: the queue as it stands, when
+        a prepared tick says so (else it is read)."""
+        free = self.supervisor.free_slots()
+        mono = self.clock.monotonic()
+        if free <= 0 and mono - self._admitted_at < FULL_LOOK:
+            return []  # nothing can start: the queue is looked at again when a slot frees
+        self._admitted_at = mono
+        state = known or self.store.queue_state()
+        self.wake_at = None
+        if not state.queued:
+            return []
+        admission = admit(
+            state.queued,
+            jobs=self.jobs.jobs,
+            active=state.active,
+            preceding=state.preceding,
+            held=lambda job, run: self._held(job, run, state.held_jobs, now),
+            free=free,
+            now=now,
+        )
+        self.wake_at = admission.wake_at
+        for run, reason in admission.discard:
+            if self.store.request_cancel(run.id, now=now, reason=reason) == "scheduled":
+                self.say.run_discarded(run.id, job=run.job, reason=reason)
+        for run_id, why in admission.waiting.items():
+            if self._waiting.get(run_id) != why and not why.startswith("jitter"):
+                self.say.run_waiting(run_id, why)
+        self._waiting = dict(admission.waiting)
+        if not admission.start:
+            return []
+        return self._start([self._order(r) for r in admission.start], now)
+
+    def _start(self, orders: list[RunOrder], now: datetime) -> list[RunOrder]:
+        for order in orders:
+            self.runs[order.run_id] = (order.job, now)
+        # the start's first write takes the runs
+        with fatal_store_errors(self.supervisor, self.store.where):
+            taken = self.supervisor.start(*orders)
+        for run_id in taken:
+            self.runs.pop(run_id, None)
+        return [order for order in orders if order.run_id not in taken]
+
+    def queue_with(self, queue: QueueState, report: TickReport | None) -> QueueState | None:
+        """The queue read before a prepared tick, with the runs its tick made (if it
+        made any): what the store holds now, as nothing else was written since; None
+        (read it) when the tick asked for cancels."""
+        if report is None:
+            return queue
+        if report.cancelled:
+            return None
+        made = report.created
+        if any(c.run_id in self.runs or c.run_id in self.supervisor.runs for c in made):
+            return None  # a run that existed already (ours): the store says what it is
+        queued = {q.id: q for q in queue.queued}
+        for c in made:
+            queued.setdefault(
+                c.run_id,
+                QueuedRun(c.run_id, c.job, c.revision, c.trigger, c.due, 1, None, None, None, None),
+            )
+        ordered = sorted(queued.values(), key=lambda q: (q.due, q.id))
+        return queue._replace(queued=ordered)
+
+    def _held(
+        self, job: Job, run: QueuedRun, runtime: set[str], now: datetime
+    ) -> tuple[str | None, datetime | None]:
+        """What holds the run's tasks, and when that hold's `until` passes."""
+        return run_held(
+            self.store,
+            job=job.name,
+            spec=job.spec,
+            holds=self.jobs.holds.values(),
+            runtime=runtime,
+            selected=run.selected,
+            now=now,
+        )
+
+    def _order(self, run: QueuedRun) -> RunOrder:
+        job = self.jobs.jobs[run.job]
+        return order_from_spec(
+            self.specs.get(run.job, run.revision),
+            run_id=run.id,
+            revision=run.revision,
+            trigger=run.trigger,
+            due=run.due,
+            source_file=job.source_file,
+            selected=run.selected,
+            run_env=run.env,
+        )

@@ -1,0 +1,73 @@
+"""`run_held`: what the daemon's admission asks of a queued run's holds (SPEC 1.3), from
+the jobs it keeps in memory, reading the store only when a hold could apply."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.reconciler.apply import apply_config
+from runner.runs.holds import parse_until, run_held
+from runner.store import Store
+from tests.conftest import WriteFile
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+JOB = """
+    apiVersion: runner/v1
+    kind: Job
+    name: export
+    schedule: {{mode: manual}}
+    tasks:
+      - name: extract
+        run: "true"
+      - name: load
+        run: "true"
+    {holds}
+"""
+
+
+def slim(store: Store) -> dict[str, Any]:
+    return store.specs([("Job", "export")])[("Job", "export")]
+
+
+def test_a_job_nothing_could_hold_is_decided_without_reading_the_store(
+    store: Store, write: WriteFile, config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write("export.yaml", JOB.format(holds=""))
+    apply_config([config_dir], store, now=NOW)
+    spec = slim(store)
+    monkeypatch.setattr(store, "specs", lambda *_: pytest.fail("the store was read"))
+    held = run_held(store, job="export", spec=spec, holds=[], runtime=set(), selected=None, now=NOW)
+    assert held == (None, None)
+
+
+def test_an_inline_hold_with_until_says_what_holds_and_when_it_ends(
+    store: Store, write: WriteFile, config_dir: Path
+) -> None:
+    holds = "holds: [{name: freeze, tasks: [load], until: '2026-12-01T13:00:00Z'}]"
+    write("export.yaml", JOB.format(holds=holds))
+    apply_config([config_dir], store, now=NOW)
+    reason, until = run_held(
+        store, job="export", spec=slim(store), holds=[], runtime=set(), selected=None, now=NOW
+    )
+    assert reason is not None and reason.startswith("held by freeze on load (released at ")
+    assert until == datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+    released = run_held(
+        store,
+        job="export",
+        spec=slim(store),
+        holds=[],
+        runtime=set(),
+        selected=["extract"],  # a run of the other task only: not held
+        now=NOW,
+    )
+    assert released == (None, None)
+
+
+def test_until_is_read_with_z_or_an_offset() -> None:
+    assert parse_until("2027-01-04T08:00:00+01:00") == datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
+    assert parse_until("2027-01-04T07:00:00Z") == datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
