@@ -25,8 +25,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import sqlalchemy as sa
-
 from runner.clock import Clock
 from runner.daemon.admit import admit
 from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
@@ -47,7 +45,7 @@ from runner.runs.stale import mark_stale_runs
 from runner.scheduler.tick import TickReport, tick
 from runner.spec.durations import format_seconds
 from runner.spec.types import format_timestamp
-from runner.store import QueuedRun, Store, StoreError, TickInputs, first_line
+from runner.store import QueuedRun, Store, StoreError, StoreLost, TickInputs
 from runner.store.queue import QueueState
 from runner.wakeup import Listener
 
@@ -204,7 +202,7 @@ class Daemon:
     def _open_executor(self, listener: Listener) -> None:
         """The executor the loop drives, and its journal."""
         logs = LogFiles(self.home)
-        sa.event.listen(self.store.engine, "commit", self._committed)
+        self.store.on_commit(self._committed)
         self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
         self.supervisor = Supervisor(
             journal=self.journal,
@@ -233,16 +231,12 @@ class Daemon:
         self._retry_at = None
         try:
             self._step()
-        except StoreError:
+        except StoreLost:
             raise  # the executor and the store parted: the tasks are killed, we exit
         except ApplyFailed as failed:
             self._apply_failed(failed)
-        except sa.exc.SQLAlchemyError as exc:
-            self.log(
-                "store-error",
-                f"the store at {self.store.where}: {first_line(exc)}; "
-                f"trying again in {RETRY_PASS:g}s",
-            )
+        except StoreError as exc:
+            self.log("store-error", f"{exc.message}; trying again in {RETRY_PASS:g}s")
             self._retry_at = self.clock.monotonic() + RETRY_PASS
         except Exception as exc:  # a bug: keep running what runs, say so loudly
             self.log(
@@ -260,7 +254,7 @@ class Daemon:
             self._apply("start")
         except ApplyFailed as failed:
             self._apply_failed(failed)
-        except (sa.exc.SQLAlchemyError, StoreError):
+        except StoreError:
             raise  # the store cannot be reached at all: say so and exit
         except Exception as exc:  # a bug: run what was applied before, say so loudly
             traceback.print_exc()
@@ -292,15 +286,15 @@ class Daemon:
         assert self.supervisor is not None
         try:
             yield
-        except sa.exc.SQLAlchemyError as exc:
+        except StoreError as exc:
             self.supervisor.kill_everything()
-            raise StoreError(
-                f"lost the store at {self.store.where} while running tasks "
-                f"({first_line(exc)}): their tasks were killed; restart the daemon once "
+            raise StoreLost(
+                f"lost the store while running tasks ({exc.message}): "
+                "their tasks were killed; restart the daemon once "
                 "the store is back (their runs are then found stale and retried)"
             ) from exc
 
-    def _committed(self, _conn: Any) -> None:
+    def _committed(self) -> None:
         self._commits += 1
 
     def _step(self) -> None:

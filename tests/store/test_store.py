@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from runner.store import LATEST, Store, StoreTooNew, open_store
-from runner.store.backend import ResourceWrite, StaleStore
+from runner.store import LATEST, ResourceWrite, StaleStore, Store, StoreTooNew, open_store
 from runner.store.lock import LockHeld
 from runner.store.tables import meta
 
