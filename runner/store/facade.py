@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from runner.plan import ActiveRun
+from runner.store import interfaces
 from runner.store import lock as locks
 from runner.store.configuration import (
     RESOURCE_COLUMNS,
@@ -52,6 +53,15 @@ class Store(
     HoldOperations,
     CursorOperations,
     QueueOperations,
+    # and so every interface of `runner.store.interfaces`, as mypy checks:
+    interfaces.Locking,
+    interfaces.AppliedResources,
+    interfaces.RunCreation,
+    interfaces.RunJournal,
+    interfaces.RunHistory,
+    interfaces.RuntimeHolds,
+    interfaces.Schedules,
+    interfaces.Queue,
 ):
     def __init__(self, url: str, *, home: Path) -> None:
         self.url = url
