@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -56,6 +56,28 @@ class ResourceWrite:
     source_file: str
     source_line: int
     new_revision: bool
+
+
+class ConfigurationChange(TypedDict, total=False):
+    """What one apply writes: `Store.write_configuration`'s keywords."""
+
+    writes: Required[Sequence[ResourceWrite]]
+    deletes: Required[Sequence[tuple[str, str]]]  # (kind, name)
+    now: Required[datetime]
+    digest: Required[str]  # of the configuration applied
+    expected_generation: int | None  # refused (StaleStore) when the store moved on
+
+
+class Reconcile(TypedDict):
+    """An apply's outcome as recorded: `Store.record_reconcile`'s keywords."""
+
+    started: datetime
+    ended: datetime
+    origin: str
+    outcome: str
+    digest: str | None
+    summary: dict[str, Any]
+    errors: list[str]
 
 
 class ConfigurationOperations(Database):
@@ -144,15 +166,7 @@ class ConfigurationOperations(Database):
             ).scalar()
         return dict(spec) if spec is not None else None
 
-    def write_configuration(
-        self,
-        *,
-        writes: Sequence[ResourceWrite],
-        deletes: Sequence[tuple[str, str]],
-        now: datetime,
-        digest: str,
-        expected_generation: int | None = None,
-    ) -> int:
+    def write_configuration(self, **change: Unpack[ConfigurationChange]) -> int:
         """Apply resource writes and deletes in one transaction; return the new generation.
 
         Deleting a job with a running run only marks it `deleting` (it goes when the run
@@ -160,15 +174,16 @@ class ConfigurationOperations(Database):
         """
         with self.writing("writing the configuration") as conn:
             generation = int(read_meta(conn, "generation", lock=True) or 0)
-            if expected_generation is not None and generation != expected_generation:
+            expected = change.get("expected_generation")
+            if expected is not None and generation != expected:
                 raise StaleStore(generation)
+            writes, deletes, now = change["writes"], change["deletes"], change["now"]
             self._write(conn, writes, now)
             self._delete(conn, deletes, now)
-            changed = bool(writes or deletes)
-            if changed:
+            if writes or deletes:
                 generation += 1
                 write_meta(conn, "generation", str(generation))
-            write_meta(conn, "applied_digest", digest)
+            write_meta(conn, "applied_digest", change["digest"])
             return generation
 
     def _write(self, conn: sa.Connection, writes: Sequence[ResourceWrite], now: datetime) -> None:
@@ -270,30 +285,11 @@ class ConfigurationOperations(Database):
 
     # --- reconciles --------------------------------------------------------------------
 
-    def record_reconcile(
-        self,
-        *,
-        started: datetime,
-        ended: datetime,
-        origin: str,
-        outcome: str,
-        digest: str | None,
-        summary: dict[str, Any],
-        errors: list[str],
-    ) -> None:
+    def record_reconcile(self, **reconcile: Unpack[Reconcile]) -> None:
+        row = {**reconcile, "errors": reconcile["errors"][:200]}
         with self.writing("recording the reconcile") as conn:
-            conn.execute(
-                sa.insert(reconciles).values(
-                    started=started,
-                    ended=ended,
-                    origin=origin,
-                    outcome=outcome,
-                    digest=digest,
-                    summary=summary,
-                    errors=errors[:200],
-                )
-            )
-            write_meta(conn, "attempted_digest", digest or "")
+            conn.execute(sa.insert(reconciles).values(row))
+            write_meta(conn, "attempted_digest", reconcile["digest"] or "")
             ids = [
                 r.id
                 for r in conn.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -16,6 +16,17 @@ class Cursor(NamedTuple):
     cursor: datetime  # the last tick handled
     schedule_digest: str  # of the schedule it was handled for: a change resets it
     paused: bool  # the pause of `status: paused` is armed
+
+
+class NewEvent(TypedDict, total=False):
+    """An event: `Store.record_event`'s keywords (a row of the events table)."""
+
+    kind: Required[str]  # missed, say
+    at: Required[datetime]
+    message: Required[str]
+    job: str | None
+    run_id: int | None
+    data: dict[str, Any] | None
 
 
 class CursorOperations(Database):
@@ -42,22 +53,10 @@ class CursorOperations(Database):
             with self.writing("moving the schedules' cursors") as conn:
                 write_cursors(conn, cursors)
 
-    def record_event(
-        self,
-        *,
-        kind: str,
-        at: datetime,
-        message: str,
-        job: str | None = None,
-        run_id: int | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
+    def record_event(self, **event: Unpack[NewEvent]) -> None:
+        row = {"time": event["at"], **{k: v for k, v in event.items() if k != "at"}}
         with self.writing("recording an event") as conn:
-            conn.execute(
-                sa.insert(events).values(
-                    time=at, kind=kind, job=job, run_id=run_id, message=message, data=data
-                )
-            )
+            conn.execute(sa.insert(events).values(row))
 
 
 def read_cursors(conn: sa.Connection, names: Sequence[str] | None) -> dict[str, Cursor]:

@@ -4,13 +4,27 @@ opposed to the holds written in the configuration."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
 from runner.plan import RuntimeHold
 from runner.store.database import Database
 from runner.store.tables import holds
+
+
+class NewHold(TypedDict, total=False):
+    """A runtime hold: `Store.add_runtime_hold`'s keywords (a row of the holds table)."""
+
+    job: Required[str]
+    name: Required[str]
+    now: Required[datetime]  # when it was placed
+    reason: str | None
+    tasks: list[str] | None  # None: every task of the job
+    until: datetime | None
+    depends_job: str | None  # released when that job's (task's) next run succeeds
+    depends_task: str | None
+    created_by: str | None
 
 
 class HoldOperations(Database):
@@ -30,30 +44,7 @@ class HoldOperations(Database):
             ).all()
         return [dict(r._mapping) for r in rows]
 
-    def add_runtime_hold(
-        self,
-        *,
-        job: str,
-        name: str,
-        now: datetime,
-        reason: str | None = None,
-        tasks: list[str] | None = None,
-        until: datetime | None = None,
-        depends_job: str | None = None,
-        depends_task: str | None = None,
-        created_by: str | None = None,
-    ) -> None:
-        with self.writing(f"placing hold {name} on {job}") as conn:
-            conn.execute(
-                sa.insert(holds).values(
-                    job=job,
-                    name=name,
-                    reason=reason,
-                    tasks=tasks,
-                    until=until,
-                    depends_job=depends_job,
-                    depends_task=depends_task,
-                    created=now,
-                    created_by=created_by,
-                )
-            )
+    def add_runtime_hold(self, **hold: Unpack[NewHold]) -> None:
+        row = {"created": hold["now"], **{k: v for k, v in hold.items() if k != "now"}}
+        with self.writing(f"placing hold {hold['name']} on {hold['job']}") as conn:
+            conn.execute(sa.insert(holds).values(row))

@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from runner.plan import ActiveRun, Applied, RuntimeHold
-from runner.store.configuration import ResourceWrite, StoredResource
-from runner.store.cursors import Cursor
+from runner.store.configuration import ConfigurationChange, Reconcile, StoredResource
+from runner.store.cursors import Cursor, NewEvent
+from runner.store.holds import NewHold
 from runner.store.queue import QueueState
-from runner.store.run_reads import RunRecord, TaskRecord
+from runner.store.run_reads import RunFilter, RunRecord, TaskRecord
 from runner.store.run_writes import RunWriter
 from runner.store.runs import NewRun, Owner
 
@@ -53,29 +54,11 @@ class AppliedResources(Protocol):
         stored: Sequence[StoredResource] | None = None,
     ) -> list[Applied]: ...
     def revision_spec(self, kind: str, name: str, revision: int) -> dict[str, Any] | None: ...
-    def write_configuration(
-        self,
-        *,
-        writes: Sequence[ResourceWrite],
-        deletes: Sequence[tuple[str, str]],
-        now: datetime,
-        digest: str,
-        expected_generation: int | None = None,
-    ) -> int: ...
+    def write_configuration(self, **change: Unpack[ConfigurationChange]) -> int: ...
     def finish_deferred_deletes(self) -> list[str]: ...
     def file_cache(self, root: str) -> str | None: ...
     def save_file_cache(self, root: str, text: str) -> None: ...
-    def record_reconcile(
-        self,
-        *,
-        started: datetime,
-        ended: datetime,
-        origin: str,
-        outcome: str,
-        digest: str | None,
-        summary: dict[str, Any],
-        errors: list[str],
-    ) -> None: ...
+    def record_reconcile(self, **reconcile: Unpack[Reconcile]) -> None: ...
     def reconciles(self, limit: int = ...) -> list[dict[str, Any]]: ...
 
 
@@ -90,13 +73,14 @@ class RunCreation(Protocol):
         guard: Callable[[list[ActiveRun]], None] | None = None,
         **run: Unpack[NewRun],
     ) -> int: ...
+    # A tick's: it always says which cursors move and what events it records.
     def create_runs(
         self,
         items: Sequence[Mapping[str, Any]],
-        cursors: Mapping[str, Cursor] | None = None,
-        events: Sequence[Mapping[str, Any]] = (),
+        cursors: Mapping[str, Cursor],
+        events: Sequence[Mapping[str, Any]],
         *,
-        stored: Collection[str] = (),
+        stored: Collection[str],
     ) -> list[int]: ...
 
 
@@ -113,15 +97,7 @@ class RunHistory(Protocol):
     """Runs read back, stale runs marked, history pruned (`run_reads`)."""
 
     def run(self, run_id: int) -> RunRecord | None: ...
-    def history(
-        self,
-        *,
-        job: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        states: Sequence[str] = (),
-        limit: int = 50,
-    ) -> list[RunRecord]: ...
+    def history(self, **only: Unpack[RunFilter]) -> list[RunRecord]: ...
     def active_run_records(self, job: str | None = None) -> list[RunRecord]: ...
     def owned_on_host(self, host: str) -> list[RunRecord]: ...
     def task_last_runs(self, job: str) -> dict[str, TaskRecord]: ...
@@ -139,19 +115,7 @@ class RuntimeHolds(Protocol):
 
     def runtime_holds(self) -> list[RuntimeHold]: ...
     def runtime_hold_rows(self, job: str) -> list[dict[str, Any]]: ...
-    def add_runtime_hold(
-        self,
-        *,
-        job: str,
-        name: str,
-        now: datetime,
-        reason: str | None = None,
-        tasks: list[str] | None = None,
-        until: datetime | None = None,
-        depends_job: str | None = None,
-        depends_task: str | None = None,
-        created_by: str | None = None,
-    ) -> None: ...
+    def add_runtime_hold(self, **hold: Unpack[NewHold]) -> None: ...
 
 
 class Schedules(Protocol):
@@ -160,16 +124,7 @@ class Schedules(Protocol):
     def tick_inputs(self, names: Sequence[str] | None = None) -> TickInputs: ...
     def cursors(self, names: Sequence[str] | None = None) -> dict[str, Cursor]: ...
     def applied_at(self, jobs: Sequence[str]) -> dict[str, datetime]: ...
-    def record_event(
-        self,
-        *,
-        kind: str,
-        at: datetime,
-        message: str,
-        job: str | None = None,
-        run_id: int | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None: ...
+    def record_event(self, **event: Unpack[NewEvent]) -> None: ...
 
 
 class Queue(Protocol):

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -64,30 +64,33 @@ class RunRecord:
     tasks: tuple[TaskRecord, ...] = ()
 
 
+class RunFilter(TypedDict, total=False):
+    """Which runs `Store.history` returns (its keywords): all when none is given."""
+
+    job: str | None
+    since: datetime | None  # due at or after
+    until: datetime | None  # due before
+    states: Sequence[str]
+    limit: int  # 50 unless given
+
+
 class RunQueries(Database):
     def run(self, run_id: int) -> RunRecord | None:
         found = self._runs(sa.select(runs).where(runs.c.id == run_id), attempts=True)
         return found[0] if found else None
 
-    def history(
-        self,
-        *,
-        job: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        states: Sequence[str] = (),
-        limit: int = 50,
-    ) -> list[RunRecord]:
+    def history(self, **only: Unpack[RunFilter]) -> list[RunRecord]:
         """Runs, newest first, filtered by job, due time [since, until) and state."""
         query = sa.select(runs)
-        if job:
+        if job := only.get("job"):
             query = query.where(runs.c.job == job)
-        if since:
+        if since := only.get("since"):
             query = query.where(runs.c.due >= since)
-        if until:
+        if until := only.get("until"):
             query = query.where(runs.c.due < until)
-        if states:
+        if states := only.get("states"):
             query = query.where(runs.c.state.in_(list(states)))
+        limit = only.get("limit", 50)
         return self._runs(query.order_by(runs.c.id.desc()).limit(limit), attempts=False)
 
     def active_run_records(self, job: str | None = None) -> list[RunRecord]:
