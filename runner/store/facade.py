@@ -100,7 +100,7 @@ class Store(
             database = Path(sa.make_url(self.url).database or "state.db")
             path = database.with_name(database.name + ".lock")
             held = locks.file_lock(path, timeout=timeout, command=command)
-        with failing_as(self.url, "taking its write lock"), held:
+        with failing_as(self.url, "holding its write lock"), held:
             yield
 
     def tick_inputs(self, names: Sequence[str] | None = None) -> TickInputs:
