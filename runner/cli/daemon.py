@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 
 from runner.cli.common import duration
 from runner.cli.options import config_option, home_option, store_option
@@ -13,7 +12,7 @@ from runner.clock import SystemClock
 from runner.daemon.eventlog import EventLog
 from runner.daemon.service import DEBOUNCE, GRACE, Daemon
 from runner.errors import ExitCode
-from runner.store import StoreError, first_line, open_store
+from runner.store import open_store
 
 
 @click.command("daemon")
@@ -75,8 +74,6 @@ def command(
             debounce=debounce_s,
         )
         daemon.run()
-    except sa.exc.DBAPIError as exc:
-        raise StoreError(f"the store at {store.where} failed: {first_line(exc)}") from exc
     finally:
         store.close()
     return ExitCode.OK

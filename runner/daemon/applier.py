@@ -24,14 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from runner.errors import RunnerError
 from runner.plan import Action
 from runner.reconciler import apply_config
 from runner.runs.afterwards import start_new_manual_jobs
-from runner.store import Store, first_line
-from runner.store.backend import StaleStore
+from runner.store import StaleStore, Store, StoreError
 from runner.store.lock import LockHeld
 
 
@@ -82,10 +79,10 @@ def apply_here(
         return Outcome("busy", busy.message), _nothing
     except StaleStore:
         return Outcome("busy", "another apply wrote meanwhile"), _nothing
+    except StoreError as failed:
+        return Outcome("store-error", failed.message), _nothing
     except RunnerError as refused:
         return Outcome("refused", refused.message), _nothing
-    except sa.exc.SQLAlchemyError as exc:
-        return Outcome("store-error", f"the store at {store.where}: {first_line(exc)}"), _nothing
     result, plan = applied.result, applied.plan
     assert result is not None
     outcome = Outcome(
@@ -164,7 +161,7 @@ def _child(fd: int, config: Sequence[str], store: Store, *, now: datetime, origi
     code = 0
     try:
         # The daemon's connections are its own: forget them here without closing them.
-        store.engine.dispose(close=False)
+        store.forget_connections()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon handles Ctrl-C
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)

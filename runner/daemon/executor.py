@@ -8,14 +8,12 @@ import contextlib
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-import sqlalchemy as sa
-
 from runner.clock import Clock
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.supervisor import Supervisor
 from runner.runs.journal import StoreJournal
-from runner.store import Store, StoreError, first_line
+from runner.store import Store, StoreError, StoreLost
 
 
 class DaemonJournal(StoreJournal):
@@ -48,10 +46,10 @@ def fatal_store_errors(supervisor: Supervisor, where: str) -> Iterator[None]:
     it; their runs are then found stale and retried where retries remain."""
     try:
         yield
-    except sa.exc.SQLAlchemyError as exc:
+    except StoreError as exc:
         supervisor.kill_everything()
-        raise StoreError(
-            f"lost the store at {where} while running tasks "
-            f"({first_line(exc)}): their tasks were killed; restart the daemon once "
+        raise StoreLost(
+            f"lost the store while running tasks ({exc.message}): "
+            "their tasks were killed; restart the daemon once "
             "the store is back (their runs are then found stale and retried)"
         ) from exc

@@ -23,8 +23,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import sqlalchemy as sa
-
 from runner.clock import Clock
 from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
 from runner.daemon.eventlog import EventLog
@@ -46,7 +44,7 @@ from runner.executors.supervisor import KILL_GRACE, Supervisor
 from runner.procs import hostname
 from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.stale import mark_stale_runs
-from runner.store import Store, StoreError, first_line
+from runner.store import Store, StoreError, StoreLost
 from runner.wakeup import Listener
 
 GRACE = 30.0
@@ -207,12 +205,12 @@ class Daemon:
         self._retry_at = None
         try:
             self._pass()
-        except StoreError:
+        except StoreLost:
             raise  # the executor and the store parted: the tasks are killed, we exit
         except ApplyFailed as failed:
             self._apply_failed(failed)
-        except sa.exc.SQLAlchemyError as exc:
-            self.say.store_error(self.store.where, first_line(exc), again=RETRY_PASS)
+        except StoreError as exc:
+            self.say.store_error(exc.message, again=RETRY_PASS)
             self._retry_at = self.clock.monotonic() + RETRY_PASS
         except Exception as exc:  # a bug: keep running what runs, say so loudly
             self.say.internal_error(exc, again=RETRY_PASS)
@@ -233,7 +231,7 @@ class Daemon:
             self._apply("start")
         except ApplyFailed as failed:
             self._apply_failed(failed)
-        except (sa.exc.SQLAlchemyError, StoreError):
+        except StoreError:
             raise  # the store cannot be reached at all: say so and exit
         except Exception as exc:  # a bug: run what was applied before, say so loudly
             traceback.print_exc()

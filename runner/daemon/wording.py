@@ -46,8 +46,8 @@ class EventWording:
     def stopped(self) -> None:
         self.log("daemon-stopped", "stopped")
 
-    def store_error(self, where: str, error: str, *, again: float) -> None:
-        self.log("store-error", f"the store at {where}: {error}; trying again in {again:g}s")
+    def store_error(self, message: str, *, again: float) -> None:
+        self.log("store-error", f"{message}; trying again in {again:g}s")
 
     def internal_error(self, exc: Exception, *, again: float) -> None:
         self.log(

@@ -15,8 +15,7 @@ from typing import Any
 from runner.errors import RunnerError
 from runner.plan import Action, Plan
 from runner.reconciler.planning import PlanResult, make_plan
-from runner.store import Store
-from runner.store.backend import ResourceWrite, StaleStore, StoredResource
+from runner.store import ResourceWrite, StaleStore, Store, StoredResource
 
 SAVED_FORMAT = "runner-plan/1"
 

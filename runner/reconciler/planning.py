@@ -29,8 +29,7 @@ from runner.config.loader import (
 from runner.config.placement import Placement, attach_findings
 from runner.plan import Action, Applied, Desired, Plan, PlanContext, SkippedFile, diff
 from runner.spec import Finding, RefView, check_references
-from runner.store import Store
-from runner.store.backend import StoredResource
+from runner.store import Store, StoredResource
 
 MASS_DELETE_MIN = 10
 THRIFTY_REREADS = 50

@@ -16,7 +16,7 @@ from runner.errors import RunnerError
 from runner.plan import Action, Plan
 from runner.runs.trigger import trigger
 from runner.scheduler.overlap import on_tick
-from runner.store import RunRecord, Store
+from runner.store import RunRecord, Store, StoreError
 
 ON_FAILURE_HOLD = "on-failure"
 FAILED = ("failed", "stale")
@@ -148,6 +148,8 @@ def start_created_manual_jobs(
                 overlap="allow",
                 reason="created by apply with status: start (runs once)",
             )
+        except StoreError:
+            raise
         except RunnerError:
             continue  # disabled: it takes no runs
         out.append((name[1], made.run_id))

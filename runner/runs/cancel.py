@@ -12,13 +12,14 @@ from runner.procs import hostname
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused
 from runner.store import RunRecord, Store
+from runner.store.interfaces import RunHistory
 from runner.wakeup import poke
 
 WAIT = 25.0  # the owner's heartbeat (5 s) + the kill grace (10 s) + a margin
 POLL = 0.05
 
 
-def find_run(store: Store, run_id: int) -> RunRecord:
+def find_run(store: RunHistory, run_id: int) -> RunRecord:
     run = store.run(run_id)
     if run is None:
         raise RunnerError(f"no run {run_id}: `runner history` lists the runs")
@@ -54,7 +55,7 @@ def cancel(
     )
 
 
-def wake_owner(store: Store, home: Path, run_id: int) -> None:
+def wake_owner(store: RunHistory, home: Path, run_id: int) -> None:
     """Tell the process that owns a run (on this host) to read the store now."""
     run = store.run(run_id)
     if run is not None and run.owner is not None and run.owner.host == hostname():

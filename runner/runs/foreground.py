@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-import sqlalchemy as sa
-
 from runner.clock import Clock
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
@@ -27,7 +25,7 @@ from runner.runs.cancel import find_run, wake_owner
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Triggered
-from runner.store import RunRecord, Store, StoreError, first_line
+from runner.store import RunRecord, Store, StoreError, StoreLost
 from runner.wakeup import Listener
 
 Observer = Callable[[Sequence[j.Change]], None]
@@ -73,11 +71,11 @@ def execute(
                 return find_run(store, run_id)  # cancelled just before it could start
             supervisor.start(triggered.order)
             supervisor.run_until_done(on_linger=_lingering(on_wait, kill_grace))
-    except sa.exc.SQLAlchemyError as exc:
+    except StoreError as exc:
         supervisor.kill_everything()
-        raise StoreError(
+        raise StoreLost(
             f"lost the store while running run {run_id} of {triggered.order.job} "
-            f"({first_line(exc)}): its tasks were killed; the run is found stale once "
+            f"({exc.message}): its tasks were killed; the run is found stale once "
             "the store is back"
         ) from exc
     except BaseException:

@@ -11,6 +11,7 @@ from runner.domain.holds import hold_covers
 from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
 from runner.store import Store
+from runner.store.interfaces import RunHistory
 
 FINISHED = ("success", "failed", "cancelled", "stale")
 
@@ -150,7 +151,7 @@ def _dependency(depends: Mapping[str, Any]) -> str:
     return f"task {task} of {depends['job']}" if task else f"job {depends['job']}"
 
 
-def _dependency_met(store: Store, depends: Mapping[str, Any]) -> bool:
+def _dependency_met(store: RunHistory, depends: Mapping[str, Any]) -> bool:
     """The latest finished run of the job ended `success` (and so did the task)."""
     latest = store.history(job=depends["job"], states=FINISHED, limit=1)
     if not latest or latest[0].state != "success":

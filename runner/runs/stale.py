@@ -13,6 +13,7 @@ from datetime import datetime
 from runner.procs import is_alive, kill_group_if_same
 from runner.runs.afterwards import retry_stale
 from runner.store import RunRecord, Store
+from runner.store.interfaces import RunHistory
 
 
 def owner_gone(run: RunRecord) -> bool:
@@ -44,7 +45,7 @@ def mark_stale_runs(
     return stale
 
 
-def _mark(store: Store, run: RunRecord, *, now: datetime) -> RunRecord | None:
+def _mark(store: RunHistory, run: RunRecord, *, now: datetime) -> RunRecord | None:
     assert run.owner is not None
     full = store.run(run.id) or run  # its tasks, with their pids, for the dead only
     for task in full.tasks:

@@ -14,13 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from runner.errors import RunnerError
-from runner.store.backend import Store, StoredResource, TickInputs
+from runner.store.configuration import ResourceWrite, StaleStore, StoredResource
 from runner.store.cursors import Cursor
+from runner.store.database import StoreError, StoreLost, first_line, safe_url
+from runner.store.facade import Store, TickInputs
+from runner.store.lock import LockHeld
 from runner.store.migrations import LATEST, StoreTooNew
-from runner.store.queue import QueuedRun
+from runner.store.queue import QueuedRun, QueueState
 from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
-from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner, RunsTaken, RunWriter
+from runner.store.run_writes import RunsTaken, RunWriter
+from runner.store.runs import ACTIVE_STATES, ENDED_STATES, NewRun, Owner
 
 __all__ = [
     "ACTIVE_STATES",
@@ -28,13 +31,19 @@ __all__ = [
     "LATEST",
     "AttemptRecord",
     "Cursor",
+    "LockHeld",
+    "NewRun",
     "Owner",
+    "QueueState",
     "QueuedRun",
+    "ResourceWrite",
     "RunRecord",
     "RunWriter",
     "RunsTaken",
+    "StaleStore",
     "Store",
     "StoreError",
+    "StoreLost",
     "StoreTooNew",
     "StoredResource",
     "TaskRecord",
@@ -45,10 +54,6 @@ __all__ = [
 ]
 
 DEFAULT_HOME = ".runner"
-
-
-class StoreError(RunnerError):
-    pass
 
 
 def store_url(*, home: str | os.PathLike[str] | None, url: str | None) -> str:
@@ -73,24 +78,15 @@ def open_store(*, home: str | os.PathLike[str] | None = None, url: str | None = 
         Path(full.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     try:
         return Store(full, home=Path(home or DEFAULT_HOME))
-    except sa.exc.OperationalError as exc:
+    except sa.exc.SQLAlchemyError as exc:
         raise StoreError(
-            f"cannot open the store at {_safe(url or full)}: {first_line(exc)}"
+            f"cannot open the store at {safe_url(url or full)}: {first_line(exc)}"
         ) from exc
     except ModuleNotFoundError as exc:
         raise StoreError(
-            f"the store at {_safe(url or full)} needs the {exc.name} package: "
+            f"the store at {safe_url(url or full)} needs the {exc.name} package: "
             "pip install 'runner[postgres]'"
         ) from exc
-
-
-def _safe(url: str) -> str:
-    return sa.make_url(url).render_as_string(hide_password=True)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", exc) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 @contextlib.contextmanager

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
+from runner.store.database import Database
 from runner.store.tables import events, job_cursors, resources
 
 
@@ -17,16 +18,25 @@ class Cursor(NamedTuple):
     paused: bool  # the pause of `status: paused` is armed
 
 
-class CursorOperations:
-    engine: sa.Engine
+class NewEvent(TypedDict, total=False):
+    """An event: `Store.record_event`'s keywords (a row of the events table)."""
 
+    kind: Required[str]  # missed, say
+    at: Required[datetime]
+    message: Required[str]
+    job: str | None
+    run_id: int | None
+    data: dict[str, Any] | None
+
+
+class CursorOperations(Database):
     def cursors(self, names: Sequence[str] | None = None) -> dict[str, Cursor]:
-        with self.engine.connect() as conn:
+        with self.reading("reading the schedules' cursors") as conn:
             return read_cursors(conn, names)
 
     def applied_at(self, jobs: Sequence[str]) -> dict[str, datetime]:
         """When each job was last written by an apply (a new schedule starts there)."""
-        with self.engine.connect() as conn:
+        with self.reading("reading when the jobs were applied") as conn:
             rows = conn.execute(
                 sa.select(resources.c.name, resources.c.updated).where(
                     resources.c.kind == "Job", resources.c.name.in_(list(jobs))
@@ -40,25 +50,13 @@ class CursorOperations:
     def set_cursors(self, cursors: Mapping[str, Cursor]) -> None:
         """Several jobs' cursors in one transaction."""
         if cursors:
-            with self.engine.begin() as conn:
+            with self.writing("moving the schedules' cursors") as conn:
                 write_cursors(conn, cursors)
 
-    def record_event(
-        self,
-        *,
-        kind: str,
-        at: datetime,
-        message: str,
-        job: str | None = None,
-        run_id: int | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.insert(events).values(
-                    time=at, kind=kind, job=job, run_id=run_id, message=message, data=data
-                )
-            )
+    def record_event(self, **event: Unpack[NewEvent]) -> None:
+        row = {"time": event["at"], **{k: v for k, v in event.items() if k != "at"}}
+        with self.writing("recording an event") as conn:
+            conn.execute(sa.insert(events).values(row))
 
 
 def read_cursors(conn: sa.Connection, names: Sequence[str] | None) -> dict[str, Cursor]:

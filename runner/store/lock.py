@@ -30,7 +30,9 @@ POLL = 0.05
 
 
 class LockHeld(RunnerError):
-    pass
+    """Another process holds the store's write lock (and did not let go in time)."""
+
+    code = "lock-held"
 
 
 def holder_info(command: str | None = None) -> dict[str, Any]:

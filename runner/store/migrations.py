@@ -37,7 +37,9 @@ LATEST = MIGRATIONS[-1][0]
 
 
 class StoreTooNew(RunnerError):
-    pass
+    """The store was written by a newer runner: refused rather than guessed at."""
+
+    code = "store-too-new"
 
 
 def current_version(conn: sa.Connection) -> int | None:

@@ -13,7 +13,9 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from runner.domain import RunState
 from runner.domain.runs import ActiveRun
+from runner.store.database import Database
 from runner.store.runs import active_runs
 from runner.store.tables import holds, job_cursors, meta, runs
 
@@ -55,20 +57,18 @@ _QUEUED = (  # the runs waiting to be started by a daemon (not a foreground run'
         runs.c.selected,
         runs.c.env,
     )
-    .where(runs.c.state == "scheduled", runs.c.owner_pid.is_(None))
+    .where(runs.c.state == RunState.SCHEDULED, runs.c.owner_pid.is_(None))
     .order_by(runs.c.due, runs.c.id)
 )
 
 _HELD_JOBS = sa.select(holds.c.job).distinct()
 
 
-class QueueOperations:
-    engine: sa.Engine
-
+class QueueOperations(Database):
     def queue_state(self, *, even_empty: bool = False) -> QueueState:
         """The scheduled runs and what decides whether they start; nothing else is read
         when none is scheduled, unless `even_empty` (runs about to be added to it)."""
-        with self.engine.connect() as conn:
+        with self.reading("reading the queue") as conn:
             queued = [QueuedRun._make(row) for row in conn.execute(_QUEUED)]
             if not queued and not even_empty:
                 return QueueState([], [], set(), {})
@@ -82,16 +82,19 @@ class QueueOperations:
         make nor break a streak."""
         query = (
             sa.select(runs.c.id, runs.c.state)
-            .where(runs.c.job == job, runs.c.state.in_(("success", "failed", "stale")))
+            .where(
+                runs.c.job == job,
+                runs.c.state.in_((RunState.SUCCESS, RunState.FAILED, RunState.STALE)),
+            )
             .order_by(runs.c.ended.desc(), runs.c.id.desc())
             .limit(limit)
         )
-        with self.engine.connect() as conn:
+        with self.reading(f"reading the last outcomes of {job}") as conn:
             return [(r.id, r.state) for r in conn.execute(query).all()]
 
     def disarm_pause(self, job: str) -> None:
         """A manual run of a paused job: its schedule runs from now on (SPEC 2.2)."""
-        with self.engine.begin() as conn:
+        with self.writing(f"disarming the pause of {job}") as conn:
             conn.execute(
                 sa.update(job_cursors)
                 .where(job_cursors.c.job == job, job_cursors.c.paused.is_(True))
@@ -101,7 +104,7 @@ class QueueOperations:
     def record_daemon(self, info: dict[str, Any] | None) -> None:
         """The running daemon's record (None when it stops), for `runner status`."""
         value = json.dumps(info) if info is not None else ""
-        with self.engine.begin() as conn:
+        with self.writing("recording the daemon") as conn:
             done = conn.execute(
                 sa.update(meta).where(meta.c.key == DAEMON_KEY).values(value=value)
             ).rowcount
@@ -109,7 +112,7 @@ class QueueOperations:
                 conn.execute(sa.insert(meta).values(key=DAEMON_KEY, value=value))
 
     def daemon_record(self) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self.reading("reading the daemon's record") as conn:
             value = conn.execute(sa.select(meta.c.value).where(meta.c.key == DAEMON_KEY)).scalar()
         if not value:
             return None

@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 
-from runner.store.runs import ENDED_STATES, Owner
+from runner.domain import RunState, TaskState
+from runner.store.database import Database
+from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner
 from runner.store.tables import events, runs, task_attempts, task_runs
 
 
@@ -62,36 +64,37 @@ class RunRecord:
     tasks: tuple[TaskRecord, ...] = ()
 
 
-class RunQueries:
-    engine: sa.Engine
+class RunFilter(TypedDict, total=False):
+    """Which runs `Store.history` returns (its keywords): all when none is given."""
 
+    job: str | None
+    since: datetime | None  # due at or after
+    until: datetime | None  # due before
+    states: Sequence[str]
+    limit: int  # 50 unless given
+
+
+class RunQueries(Database):
     def run(self, run_id: int) -> RunRecord | None:
         found = self._runs(sa.select(runs).where(runs.c.id == run_id), attempts=True)
         return found[0] if found else None
 
-    def history(
-        self,
-        *,
-        job: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        states: Sequence[str] = (),
-        limit: int = 50,
-    ) -> list[RunRecord]:
+    def history(self, **only: Unpack[RunFilter]) -> list[RunRecord]:
         """Runs, newest first, filtered by job, due time [since, until) and state."""
         query = sa.select(runs)
-        if job:
+        if job := only.get("job"):
             query = query.where(runs.c.job == job)
-        if since:
+        if since := only.get("since"):
             query = query.where(runs.c.due >= since)
-        if until:
+        if until := only.get("until"):
             query = query.where(runs.c.due < until)
-        if states:
+        if states := only.get("states"):
             query = query.where(runs.c.state.in_(list(states)))
+        limit = only.get("limit", 50)
         return self._runs(query.order_by(runs.c.id.desc()).limit(limit), attempts=False)
 
     def active_run_records(self, job: str | None = None) -> list[RunRecord]:
-        query = sa.select(runs).where(runs.c.state.in_(("scheduled", "running")))
+        query = sa.select(runs).where(runs.c.state.in_(ACTIVE_STATES))
         if job:
             query = query.where(runs.c.job == job)
         return self._runs(query.order_by(runs.c.id), attempts=False)
@@ -99,9 +102,7 @@ class RunQueries:
     def owned_on_host(self, host: str) -> list[RunRecord]:
         """Scheduled and running runs whose owner is a process on `host` (without their
         tasks: every command asks this, and few of the runs turn out stale)."""
-        query = sa.select(runs).where(
-            runs.c.state.in_(("scheduled", "running")), runs.c.owner_host == host
-        )
+        query = sa.select(runs).where(runs.c.state.in_(ACTIVE_STATES), runs.c.owner_host == host)
         return self._runs(query.order_by(runs.c.id), attempts=False, tasks=False)
 
     def task_last_runs(self, job: str) -> dict[str, TaskRecord]:
@@ -114,7 +115,7 @@ class RunQueries:
             .order_by(task_runs.c.run_id.desc())
         )
         out: dict[str, TaskRecord] = {}
-        with self.engine.connect() as conn:
+        with self.reading(f"reading the last runs of the tasks of {job}") as conn:
             for row in conn.execute(query):
                 seen = out.get(row.task)
                 if seen is None or (seen.started is None and row.started is not None):
@@ -133,7 +134,7 @@ class RunQueries:
             .where(runs.c.job == job, runs.c.state.in_(ENDED_STATES))
             .order_by(runs.c.ended.desc(), runs.c.id.desc())
         )
-        with self.engine.connect() as conn:
+        with self.reading(f"reading the history of {job}") as conn:
             rows = conn.execute(query).all()
         return [
             (r.id, r.created)
@@ -146,18 +147,18 @@ class RunQueries:
         as events of kind `missed` with data {"reason": ..., "count": n}."""
         counts = dict.fromkeys(reasons, 0)
         query = sa.select(events.c.data).where(events.c.job == job, events.c.kind == "missed")
-        with self.engine.connect() as conn:
+        with self.reading(f"reading the missed ticks of {job}") as conn:
             for (data,) in conn.execute(query):
                 reason = (data or {}).get("reason", "other")
                 counts[reason] = counts.get(reason, 0) + int((data or {}).get("count", 1))
         return counts
 
     def run_ids(self, job: str) -> list[int]:
-        with self.engine.connect() as conn:
+        with self.reading(f"reading the runs of {job}") as conn:
             return list(conn.execute(sa.select(runs.c.id).where(runs.c.job == job)).scalars())
 
     def delete_runs(self, run_ids: Sequence[int]) -> None:
-        with self.engine.begin() as conn:
+        with self.writing("deleting runs") as conn:
             for chunk in range(0, len(run_ids), 500):
                 ids = list(run_ids[chunk : chunk + 500])
                 conn.execute(sa.delete(task_attempts).where(task_attempts.c.run_id.in_(ids)))
@@ -168,17 +169,17 @@ class RunQueries:
         """A running run whose owner is gone becomes `stale`: its running tasks failed,
         the ones not started (pending, waiting, held) skipped. False when it was no
         longer running."""
-        with self.engine.begin() as conn:
+        with self.writing(f"marking run {run_id} stale") as conn:
             done = conn.execute(
                 sa.update(runs)
-                .where(runs.c.id == run_id, runs.c.state == "running")
-                .values(state="stale", reason=reason, ended=now)
+                .where(runs.c.id == run_id, runs.c.state == RunState.RUNNING)
+                .values(state=RunState.STALE, reason=reason, ended=now)
             ).rowcount
             if not done:
                 return False
             for states, becomes, ended in (
-                (("running",), "failed", now),
-                (("pending", "waiting", "held"), "skipped", None),
+                ((TaskState.RUNNING,), TaskState.FAILED, now),
+                ((TaskState.PENDING, TaskState.WAITING, TaskState.HELD), TaskState.SKIPPED, None),
             ):
                 conn.execute(
                     sa.update(task_runs)
@@ -195,7 +196,7 @@ class RunQueries:
     def _runs(
         self, query: sa.Select[Any], *, attempts: bool, tasks: bool = True
     ) -> list[RunRecord]:
-        with self.engine.connect() as conn:
+        with self.reading("reading runs") as conn:
             rows = conn.execute(query).all()
             found = _tasks(conn, [r.id for r in rows], attempts=attempts) if tasks else {}
         return [_run(r._mapping, found.get(r.id, ())) for r in rows]

@@ -52,6 +52,11 @@ def _utc_text(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+def utc_param(name: str) -> sa.BindParameter[Any]:
+    """A bound parameter that is a time (statements built once, sent many times)."""
+    return sa.bindparam(name, type_=UTCTime())
+
+
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 meta = sa.Table(

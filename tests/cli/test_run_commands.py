@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from runner.cli import run
 from runner.store import RunRecord, opened
@@ -450,6 +451,17 @@ def test_cancel_refuses_an_ended_run_and_a_missing_one(
     assert_one_error_line(code, out, err, expected="run 1 of ok already ended (success)")
     code, out, err = call(capsys, "cancel", "7")
     assert_one_error_line(code, out, err, expected="no run 7")
+
+
+def test_a_store_that_fails_under_a_command_is_one_error_line(
+    jobs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call(capsys, "run", "ok")
+    with opened(home=home()) as store, store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE task_runs"))  # the store broken under runner
+        where = store.where
+    code, out, err = call(capsys, "history")
+    assert_one_error_line(code, out, err, expected=f"error: the store at {where}: ")
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,26 @@ import pytest
 import sqlalchemy as sa
 
 from runner.daemon import applier, service, ticks
-from runner.store import StoreError
+from runner.store import Store, StoreLost
 from tests.daemon.conftest import Env, env  # noqa: F401  (the fixture)
 from tests.daemon.harness import Harness
 
 
 def store_down() -> sa.exc.OperationalError:
     return sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
+def fail_next_connection(store: Store) -> None:
+    """The store's next connection fails as a server gone would: the failure starts in
+    the store, which says so as a `StoreError`, as it would in production."""
+    engine = store.engine
+    real = engine.connect
+
+    def once(*args: Any, **kwargs: Any) -> Any:
+        engine.connect = real  # type: ignore[method-assign]
+        raise store_down()
+
+    engine.connect = once  # type: ignore[method-assign]
 
 
 EVERY_MINUTE = """
@@ -42,11 +55,11 @@ def test_a_tick_that_fails_once_is_tried_again(
     real_tick = ticks.tick  # type: ignore[attr-defined]
     calls = {"n": 0}
 
-    def flaky(*args: Any, **kwargs: Any) -> Any:
+    def flaky(store: Store, *args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise store_down()
-        return real_tick(*args, **kwargs)
+            fail_next_connection(store)
+        return real_tick(store, *args, **kwargs)
 
     monkeypatch.setattr(ticks, "tick", flaky)
     fake.clock.advance(31)  # 10:01:01: the 10:01 tick is due
@@ -72,11 +85,11 @@ def test_a_reload_that_fails_on_the_store_is_tried_again(
     down = fake.home / "store-down-once"  # the apply runs in a child: a file, not a counter
     down.touch()
 
-    def flaky(*args: Any, **kwargs: Any) -> Any:
+    def flaky(config: Any, store: Store, *args: Any, **kwargs: Any) -> Any:
         if down.exists():
             down.unlink()
-            raise store_down()
-        return real_apply(*args, **kwargs)
+            fail_next_connection(store)
+        return real_apply(config, store, *args, **kwargs)
 
     monkeypatch.setattr(applier, "apply_config", flaky)
     d.folder_changed()  # what the watcher calls
@@ -146,12 +159,13 @@ def test_a_store_blip_while_starting_a_run_stops_the_daemon_rather_than_hang_the
     def flaky(changes: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise store_down()
+            fail_next_connection(journal.store)
         real_write(changes)
 
     monkeypatch.setattr(journal, "write", flaky)
-    with pytest.raises(StoreError, match="restart the daemon once the store is back"):
+    with pytest.raises(StoreLost, match="restart the daemon once the store is back") as lost:
         spin(real, 3.0)
+    assert lost.value.code == "store-lost"
     found = real.store.run(run.id)
     assert found is not None and not any(t.pid for t in found.tasks)  # nothing was spawned
 
@@ -177,11 +191,11 @@ def test_a_store_blip_while_creating_a_follow_up_does_not_lose_it(
     real_create = service.create_follow_ups  # type: ignore[attr-defined]
     calls = {"n": 0}
 
-    def flaky(*args: Any, **kwargs: Any) -> Any:
+    def flaky(store: Store, *args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            raise store_down()
-        return real_create(*args, **kwargs)
+            fail_next_connection(store)
+        return real_create(store, *args, **kwargs)
 
     monkeypatch.setattr(service, "create_follow_ups", flaky)
     spin(real, 3.0)

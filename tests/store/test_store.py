@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from runner.store import LATEST, Store, StoreTooNew, open_store
-from runner.store.backend import ResourceWrite, StaleStore
+from runner.store import LATEST, ResourceWrite, StaleStore, Store, StoreTooNew, open_store
 from runner.store.lock import LockHeld
 from runner.store.tables import meta
 
@@ -75,8 +74,9 @@ def test_a_store_newer_than_the_program_is_refused(
 ) -> None:
     with store.engine.begin() as conn:
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="99"))
-    with pytest.raises(StoreTooNew, match="schema version 99, newer than this runner"):
+    with pytest.raises(StoreTooNew, match="schema version 99, newer than this runner") as refused:
         open_store(**store_spec)
+    assert refused.value.code == "store-too-new"
 
 
 def test_writes_revisions_and_generation(store: Store) -> None:
@@ -172,10 +172,11 @@ def test_the_lock_says_who_holds_it(store: Store, store_spec: dict[str, str]) ->
     try:
         with (
             store.lock(timeout=1, command="runner apply jobs.d"),
-            pytest.raises(LockHeld, match=r"locked by runner apply jobs.d \(pid \d+"),
+            pytest.raises(LockHeld, match=r"locked by runner apply jobs.d \(pid \d+") as held,
             other.lock(timeout=0.2),
         ):
             pass
+        assert held.value.code == "lock-held"
         with other.lock(timeout=0.2):
             pass
     finally:

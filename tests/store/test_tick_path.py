@@ -1,7 +1,7 @@
 """What a daemon's tick and start send, made short: cursors written without looking
 first when the tick read them (and looked up after all when one went meanwhile), a start
 that takes its runs without reading them back when the write says it matched them, the
-queue read in full before a tick adds to it, and the rehearsal that compiles it all
+queue read in full before a tick adds to it, and the warm-up that compiles it all
 before the first tick and leaves nothing behind. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def test_the_queue_read_before_a_tick_has_the_active_runs_and_holds_even_when_em
     assert state.held_jobs == {"h"}
 
 
-def test_the_rehearsal_before_the_first_tick_leaves_nothing_behind(store: Store) -> None:
+def test_the_warm_up_before_the_first_tick_leaves_nothing_behind(store: Store) -> None:
     generation = store.generation()
     store.warm_up()
     for table in (runs, task_runs, task_attempts, job_cursors):

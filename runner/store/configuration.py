@@ -1,35 +1,24 @@
-"""The store's operations over SQLAlchemy Core, the same for SQLite and PostgreSQL."""
+"""What `apply` writes and `plan` reads: the resources as applied, their revisions, the
+store's generation, the plan cache, and the record of reconciles."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
-from runner.domain.runs import ActiveRun
+from runner.domain import RunState
 from runner.plan import Applied
-from runner.store import lock as locks
-from runner.store.cursors import Cursor, CursorOperations, read_cursors
-from runner.store.migrations import migrate
-from runner.store.queue import QueueOperations
-from runner.store.run_reads import RunQueries
-from runner.store.runs import RunOperations, active_runs, discard_scheduled, rehearse_writes
-from runner.store.tables import (
-    file_cache,
-    meta,
-    reconciles,
-    resources,
-    revisions,
-    runs,
-)
+from runner.store.database import Database
+from runner.store.runs import discard_scheduled
+from runner.store.tables import file_cache, meta, reconciles, resources, revisions, runs
 
 KEEP_RECONCILES = 20
-_RESOURCE_COLUMNS = (  # a StoredResource
+RESOURCE_COLUMNS = (  # a StoredResource
     resources.c.kind,
     resources.c.name,
     resources.c.revision,
@@ -54,13 +43,6 @@ class StoredResource(NamedTuple):  # a NamedTuple: built straight from 10,000 ro
         return f"{self.source_file}:{self.source_line}"
 
 
-# What a tick reads (`Store.tick_inputs`): the jobs with their specs, cursors, active runs.
-TickInputs = tuple[list[tuple[StoredResource, dict[str, Any]]], dict[str, Cursor], list[ActiveRun]]
-
-# The job a daemon's rehearsal of a tick writes for (`Store.warm_up`); never a real name.
-REHEARSAL_JOB = "(rehearsal)"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceWrite:
     """A resource as apply writes it: new, changed, or only moved within the files."""
@@ -76,106 +58,55 @@ class ResourceWrite:
     new_revision: bool
 
 
-class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
-    def __init__(self, url: str, *, home: Path) -> None:
-        self.url = url
-        self.home = home
-        self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
-        self.engine = _engine(url)
-        try:
-            with self.engine.begin() as conn:
-                migrate(conn, self.where)
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
-            if not any(s in str(exc) for s in ("already exists", "UNIQUE", "duplicate key")):
-                raise
-            # Another process created the new store's tables at the same moment; now
-            # they are there, and the second look finds them stamped.
-            with self.engine.begin() as conn:
-                migrate(conn, self.where)
+class ConfigurationChange(TypedDict, total=False):
+    """What one apply writes: `Store.write_configuration`'s keywords."""
 
-    @property
-    def where(self) -> str:
-        return sa.make_url(self.url).render_as_string(hide_password=True)
+    writes: Required[Sequence[ResourceWrite]]
+    deletes: Required[Sequence[tuple[str, str]]]  # (kind, name)
+    now: Required[datetime]
+    digest: Required[str]  # of the configuration applied
+    expected_generation: int | None  # refused (StaleStore) when the store moved on
 
-    def close(self) -> None:
-        self.engine.dispose()
 
-    def commit_counter(self) -> Callable[[], int]:
-        """How many transactions this process commits through the store from now on:
-        the function returned says so far (a daemon's reads made ahead stand while it
-        does not move)."""
-        count = [0]
+class Reconcile(TypedDict):
+    """An apply's outcome as recorded: `Store.record_reconcile`'s keywords."""
 
-        def committed(_conn: Any) -> None:
-            count[0] += 1
+    started: datetime
+    ended: datetime
+    origin: str
+    outcome: str
+    digest: str | None
+    summary: dict[str, Any]
+    errors: list[str]
 
-        sa.event.listen(self.engine, "commit", committed)
-        return lambda: count[0]
 
-    # --- locking -------------------------------------------------------------------
-
-    def lock(self, *, timeout: float, command: str | None = None) -> Any:
-        """The write lock (`apply`, a daemon's reconcile); see `runner.store.lock`."""
-        if self.dialect == "postgresql":
-            return locks.advisory_lock(self.engine, timeout=timeout, command=command)
-        database = Path(sa.make_url(self.url).database or "state.db")
-        return locks.file_lock(
-            database.with_name(database.name + ".lock"), timeout=timeout, command=command
-        )
+class ConfigurationOperations(Database):
+    """What `apply` wrote: the resources and their revisions, the generation every
+    apply bumps, the plan cache, and the record of reconciles."""
 
     # --- meta ------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        with self.engine.connect() as conn:
-            return _get_meta(conn, key)
+        with self.reading("reading the store's settings") as conn:
+            return read_meta(conn, key)
 
     def generation(self) -> int:
         """A counter that grows with every apply that changed the store."""
         return int(self.get_meta("generation") or 0)
-
-    def warm_up(self) -> None:
-        """Send once what a daemon's tick and start send (reads, and writes rolled
-        back), so that the first tick is as quick as the next ones."""
-        self.generation()
-        self.tick_inputs([REHEARSAL_JOB])
-        self.queue_state(even_empty=True)
-        with self.engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                rehearse_writes(conn, REHEARSAL_JOB)
-            finally:
-                transaction.rollback()
 
     # --- resources -------------------------------------------------------------------
 
     def resources(
         self, kind: str | None = None, *, names: Sequence[str] | None = None
     ) -> list[StoredResource]:
-        query = sa.select(*_RESOURCE_COLUMNS)
+        query = sa.select(*RESOURCE_COLUMNS)
         if kind:
             query = query.where(resources.c.kind == kind)
         if names is not None:
             query = query.where(resources.c.name.in_(list(names)))
-        with self.engine.connect() as conn:
+        with self.reading("reading the resources") as conn:
             rows = conn.execute(query.order_by(resources.c.kind, resources.c.name))
             return [StoredResource._make(r) for r in rows]
-
-    def tick_inputs(self, names: Sequence[str] | None = None) -> TickInputs:
-        """What a tick reads, in one connection: the jobs (all, or those named) with
-        their specs, their cursors, and every active run."""
-        query = sa.select(*_RESOURCE_COLUMNS, resources.c.spec).where(resources.c.kind == "Job")
-        with self.engine.connect() as conn:
-            if names is None:
-                rows = list(conn.execute(query.order_by(resources.c.name)))
-                cursors = read_cursors(conn, None)
-            else:
-                rows, cursors = [], {}
-                for chunk in _chunks(sorted(names), 500):
-                    rows += conn.execute(query.where(resources.c.name.in_(chunk)))
-                    cursors.update(read_cursors(conn, chunk))
-            active = active_runs(conn)
-        jobs = [(StoredResource._make(r[:-1]), r[-1] or {}) for r in rows]
-        return jobs, cursors, active
 
     def views(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The reference views of the given jobs, as applied."""
@@ -192,8 +123,8 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
         """One column of the given (kind, name) resources, in chunks of names."""
         wanted = list(keys)
         out: dict[tuple[str, str], Any] = {}
-        with self.engine.connect() as conn:
-            for chunk in _chunks(wanted, 500):
+        with self.reading("reading the applied resources") as conn:
+            for chunk in chunks(wanted, 500):
                 query = sa.select(resources.c.kind, resources.c.name, column).where(
                     resources.c.name.in_([n for _, n in chunk])
                 )
@@ -225,7 +156,7 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
         ]
 
     def revision_spec(self, kind: str, name: str, revision: int) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self.reading("reading a revision") as conn:
             spec = conn.execute(
                 sa.select(revisions.c.spec).where(
                     revisions.c.kind == kind,
@@ -235,31 +166,24 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
             ).scalar()
         return dict(spec) if spec is not None else None
 
-    def write_configuration(
-        self,
-        *,
-        writes: Sequence[ResourceWrite],
-        deletes: Sequence[tuple[str, str]],
-        now: datetime,
-        digest: str,
-        expected_generation: int | None = None,
-    ) -> int:
+    def write_configuration(self, **change: Unpack[ConfigurationChange]) -> int:
         """Apply resource writes and deletes in one transaction; return the new generation.
 
         Deleting a job with a running run only marks it `deleting` (it goes when the run
         ends); its scheduled runs are discarded either way.
         """
-        with self.engine.begin() as conn:
-            generation = int(_get_meta(conn, "generation", lock=True) or 0)
-            if expected_generation is not None and generation != expected_generation:
+        with self.writing("writing the configuration") as conn:
+            generation = int(read_meta(conn, "generation", lock=True) or 0)
+            expected = change.get("expected_generation")
+            if expected is not None and generation != expected:
                 raise StaleStore(generation)
+            writes, deletes, now = change["writes"], change["deletes"], change["now"]
             self._write(conn, writes, now)
             self._delete(conn, deletes, now)
-            changed = bool(writes or deletes)
-            if changed:
+            if writes or deletes:
                 generation += 1
-                _set_meta(conn, "generation", str(generation))
-            _set_meta(conn, "applied_digest", digest)
+                write_meta(conn, "generation", str(generation))
+            write_meta(conn, "applied_digest", change["digest"])
             return generation
 
     def _write(self, conn: sa.Connection, writes: Sequence[ResourceWrite], now: datetime) -> None:
@@ -313,7 +237,7 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
                 running = conn.execute(
                     sa.select(sa.func.count())
                     .select_from(runs)
-                    .where(runs.c.job == name, runs.c.state == "running")
+                    .where(runs.c.job == name, runs.c.state == RunState.RUNNING)
                 ).scalar()
                 if running:
                     conn.execute(
@@ -328,8 +252,8 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
 
     def finish_deferred_deletes(self) -> list[str]:
         """Delete jobs marked `deleting` whose last running run has ended."""
-        with self.engine.begin() as conn:
-            busy = sa.select(runs.c.job).where(runs.c.state == "running")
+        with self.writing("deleting the deleted jobs") as conn:
+            busy = sa.select(runs.c.job).where(runs.c.state == RunState.RUNNING)
             rows = conn.execute(
                 sa.select(resources.c.name).where(
                     resources.c.deleting.is_(True), resources.c.name.not_in(busy)
@@ -348,43 +272,24 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
 
     def file_cache(self, root: str) -> str | None:
         """The plan cache of a configuration root, as the loader wrote it (opaque text)."""
-        with self.engine.connect() as conn:
+        with self.reading("reading the plan cache") as conn:
             text = conn.execute(
                 sa.select(file_cache.c.blob).where(file_cache.c.root == root)
             ).scalar()
         return str(text) if text is not None else None
 
     def save_file_cache(self, root: str, text: str) -> None:
-        with self.engine.begin() as conn:
+        with self.writing("saving the plan cache") as conn:
             conn.execute(sa.delete(file_cache).where(file_cache.c.root == root))
             conn.execute(sa.insert(file_cache).values(root=root, blob=text))
 
     # --- reconciles --------------------------------------------------------------------
 
-    def record_reconcile(
-        self,
-        *,
-        started: datetime,
-        ended: datetime,
-        origin: str,
-        outcome: str,
-        digest: str | None,
-        summary: dict[str, Any],
-        errors: list[str],
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.insert(reconciles).values(
-                    started=started,
-                    ended=ended,
-                    origin=origin,
-                    outcome=outcome,
-                    digest=digest,
-                    summary=summary,
-                    errors=errors[:200],
-                )
-            )
-            _set_meta(conn, "attempted_digest", digest or "")
+    def record_reconcile(self, **reconcile: Unpack[Reconcile]) -> None:
+        row = {**reconcile, "errors": reconcile["errors"][:200]}
+        with self.writing("recording the reconcile") as conn:
+            conn.execute(sa.insert(reconciles).values(row))
+            write_meta(conn, "attempted_digest", reconcile["digest"] or "")
             ids = [
                 r.id
                 for r in conn.execute(
@@ -396,7 +301,7 @@ class Store(RunOperations, RunQueries, CursorOperations, QueueOperations):
             conn.execute(sa.delete(reconciles).where(reconciles.c.id.not_in(ids)))
 
     def reconciles(self, limit: int = KEEP_RECONCILES) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self.reading("reading the reconciles") as conn:
             rows = conn.execute(
                 sa.select(reconciles).order_by(reconciles.c.id.desc()).limit(limit)
             ).all()
@@ -449,7 +354,7 @@ def _row(w: ResourceWrite, now: datetime, created: datetime | None = None) -> di
     }
 
 
-def _get_meta(conn: sa.Connection, key: str, *, lock: bool = False) -> str | None:
+def read_meta(conn: sa.Connection, key: str, *, lock: bool = False) -> str | None:
     query = sa.select(meta.c.value).where(meta.c.key == key)
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -457,34 +362,12 @@ def _get_meta(conn: sa.Connection, key: str, *, lock: bool = False) -> str | Non
     return str(value) if value is not None else None
 
 
-def _set_meta(conn: sa.Connection, key: str, value: str) -> None:
+def write_meta(conn: sa.Connection, key: str, value: str) -> None:
     updated = conn.execute(sa.update(meta).where(meta.c.key == key).values(value=value))
     if updated.rowcount == 0:
         conn.execute(sa.insert(meta).values(key=key, value=value))
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # Switching to WAL takes a lock that the busy timeout does not wait for, so a
-    # command opening the store while a daemon writes to it failed with "database is
-    # locked": the mode is persistent, so it is set only on a store not yet in WAL.
-    mode = cursor.execute("PRAGMA journal_mode").fetchone()
-    if not mode or str(mode[0]).lower() != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()

@@ -1,0 +1,165 @@
+"""`Store`: one object over the store's tables, the same for SQLite and PostgreSQL.
+
+It opens (creating or migrating) the database and brings together the store's concerns,
+each in its own module: what was applied (`configuration`), runs made (`runs`), what an
+executor writes (`run_writes`), reading runs back (`run_reads`), runtime holds
+(`holds`), schedules' cursors (`cursors`) and a daemon's queue (`queue`). What each
+caller needs of it is written down as small interfaces in `runner.store.interfaces`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from runner.domain.runs import ActiveRun
+from runner.store import interfaces
+from runner.store import lock as locks
+from runner.store.configuration import (
+    RESOURCE_COLUMNS,
+    ConfigurationOperations,
+    StoredResource,
+    chunks,
+)
+from runner.store.cursors import Cursor, CursorOperations, read_cursors
+from runner.store.database import failing_as
+from runner.store.holds import HoldOperations
+from runner.store.migrations import migrate
+from runner.store.queue import QueueOperations
+from runner.store.run_reads import RunQueries
+from runner.store.run_writes import RunWriteOperations
+from runner.store.runs import RunOperations, active_runs
+from runner.store.tables import resources
+from runner.store.warmup import WARM_UP_JOB, send_busiest_writes
+
+
+class TickInputs(NamedTuple):
+    """What a tick reads in one connection (`Store.tick_inputs`)."""
+
+    jobs: list[tuple[StoredResource, dict[str, Any]]]  # each with its applied spec
+    cursors: dict[str, Cursor]  # by job
+    active: list[ActiveRun]  # every active run, of any job
+
+
+class Store(
+    ConfigurationOperations,
+    RunOperations,
+    RunWriteOperations,
+    RunQueries,
+    HoldOperations,
+    CursorOperations,
+    QueueOperations,
+    # and so every interface of `runner.store.interfaces`, as mypy checks:
+    interfaces.Locking,
+    interfaces.AppliedResources,
+    interfaces.RunCreation,
+    interfaces.RunJournal,
+    interfaces.RunHistory,
+    interfaces.RuntimeHolds,
+    interfaces.Schedules,
+    interfaces.Queue,
+):
+    def __init__(self, url: str, *, home: Path) -> None:
+        self.url = url
+        self.home = home
+        self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
+        self.engine = _engine(url)
+        try:
+            with self.engine.begin() as conn:
+                migrate(conn, self.where)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+            if not any(s in str(exc) for s in ("already exists", "UNIQUE", "duplicate key")):
+                raise
+            # Another process created the new store's tables at the same moment; now
+            # they are there, and the second look finds them stamped.
+            with self.engine.begin() as conn:
+                migrate(conn, self.where)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def forget_connections(self) -> None:
+        """In a forked child: drop the parent's connections without closing them (they
+        are the parent's); the child opens its own."""
+        self.engine.dispose(close=False)
+
+    def commit_counter(self) -> Callable[[], int]:
+        """How many transactions this process commits through the store from now on:
+        the function returned says so far (a daemon's reads made ahead stand while it
+        does not move)."""
+        count = [0]
+
+        def committed(_conn: Any) -> None:
+            count[0] += 1
+
+        sa.event.listen(self.engine, "commit", committed)
+        return lambda: count[0]
+
+    @contextlib.contextmanager
+    def lock(self, *, timeout: float, command: str | None = None) -> Iterator[None]:
+        """The write lock (`apply`, a daemon's reconcile); see `runner.store.lock`."""
+        if self.dialect == "postgresql":
+            held = locks.advisory_lock(self.engine, timeout=timeout, command=command)
+        else:
+            database = Path(sa.make_url(self.url).database or "state.db")
+            path = database.with_name(database.name + ".lock")
+            held = locks.file_lock(path, timeout=timeout, command=command)
+        with failing_as(self.url, "holding its write lock"), held:
+            yield
+
+    def tick_inputs(self, names: Sequence[str] | None = None) -> TickInputs:
+        """What a tick reads, in one connection: the jobs (all, or those named) with
+        their specs, their cursors, and every active run."""
+        query = sa.select(*RESOURCE_COLUMNS, resources.c.spec).where(resources.c.kind == "Job")
+        with self.reading("reading the jobs due") as conn:
+            if names is None:
+                rows = list(conn.execute(query.order_by(resources.c.name)))
+                cursors = read_cursors(conn, None)
+            else:
+                rows, cursors = [], {}
+                for chunk in chunks(sorted(names), 500):
+                    rows += conn.execute(query.where(resources.c.name.in_(chunk)))
+                    cursors.update(read_cursors(conn, chunk))
+            active = active_runs(conn)
+        jobs = [(StoredResource._make(r[:-1]), r[-1] or {}) for r in rows]
+        return TickInputs(jobs, cursors, active)
+
+    def warm_up(self) -> None:
+        """Send once the statements sent most often (the reads of a tick and of the
+        queue, and writes rolled back: `runner.store.warmup`), so that the first of
+        them is as quick as the next."""
+        self.generation()
+        self.tick_inputs([WARM_UP_JOB])
+        self.queue_state(even_empty=True)
+        with self.reading("warming up") as conn:
+            transaction = conn.begin()
+            try:
+                send_busiest_writes(conn)
+            finally:
+                transaction.rollback()
+
+
+def _engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # Switching to WAL takes a lock that the busy timeout does not wait for, so a
+    # command opening the store while a daemon writes to it failed with "database is
+    # locked": the mode is persistent, so it is set only on a store not yet in WAL.
+    mode = cursor.execute("PRAGMA journal_mode").fetchone()
+    if not mode or str(mode[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

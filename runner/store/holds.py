@@ -1,0 +1,50 @@
+"""Runtime holds: placed while runs go on (`holdOnFailure`'s `on-failure`, say), as
+opposed to the holds written in the configuration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Required, TypedDict, Unpack
+
+import sqlalchemy as sa
+
+from runner.domain.runs import RuntimeHold
+from runner.store.database import Database
+from runner.store.tables import holds
+
+
+class NewHold(TypedDict, total=False):
+    """A runtime hold: `Store.add_runtime_hold`'s keywords (a row of the holds table)."""
+
+    job: Required[str]
+    name: Required[str]
+    now: Required[datetime]  # when it was placed
+    reason: str | None
+    tasks: list[str] | None  # None: every task of the job
+    until: datetime | None
+    depends_job: str | None  # released when that job's (task's) next run succeeds
+    depends_task: str | None
+    created_by: str | None
+
+
+class HoldOperations(Database):
+    def runtime_holds(self) -> list[RuntimeHold]:
+        with self.reading("reading the runtime holds") as conn:
+            rows = conn.execute(
+                sa.select(holds.c.job, holds.c.name, holds.c.reason).order_by(
+                    holds.c.job, holds.c.name
+                )
+            ).all()
+        return [RuntimeHold(job=r.job, name=r.name, reason=r.reason) for r in rows]
+
+    def runtime_hold_rows(self, job: str) -> list[dict[str, Any]]:
+        with self.reading(f"reading the runtime holds of {job}") as conn:
+            rows = conn.execute(
+                sa.select(holds).where(holds.c.job == job).order_by(holds.c.name)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def add_runtime_hold(self, **hold: Unpack[NewHold]) -> None:
+        row = {"created": hold["now"], **{k: v for k, v in hold.items() if k != "now"}}
+        with self.writing(f"placing hold {hold['name']} on {hold['job']}") as conn:
+            conn.execute(sa.insert(holds).values(row))
