@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.clock import Clock
-from runner.errors import RunnerError
+from runner.errors import ExitCode, NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
 from runner.plan import upcoming
 from runner.procs import hostname
@@ -67,8 +67,17 @@ def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: date
             f"{' (runtime)' if hold['origin'] == 'runtime' else ''} on task "
             f"{', '.join(covered)} (until it is released: {hold['releases_when']}); "
             "without a daemon, runner run cannot wait for it: run the other tasks "
-            "with --task, or after the release, or start runner daemon, which waits"
+            "with --task, or after the release, or start runner daemon, which waits",
+            code="task-held",
         )
+
+
+def unknown_state(state: str, *, exit_code: int = ExitCode.USAGE) -> UsageError:
+    """`--state S` naming no run state; the message lists them. (`history` has always
+    exited 1 for it, `jobs` exits 2 as for any usage error.)"""
+    return UsageError(
+        f'unknown run state "{state}": one of {", ".join(RUN_STATES)}', exit_code=exit_code
+    )
 
 
 def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
@@ -87,13 +96,16 @@ def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
             raise _bad_time(text, option) from None
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if not 1970 <= moment.year <= 9998:
-        raise RunnerError(f'{option} "{text}": give a time between the years 1970 and 9998')
+        raise RunnerError(
+            f'{option} "{text}": give a time between the years 1970 and 9998', code="bad-time"
+        )
     return moment
 
 
 def _bad_time(text: str, option: str) -> RunnerError:
     return RunnerError(
-        f'{option} "{text}" is neither a date (2026-11-01) nor a time (2026-11-01T06:00:00Z)'
+        f'{option} "{text}" is neither a date (2026-11-01) nor a time (2026-11-01T06:00:00Z)',
+        code="bad-time",
     )
 
 
@@ -110,7 +122,7 @@ def history(
         applied_or_known(store, job)
     for state in states:
         if state not in RUN_STATES:
-            raise RunnerError(f'unknown run state "{state}": one of {", ".join(RUN_STATES)}')
+            raise unknown_state(state, exit_code=ExitCode.ERROR)
     return store.history(job=job, since=since, until=until, states=states, limit=limit)
 
 
@@ -145,7 +157,7 @@ def log_refs(
     if task is not None:
         names = [t.name for t in tasks]
         if task not in names:
-            raise RunnerError(
+            raise NotFound(
                 f'run {run_id} of {run.job} has no task "{task}"{did_you_mean(task, names)}'
             )
         tasks = tuple(t for t in tasks if t.name == task)
@@ -155,14 +167,14 @@ def log_refs(
         if attempt is not None:
             chosen = [a for a in tries if a.attempt == attempt]
             if task is not None and not chosen:
-                raise RunnerError(
+                raise NotFound(
                     f"task {t.name} of run {run_id} has no attempt {attempt} (it has {len(tries)})"
                 )
         else:
             chosen = tries[-1:]
         refs += [LogRef(t.name, a.attempt, a.log or "") for a in chosen]
     if attempt is not None and not refs:
-        raise RunnerError(f"run {run_id} has no attempt {attempt} of any task")
+        raise NotFound(f"run {run_id} has no attempt {attempt} of any task")
     return run, refs
 
 

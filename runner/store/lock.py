@@ -30,7 +30,7 @@ POLL = 0.05
 
 
 class LockHeld(RunnerError):
-    pass
+    code = "lock-held"
 
 
 def holder_info(command: str | None = None) -> dict[str, Any]:
