@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from runner.domain import RunState
+
 DEFAULT_CONFIG = "jobs.d"
 
 config_paths = click.argument(
@@ -40,3 +42,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 # A run id as the store can hold it (a larger number is a usage error, not a crash).
 RUN_ID = click.IntRange(min=1, max=2**63 - 1)
+
+# The run states, for `--state` (the domain's enum: importing it costs nothing).
+RUN_STATES = [state.value for state in RunState]

@@ -5,22 +5,17 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.common import store_for
 from runner.cli.options import home_option, json_option, store_option
 from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
-from runner.clock import SystemClock
-from runner.daemon.lock import holder
 from runner.errors import ExitCode
-from runner.plan import next_runs
-from runner.runs.cancel import find_run
-from runner.runs.reading import is_run_id, job_status, overview
-from runner.runs.views import progress, run_json
-from runner.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    from runner.store import RunRecord
 
 
 @click.command("status")
@@ -33,24 +28,24 @@ def command(target: str | None, home: str, store_url: str | None, as_json: bool)
     no argument) the last reconcile and the runs under way.
 
     A number is a run id when such a run exists, else a job name."""
-    clock = SystemClock()
-    now = clock.now()
-    with store_for(home, store_url) as store:
-        if target is None:
-            data: Any = {"daemon": _daemon(Path(home), store), **overview(store)}
-            text = _overview(data)
-        elif is_run_id(store, target):
-            run = find_run(store, int(target))
-            data = run_json(run, attempts=True)
-            text = _run(run, now)
-        else:
-            data = job_status(store, target, now=now)
-            text = _job(data, now)
-    click.echo(json.dumps(data, indent=2) if as_json else text)
+    from runner.ops.common import Home, now
+    from runner.ops.status import JobStatus, RunStatus, status
+
+    found = status(Home(Path(home), store_url), target)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2))
+    elif isinstance(found, RunStatus):
+        click.echo(_run(found.run, now()))
+    elif isinstance(found, JobStatus):
+        click.echo(_job(found.data, now()))
+    else:
+        click.echo(_overview(found.as_json()))
     return ExitCode.OK
 
 
 def _run(run: RunRecord, now: datetime) -> str:
+    from runner.runs.views import progress
+
     done, total = progress(run)
     lines = [
         f"run {run.id} of {run.job}: {run.state}" + (f" ({run.reason})" if run.reason else ""),
@@ -81,6 +76,8 @@ def _run(run: RunRecord, now: datetime) -> str:
 
 
 def _job(data: dict[str, Any], now: datetime) -> str:
+    from runner.plan import next_runs
+
     schedule = data["schedule"]
     if data["disabled"]:
         when = "disabled: takes no runs"
@@ -126,16 +123,6 @@ def _job(data: dict[str, Any], now: datetime) -> str:
         + ")"
     )
     return "\n".join(lines)
-
-
-def _daemon(home: Path, store: Store) -> dict[str, Any]:
-    """Whether a daemon runs on this home (it holds the home's lock), and what it said
-    about itself when it started."""
-    held = holder(home)
-    record = store.daemon_record() or {}
-    if held is not None:
-        return {"running": True, **record, **held}
-    return {"running": False, "last": record or None}
 
 
 def _overview(data: dict[str, Any]) -> str:
