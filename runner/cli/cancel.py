@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from runner.cli import complete
 from runner.cli.options import RUN_ID, home_option, json_option, store_option
 from runner.errors import ExitCode
 
 
 @click.command("cancel")
-@click.argument("run_id", metavar="RUN", type=RUN_ID)
+@click.argument("run_id", metavar="RUN", type=RUN_ID, shell_complete=complete.active_runs)
 @click.option("--reason", default=None, help="Why, recorded with the run.")
 @home_option
 @store_option

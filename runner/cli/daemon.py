@@ -8,7 +8,7 @@ import click
 import sqlalchemy as sa
 
 from runner.cli.common import duration
-from runner.cli.options import config_option, home_option, store_option
+from runner.cli.options import home_option, store_option, watched_config_option
 from runner.clock import SystemClock
 from runner.daemon.eventlog import EventLog
 from runner.daemon.service import DEBOUNCE, GRACE, Daemon
@@ -17,7 +17,7 @@ from runner.store import StoreError, first_line, open_store
 
 
 @click.command("daemon")
-@config_option
+@watched_config_option
 @home_option
 @store_option
 @click.option(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
 from runner.errors import ExitCode
 from runner.runs.trigger import OVERLAPS
@@ -22,8 +23,15 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @click.command("run")
-@click.argument("job")
-@click.option("--task", "tasks", multiple=True, metavar="TASK", help="Run only this task (repeat).")
+@click.argument("job", shell_complete=complete.jobs)
+@click.option(
+    "--task",
+    "tasks",
+    multiple=True,
+    metavar="TASK",
+    help="Run only this task (repeat).",
+    shell_complete=complete.tasks,
+)
 @click.option("--env", "env", multiple=True, metavar="K=V", help="Set a variable for this run.")
 @click.option(
     "--overlap",

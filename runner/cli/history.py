@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
 from runner.errors import ExitCode
 
 
 @click.command("history")
-@click.argument("job", required=False)
+@click.argument("job", required=False, shell_complete=complete.jobs)
 @click.option(
     "--since",
     default=None,

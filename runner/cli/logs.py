@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runner.cli import complete
 from runner.cli.options import RUN_ID, home_option, json_option, store_option
 from runner.errors import ExitCode
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 
 
 @click.command("logs")
-@click.argument("run_id", metavar="RUN", type=RUN_ID)
-@click.argument("task", required=False)
+@click.argument("run_id", metavar="RUN", type=RUN_ID, shell_complete=complete.runs)
+@click.argument("task", required=False, shell_complete=complete.tasks)
 @click.option(
     "--attempt",
     type=click.IntRange(min=1),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from runner.domain import RunState
 
 DEFAULT_CONFIG = "jobs.d"
+F = TypeVar("F", bound=Callable[..., Any])
 
 config_paths = click.argument(
     "paths",
@@ -14,13 +18,25 @@ config_paths = click.argument(
     type=click.Path(path_type=str),
     metavar="[PATH]...",
 )
-config_option = click.option(
-    "--config",
-    "config",
-    envvar="RUNNER_CONFIG",
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="The configuration folder (env RUNNER_CONFIG), used when no PATH is given.",
+
+
+def _config_folder(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--config",
+        "config",
+        envvar="RUNNER_CONFIG",
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        help=help_text,
+    )
+
+
+config_option = _config_folder(
+    "The configuration folder (env RUNNER_CONFIG), used when no PATH is given."
+)
+# The daemon takes no PATH: the folder is what it applies and watches.
+watched_config_option = _config_folder(
+    "The configuration folder to apply and watch (env RUNNER_CONFIG)."
 )
 
 home_option = click.option(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
 from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 
 
 @click.command("status")
-@click.argument("target", required=False, metavar="[JOB | RUN]")
+@click.argument(
+    "target", required=False, metavar="[JOB | RUN]", shell_complete=complete.jobs_or_runs
+)
 @home_option
 @store_option
 @json_option

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
 from runner.errors import ExitCode
 
 
 @click.command("tasks")
-@click.argument("job")
+@click.argument("job", shell_complete=complete.jobs)
 @home_option
 @store_option
 @json_option
