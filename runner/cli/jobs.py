@@ -38,7 +38,7 @@ def command(
         wanted[key] = value
     from runner.cli.table import table
     from runner.ops.common import Home
-    from runner.ops.reading import jobs as list_jobs
+    from runner.ops.jobs import jobs as list_jobs
 
     jobs = list_jobs(Home(Path(home), store_url), labels=wanted, state=state)
     if as_json:

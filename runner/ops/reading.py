@@ -1,40 +1,26 @@
-"""jobs, history, tasks and logs (SPEC 6): what is applied and what ran, read from the
-store. (status, which also asks whether a daemon runs, is in `status`.)"""
+"""history, tasks and logs (SPEC 6): what ran, read from the store. (`jobs` and
+`status` have modules of their own, so that each command loads only what it needs.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.clock import Clock, SystemClock
 from runner.executors.logs import LogFiles
-from runner.ops.common import Home, now, opened_store
-from runner.reconciler.inventory import JobSummary, list_jobs
+from runner.ops.common import Home, opened_store
 from runner.runs.reading import (
-    RUN_STATES,
     LogRef,
     follow,
     log_refs,
     parse_time,
     task_last_runs,
-    unknown_state,
 )
 from runner.runs.reading import history as run_history
 from runner.runs.views import task_json
 from runner.store import RunRecord, TaskRecord
-
-
-def jobs(
-    home: Home, *, labels: Mapping[str, str] | None = None, state: str | None = None
-) -> list[JobSummary]:
-    """The applied jobs; with `labels`, those carrying all of them; with `state`, those
-    whose last run is in that state (an unknown state is a usage error)."""
-    if state is not None and state not in RUN_STATES:
-        raise unknown_state(state)
-    with opened_store(home) as store:
-        return list_jobs(store, now=now(), labels=dict(labels or {}), state=state)
 
 
 def history(

@@ -13,7 +13,8 @@ from runner.domain import RunState
 from runner.errors import ExitCode, RunnerError
 from runner.ops.common import Home
 from runner.ops.configuration import apply, plan
-from runner.ops.reading import history, jobs, logs, tasks
+from runner.ops.jobs import jobs
+from runner.ops.reading import history, logs, tasks
 from runner.ops.runs import RunRequest, cancel, run
 from runner.ops.status import JobStatus, Overview, RunStatus, status
 from runner.ops.validation import validate
