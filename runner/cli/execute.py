@@ -1,4 +1,5 @@
-"""`runner run JOB`: a manual run, in the foreground (SPEC 3.1). (The module is not
+"""`runner run JOB`: a manual run, queued to the daemon or executed here (SPEC 3.1),
+rendered as it goes and when it ends; `runner.ops.runs.run` does the work. (The module is not
 called `run`: that name is `runner.cli.run`, the function that runs a command.)"""
 
 from __future__ import annotations

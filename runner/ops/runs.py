@@ -16,13 +16,13 @@ from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.errors import RunnerError
 from runner.executors.journal import Change
 from runner.ops.common import Home, opened_store
-from runner.procs import hostname, myself
+from runner.procs import ProcessId, hostname, myself
 from runner.runs.cancel import cancel as cancel_run
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
 from runner.runs.reading import refuse_held_tasks
 from runner.runs.stale import mark_stale_runs
-from runner.runs.trigger import trigger
+from runner.runs.trigger import Triggered, trigger
 from runner.runs.views import run_json
 from runner.store import RunRecord, Store
 from runner.wakeup import poke
@@ -88,15 +88,7 @@ def run(
         return _queue(home, request, int(daemon.get("pid") or 0), clock, on_queued)
     with opened_store(home) as store:
         refuse_held_tasks(store, request.job, request.tasks, now=clock.now())
-        triggered = trigger(
-            store,
-            job=request.job,
-            now=clock.now(),
-            tasks=request.tasks,
-            env=request.env,
-            overlap=request.overlap,
-            owner=myself(),
-        )
+        triggered = _trigger(store, request, clock, owner=myself())
         display = show(triggered.run_id, len(triggered.order.tasks)) if show else None
         with display if display is not None else contextlib.nullcontext():
             record = execute(
@@ -111,20 +103,29 @@ def run(
     return RunOutcome(record)
 
 
+def _trigger(
+    store: Store, request: RunRequest, clock: Clock, owner: ProcessId | None = None
+) -> Triggered:
+    """The checks that can refuse the trigger, then its run; `owner`: the process that
+    executes it (none for a run queued to the daemon, which takes it when it starts)."""
+    return trigger(
+        store,
+        job=request.job,
+        now=clock.now(),
+        tasks=request.tasks,
+        env=request.env,
+        overlap=request.overlap,
+        owner=owner,
+    )
+
+
 def _queue(
     home: Home, request: RunRequest, pid: int, clock: Clock, on_queued: OnQueued | None
 ) -> RunOutcome:
     """Queue the run to the daemon (pid `pid`) and wake it; with `wait`, follow the
     run until it ends."""
     with opened_store(home) as store:
-        triggered = trigger(
-            store,
-            job=request.job,
-            now=clock.now(),
-            tasks=request.tasks,
-            env=request.env,
-            overlap=request.overlap,
-        )
+        triggered = _trigger(store, request, clock)
         run_id = triggered.run_id
         if triggered.policy == "cancel-running":
             for active in triggered.waits_for:
