@@ -16,6 +16,7 @@ from runner.cli.table import table
 from runner.errors import ExitCode
 
 if TYPE_CHECKING:
+    from runner.ops.status import JobStatus
     from runner.store import RunRecord
 
 
@@ -40,7 +41,7 @@ def command(target: str | None, home: str, store_url: str | None, as_json: bool)
     elif isinstance(found, RunStatus):
         click.echo(_run(found.run, now()))
     elif isinstance(found, JobStatus):
-        click.echo(_job(found.data, now()))
+        click.echo(_job(found, now()))
     else:
         click.echo(_overview(found.as_json()))
     return ExitCode.OK
@@ -78,48 +79,40 @@ def _run(run: RunRecord, now: datetime) -> str:
     return "\n".join([*lines, "", table(TASK_HEADERS, rows)])
 
 
-def _job(data: dict[str, Any], now: datetime) -> str:
+def _job(status: JobStatus, now: datetime) -> str:
     from runner.plan import next_runs
+    from runner.runs.views import progress
 
-    schedule = data["schedule"]
-    if data["disabled"]:
+    job = status.job
+    schedule = job.schedule
+    if job.disabled:
         when = "disabled: takes no runs"
-    elif data["mode"] == "manual":
+    elif job.mode == "manual":
         when = "manual: runs when triggered"
     else:
         ticks = ", ".join(schedule.get("cron") or []) or f"every {schedule.get('every')}"
         when = f"{ticks} ({schedule.get('timezone', 'UTC')})"
         if not schedule.get("enabled", True):
             when += ", schedule not enabled"
-        if data["status"] == "paused":
+        if job.status == "paused":
             when += ", paused"
     lines = [
-        f"job {data['name']}  revision {data['revision']}  "
-        f"{data['source']['file']}:{data['source']['line']}",
+        f"job {job.name}  revision {job.revision}  {job.source_file}:{job.source_line}",
         f"  schedule   {when}; overlap {schedule.get('overlap', 'skip')}",
-        f"  next runs  {', '.join(next_runs(schedule, now)) if data['next_runs'] else '-'}",
+        f"  next runs  {', '.join(next_runs(schedule, now)) if status.next_runs else '-'}",
     ]
-    holds = data["holds"] or []
+    holds = status.holds
     lines.append(f"  holds      {'-' if not holds else ''}".rstrip())
     for h in holds:
         state = "active" if h["active"] else "released"
         origin = " (runtime)" if h["origin"] == "runtime" else ""
         lines.append(f"    {h['name']}{origin}: {state}, releases {h['releases_when']}")
-    active = data["active_runs"]
-    lines.append(
-        "  active     "
-        + (
-            ", ".join(
-                f"run {r['id']} {r['state']} ({r['progress']['done']}/{r['progress']['total']})"
-                for r in active
-            )
-            or "-"
-        )
-    )
-    last = data["last_run"]
-    shown = f"{last['id']} {last['state']}" if last else "-"
-    lines.append(f"  last run   {shown}")
-    missed = data["missed"]
+    active = [(r, *progress(r)) for r in status.active_runs]
+    shown = ", ".join(f"run {r.id} {r.state} ({done}/{total})" for r, done, total in active)
+    lines.append(f"  active     {shown or '-'}")
+    last = job.last_run
+    lines.append(f"  last run   {f'{last[0]} {last[1]}' if last else '-'}")
+    missed = status.missed
     lines.append(
         f"  missed     {sum(missed.values())} ticks ("
         + ", ".join(f"{k} {v}" for k, v in missed.items())

@@ -10,7 +10,7 @@ from typing import Any
 from runner.daemon.lock import holder
 from runner.ops.common import Home, now, opened_store
 from runner.runs.cancel import find_run
-from runner.runs.reading import is_run_id, job_status, overview
+from runner.runs.reading import JobStatus, is_run_id, job_status, overview
 from runner.runs.views import run_json
 from runner.store import RunRecord, Store
 
@@ -33,16 +33,7 @@ class RunStatus:
         return run_json(self.run, attempts=True)
 
 
-@dataclass(frozen=True, slots=True)
-class JobStatus:
-    """The job's object of `runner jobs --json` plus `next_runs`, `holds`, `active_runs`,
-    `missed` and `tasks`, in SPEC 6's shape."""
-
-    data: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return self.data
-
+__all__ = ["JobStatus", "Overview", "RunStatus", "Status", "status"]
 
 Status = Overview | RunStatus | JobStatus
 
@@ -55,7 +46,7 @@ def status(home: Home, target: str | None = None) -> Status:
             return Overview(daemon=_daemon(home.path, store), **overview(store))
         if is_run_id(store, target):
             return RunStatus(find_run(store, int(target)))
-        return JobStatus(job_status(store, target, now=now()))
+        return job_status(store, target, now=now())
 
 
 def _daemon(home: Path, store: Store) -> dict[str, Any]:

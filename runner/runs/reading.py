@@ -15,7 +15,7 @@ from runner.errors import ExitCode, NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
 from runner.plan import upcoming
 from runner.procs import hostname
-from runner.reconciler.inventory import list_jobs
+from runner.reconciler.inventory import JobSummary, list_jobs
 from runner.runs.cancel import find_run
 from runner.runs.holds import blocking_hold, job_holds
 from runner.runs.stale import mark_stale_runs
@@ -37,20 +37,42 @@ def is_run_id(store: Store, target: str) -> bool:
     return target.isdigit() and int(target) < 2**63 and store.run(int(target)) is not None
 
 
-def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
-    """`runner status JOB --json`: the job's object plus holds, active runs, next runs
-    and the ticks that did not run, by reason."""
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """`runner status JOB`: the job as `runner jobs` lists it, with its next runs, its
+    holds (and what releases each), its active runs and the ticks that did not run."""
+
+    job: JobSummary
+    next_runs: list[datetime]  # the next three ticks of a schedule that runs by itself
+    holds: list[dict[str, Any]]  # SPEC 6's hold objects
+    active_runs: list[RunRecord]
+    missed: dict[str, int]  # ticks that did not run, by reason
+    tasks: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """SPEC 6: the job's object plus `holds`, `active_runs` and `missed`."""
+        out = self.job.as_json()
+        out["next_runs"] = [when(t) for t in self.next_runs]
+        out["holds"] = self.holds
+        out["active_runs"] = [run_json(r) for r in self.active_runs]
+        out["missed"] = self.missed
+        out["tasks"] = self.tasks
+        return out
+
+
+def job_status(store: Store, name: str, *, now: datetime) -> JobStatus:
     _, spec = applied_job(store, name)  # or the error for an unknown job
     (summary,) = list_jobs(store, now=now, name=name)
-    out = summary.as_json()
     schedule = spec.get("schedule") or {}
     auto = schedule.get("mode") == "auto" and schedule.get("enabled") and not spec.get("disabled")
-    out["next_runs"] = [when(t) for t in upcoming(schedule, now, 3)] if auto else []
-    out["holds"] = job_holds(store, spec, now=now)
-    out["active_runs"] = [run_json(r) for r in store.active_run_records(name)]
-    out["missed"] = store.missed_ticks(name, MISSED_REASONS)
-    out["tasks"] = [t["name"] for t in spec.get("tasks") or ()]
-    return out
+    return JobStatus(
+        job=summary,
+        next_runs=list(upcoming(schedule, now, 3)) if auto else [],
+        holds=job_holds(store, spec, now=now),
+        active_runs=store.active_run_records(name),
+        missed=store.missed_ticks(name, MISSED_REASONS),
+        tasks=[t["name"] for t in spec.get("tasks") or ()],
+    )
 
 
 def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: datetime) -> None:
