@@ -3,12 +3,15 @@ refusals as `RunnerError`s whose stable `code` the API maps to an HTTP status.""
 
 from __future__ import annotations
 
+import os
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from runner.clock import SystemClock
+from runner.clock import FakeClock, SystemClock
+from runner.daemon.lock import HomeLock
 from runner.domain import RunState
 from runner.errors import ExitCode, RunnerError
 from runner.ops.common import Home
@@ -117,3 +120,47 @@ def test_an_unknown_state_is_a_usage_error_naming_the_states(where: Home) -> Non
         history(where, states=["bogus"])
     assert caught.value.code == "usage"
     assert caught.value.exit_code == ExitCode.ERROR  # as `history` always exited
+
+
+class CtrlCWhileWaiting(FakeClock):
+    def sleep(self, seconds: float) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_run_queued_to_the_daemon_on_the_home(where: Home, store: Store) -> None:
+    daemon = HomeLock.acquire(where.path)  # this process plays the daemon
+    told: list[tuple[int, int]] = []
+
+    def queued(run_id: int, pid: int) -> None:
+        told.append((run_id, pid))
+
+    try:
+        first = run(where, RunRequest(job="ok"), on_queued=queued)
+        assert (first.daemon_pid, first.followed, first.run.state) == (
+            os.getpid(),
+            False,
+            "scheduled",
+        )
+        assert told == []  # told only when the command waits for it
+        second = run(where, RunRequest(job="ok", overlap="cancel-running"))
+        ended = store.run(first.run.id)
+        assert ended is not None and ended.state == RunState.DISCARDED
+        assert ended.reason == f"cancelled by run {second.run.id} (overlap: cancel-running)"
+        clock = CtrlCWhileWaiting(datetime.now(UTC))
+        request = RunRequest(job="ok", overlap="allow", wait=True)
+        waited = run(where, request, on_queued=queued, clock=clock)
+        assert waited.stopped_waiting and told == [(waited.run.id, os.getpid())]
+        still = store.run(waited.run.id)
+        assert still is not None and still.state == RunState.SCHEDULED  # it goes on
+    finally:
+        daemon.release()
+
+
+def test_waiting_for_a_run_the_daemon_never_started(where: Home) -> None:
+    daemon = HomeLock.acquire(where.path)
+
+    def daemon_stops(run_id: int, pid: int) -> None:
+        daemon.release()
+
+    request = RunRequest(job="ok", wait=True)
+    assert code_of(lambda: run(where, request, on_queued=daemon_stops)) == "daemon-stopped"
