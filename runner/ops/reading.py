@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.clock import Clock, SystemClock
+from runner.errors import UsageError
 from runner.executors.logs import LogFiles
 from runner.ops.common import Home, opened_store
 from runner.runs.reading import (
@@ -34,6 +35,8 @@ def history(
 ) -> list[RunRecord]:
     """Runs, newest first: of `job` or of all, due within [since, until) (a date or a
     time; a date as `until` is up to the end of that day)."""
+    if limit < 1:
+        raise UsageError(f"--limit {limit}: give at least 1")
     start = parse_time(since, option="--since") if since else None
     end = parse_time(until, option="--until", end=True) if until else None
     with opened_store(home) as store:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from runner.clock import Clock, SystemClock
 from runner.daemon.lock import holder
 from runner.domain import ACTIVE_RUN_STATES, RunState
-from runner.errors import RunnerError
+from runner.errors import RunnerError, UsageError
 from runner.executors.journal import Change
 from runner.ops.common import Home, opened_store
 from runner.procs import ProcessId, hostname, myself
@@ -22,7 +22,7 @@ from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
 from runner.runs.reading import refuse_held_tasks
 from runner.runs.stale import mark_stale_runs
-from runner.runs.trigger import Triggered, trigger
+from runner.runs.trigger import OVERLAPS, Triggered, trigger
 from runner.runs.views import run_json
 from runner.store import RunRecord, Store
 from runner.wakeup import poke
@@ -82,6 +82,10 @@ def run(
     """Trigger a manual run of `request.job`: queued to the daemon on the home when one
     runs, else executed here to its end (refused if a hold covers a task it would
     start: nothing here can wait for a release)."""
+    if request.overlap is not None and request.overlap not in OVERLAPS:
+        raise UsageError(
+            f'unknown overlap policy "{request.overlap}": one of {", ".join(OVERLAPS)}'
+        )
     clock = clock or SystemClock()
     daemon = holder(home.path)
     if daemon is not None:

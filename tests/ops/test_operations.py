@@ -99,6 +99,9 @@ def test_refusals_carry_their_code(where: Home) -> None:
     assert code_of(lambda: status(where, "nope")) == "not-found"
     assert code_of(lambda: tasks(where, "nope")) == "not-found"
     assert code_of(lambda: history(where, since="yesterday")) == "bad-time"
+    # what click's choices and ranges keep from the command line, the API may send
+    assert code_of(lambda: run(where, RunRequest(job="ok", overlap="never"))) == "usage"
+    assert code_of(lambda: history(where, limit=0)) == "usage"
 
 
 def test_an_active_run_refuses_a_second_by_its_overlap(where: Home, store: Store) -> None:
