@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("runner.cli.apply", "Apply the configuration (or a saved plan) to the store."),
     "daemon": ("runner.cli.daemon", "Apply the folder, watch it, and run what is due."),
     "jobs": ("runner.cli.jobs", "List the applied jobs: mode, schedule, next run, source."),
-    "run": ("runner.cli.execute", "Run a job now, in the foreground, with its progress."),
+    "run": ("runner.cli.execute", "Run a job now: queued to the daemon, or here if none runs."),
     "status": ("runner.cli.status", "A run's tasks, a job's schedule and holds, or the state."),
     "history": ("runner.cli.history", "Runs, newest first, by job, time range and state."),
     "tasks": ("runner.cli.tasks", "The last run of every task of a job."),

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.common import duration, now, store_for
+from runner.cli.common import duration
 from runner.cli.options import config_option, config_paths, home_option, store_option
-from runner.cli.render_plan import render_plan
-from runner.daemon.lock import holder
-from runner.errors import ExitCode, RunnerError
-from runner.reconciler import apply_config, apply_saved_plan
-from runner.runs.afterwards import jobs_added_by, start_created_manual_jobs, start_new_manual_jobs
-from runner.store import Store
-from runner.wakeup import poke
+from runner.errors import ExitCode
+
+if TYPE_CHECKING:
+    from runner.ops.common import Home
 
 
 @click.command("apply")
@@ -57,24 +54,25 @@ def command(
     apply exits 1 listing them, so CI notices; every valid file is applied.
     """
     timeout = duration(lock_timeout, "--lock-timeout")
-    with store_for(home, store_url) as store:
-        if plan_file is not None:
-            if paths:
-                raise click.UsageError("give PATH or --plan, not both")
-            return _apply_saved(plan_file, store, allow_mass_delete, timeout, Path(home))
-        at = now()
-        result = apply_config(
-            list(paths) or [config],
-            store,
-            now=at,
-            atomic=atomic,
-            allow_mass_delete=allow_mass_delete,
-            lock_timeout=timeout,
-        )
-        started = start_new_manual_jobs(store, result.plan, now=at)
-        daemon = _wake_daemon(Path(home), bool(started or result.written))
-    assert result.result is not None
-    for d in result.result.config.diagnostics:
+    from runner.ops.common import Home
+
+    where = Home(Path(home), store_url)
+    if plan_file is not None:
+        if paths:
+            raise click.UsageError("give PATH or --plan, not both")
+        return _apply_saved(where, plan_file, allow_mass_delete, timeout)
+    from runner.cli.render_plan import render_plan
+    from runner.ops.configuration import apply
+
+    applied = apply(
+        where,
+        list(paths) or [config],
+        atomic=atomic,
+        allow_mass_delete=allow_mass_delete,
+        lock_timeout=timeout,
+    )
+    result = applied.result
+    for d in applied.plan_result.config.diagnostics:
         click.echo(d.text())
     click.echo(render_plan(result.plan), nl=False)
     if result.skipped_files:
@@ -84,20 +82,8 @@ def command(
         )
     else:
         click.echo("Applied." if result.written else "Nothing to apply.")
-    _say_started(started, daemon)
+    _say_started(applied.started, applied.daemon)
     return ExitCode.ERROR if result.skipped_files else ExitCode.OK
-
-
-def _wake_daemon(home: Path, changed: bool) -> int | None:
-    """The pid of the daemon on the home, woken when the apply changed something (it
-    ticks the changed schedules and starts the queued runs at once); None without one."""
-    daemon = holder(home)
-    if daemon is None:
-        return None
-    pid = int(daemon.get("pid") or 0)
-    if changed:
-        poke(home, pid)
-    return pid
 
 
 def _say_started(started: list[tuple[str, int]], daemon: int | None) -> None:
@@ -112,23 +98,18 @@ def _say_started(started: list[tuple[str, int]], daemon: int | None) -> None:
         click.echo(f"run {run_id} of {job} queued: status: start runs it once; {then}")
 
 
-def _apply_saved(
-    plan_file: Path, store: Store, allow_mass_delete: bool, timeout: float, home: Path
-) -> int:
-    try:
-        data = json.loads(plan_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunnerError(f"{plan_file}: cannot read the saved plan: {exc}") from None
-    result = apply_saved_plan(
-        data, store, now=now(), allow_mass_delete=allow_mass_delete, lock_timeout=timeout
+def _apply_saved(where: Home, plan_file: Path, allow_mass_delete: bool, timeout: float) -> int:
+    from runner.ops.configuration import apply_plan_file
+
+    applied = apply_plan_file(
+        where, plan_file, allow_mass_delete=allow_mass_delete, lock_timeout=timeout
     )
-    summary = data.get("summary", {})
+    summary = applied.summary
     click.echo(
         f"Applied the saved plan {plan_file}: {summary.get('add', 0)} added, "
         f"{summary.get('change', 0)} changed, {summary.get('delete', 0)} deleted."
-        if result.written
+        if applied.written
         else f"The saved plan {plan_file} had nothing to apply."
     )
-    started = start_created_manual_jobs(store, jobs_added_by(data), now=now())
-    _say_started(started, _wake_daemon(home, bool(started or result.written)))
+    _say_started(applied.started, applied.daemon)
     return ExitCode.OK

@@ -7,16 +7,13 @@ from pathlib import Path
 
 import click
 
-from runner.cli.common import store_for
+from runner.cli import complete
 from runner.cli.options import RUN_ID, home_option, json_option, store_option
-from runner.clock import SystemClock
 from runner.errors import ExitCode
-from runner.runs.cancel import cancel
-from runner.runs.views import run_json
 
 
 @click.command("cancel")
-@click.argument("run_id", metavar="RUN", type=RUN_ID)
+@click.argument("run_id", metavar="RUN", type=RUN_ID, shell_complete=complete.active_runs)
 @click.option("--reason", default=None, help="Why, recorded with the run.")
 @home_option
 @store_option
@@ -26,14 +23,11 @@ def command(
 ) -> int:
     """Cancel RUN: a running run's tasks are stopped and it ends cancelled; a scheduled
     run is discarded."""
-    with store_for(home, store_url) as store:
-        record = cancel(
-            store,
-            home=Path(home),
-            run_id=run_id,
-            clock=SystemClock(),
-            reason=reason or "cancelled by runner cancel",
-        )
+    from runner.ops.common import Home
+    from runner.ops.runs import cancel
+    from runner.runs.views import run_json
+
+    record = cancel(Home(Path(home), store_url), run_id, reason=reason)
     if as_json:
         click.echo(json.dumps(run_json(record), indent=2))
     else:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from runner.cli.common import duration
-from runner.cli.options import config_option, home_option, store_option
+from runner.cli.options import home_option, store_option, watched_config_option
 from runner.clock import SystemClock
 from runner.daemon.eventlog import EventLog
 from runner.daemon.service import DEBOUNCE, GRACE, Daemon
@@ -16,7 +16,7 @@ from runner.store import open_store
 
 
 @click.command("daemon")
-@config_option
+@watched_config_option
 @home_option
 @store_option
 @click.option(

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from runner.cli.common import store_for
+from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
-from runner.cli.show import RUN_HEADERS, run_row
-from runner.cli.table import table
-from runner.clock import SystemClock
 from runner.errors import ExitCode
-from runner.runs.reading import history, parse_time
-from runner.runs.views import run_json
 
 
 @click.command("history")
-@click.argument("job", required=False)
+@click.argument("job", required=False, shell_complete=complete.jobs)
 @click.option(
     "--since",
     default=None,
@@ -46,16 +42,26 @@ def command(
     as_json: bool,
 ) -> int:
     """Runs, newest first: of one JOB or of all, within a date or time range."""
-    clock = SystemClock()
-    start = parse_time(since, option="--since") if since else None
-    end = parse_time(until, option="--until", end=True) if until else None
-    with store_for(home, store_url) as store:
-        runs = history(store, job=job, since=start, until=end, states=states, limit=limit)
+    from runner.ops.common import Home, now
+    from runner.ops.reading import history
+    from runner.runs.views import run_json
+
+    runs = history(
+        Home(Path(home), store_url),
+        job=job,
+        since=since,
+        until=until,
+        states=states,
+        limit=limit,
+    )
     if as_json:
         click.echo(json.dumps([run_json(r) for r in runs], indent=2))
     elif not runs:
         click.echo("No runs.")
     else:
-        now = clock.now()
-        click.echo(table(RUN_HEADERS, [run_row(r, now) for r in runs]))
+        from runner.cli.show import RUN_HEADERS, run_row
+        from runner.cli.table import table
+
+        at = now()
+        click.echo(table(RUN_HEADERS, [run_row(r, at) for r in runs]))
     return ExitCode.OK

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.common import now, store_for
-from runner.cli.options import home_option, json_option, store_option
-from runner.cli.table import table
-from runner.domain.timing import timing_of
+from runner.cli.options import RUN_STATES, home_option, json_option, store_option
 from runner.errors import ExitCode
-from runner.reconciler.inventory import JobSummary, list_jobs
-from runner.schedules import local_times
+
+if TYPE_CHECKING:
+    from runner.reconciler.inventory import JobSummary
 
 
 @click.command("jobs")
 @home_option
 @store_option
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="Only jobs with this label.")
-@click.option("--state", default=None, help="Only jobs whose last run ended in this state.")
+@click.option(
+    "--state",
+    type=click.Choice(RUN_STATES),
+    default=None,
+    help="Only jobs whose last run is in this state.",
+)
 @json_option
 def command(
     home: str, store_url: str | None, labels: tuple[str, ...], state: str | None, as_json: bool
@@ -31,8 +36,11 @@ def command(
         if not sep:
             raise click.BadParameter(f'"{item}" is not K=V', param_hint="--label")
         wanted[key] = value
-    with store_for(home, store_url) as store:
-        jobs = list_jobs(store, now=now(), labels=wanted, state=state)
+    from runner.cli.table import table
+    from runner.ops.common import Home
+    from runner.ops.jobs import jobs as list_jobs
+
+    jobs = list_jobs(Home(Path(home), store_url), labels=wanted, state=state)
     if as_json:
         click.echo(json.dumps([j.as_json() for j in jobs], indent=2))
         return ExitCode.OK
@@ -49,6 +57,9 @@ def command(
 
 
 def _row(j: JobSummary) -> list[str]:
+    from runner.domain.timing import timing_of
+    from runner.schedules import local_times
+
     schedule = j.schedule
     when = ", ".join(schedule.get("cron") or []) or (
         f"every {schedule['every']}" if schedule.get("every") else "-"

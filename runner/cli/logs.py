@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.common import store_for
+from runner.cli import complete
 from runner.cli.options import RUN_ID, home_option, json_option, store_option
-from runner.clock import Clock, SystemClock
 from runner.errors import ExitCode
-from runner.executors.logs import LogFiles
-from runner.runs.reading import follow, log_refs
-from runner.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    from runner.ops.common import Home
+    from runner.store import RunRecord
 
 
 @click.command("logs")
-@click.argument("run_id", metavar="RUN", type=RUN_ID)
-@click.argument("task", required=False)
+@click.argument("run_id", metavar="RUN", type=RUN_ID, shell_complete=complete.runs)
+@click.argument("task", required=False, shell_complete=complete.tasks)
 @click.option(
     "--attempt",
     type=click.IntRange(min=1),
@@ -47,56 +49,40 @@ def command(
     """The output of RUN's tasks (or of TASK), as they wrote it."""
     if following and as_json:
         raise click.UsageError("--follow prints output as it comes; it does not go with --json")
-    clock = SystemClock()
-    logs = LogFiles(home)
-    with store_for(home, store_url) as store:
-        if following:
-            _follow(store, logs, run_id, task, attempt, clock)
-            return ExitCode.OK
-        run, refs = log_refs(store, run_id, task, attempt)
-    if not refs and not as_json:
-        click.echo(_no_output(run, task), err=True)
+    from runner.ops.common import Home
+    from runner.ops.reading import logs
+
+    where = Home(Path(home), store_url)
+    if following:
+        _follow(where, run_id, task, attempt)
+        return ExitCode.OK
+    found = logs(where, run_id, task=task, attempt=attempt)
+    if not found.logs and not as_json:
+        click.echo(_no_output(found.run, task), err=True)
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "task": r.task,
-                        "attempt": r.attempt,
-                        "log": b"".join(logs.read_chunks(r.key)).decode(errors="replace"),
-                    }
-                    for r in refs
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps([log.as_json() for log in found.logs], indent=2))
         return ExitCode.OK
     out = sys.stdout.buffer
-    for r in refs:
+    for log in found.logs:
         if task is None:
-            out.write(f"==> {r.task} (attempt {r.attempt}) <==\n".encode())
-        if not logs.exists(r.key):
+            out.write(f"==> {log.ref.task} (attempt {log.ref.attempt}) <==\n".encode())
+        if not log.exists:
             out.flush()
-            click.echo(f"log file missing (removed by hand?): {logs.path(r.key)}", err=True)
+            click.echo(f"log file missing (removed by hand?): {log.path}", err=True)
             continue
-        for block in logs.read_chunks(r.key):
+        for block in log.chunks():
             out.write(block)
     out.flush()
     return ExitCode.OK
 
 
-def _follow(
-    store: Store,
-    logs: LogFiles,
-    run_id: int,
-    task: str | None,
-    attempt: int | None,
-    clock: Clock,
-) -> None:
+def _follow(where: Home, run_id: int, task: str | None, attempt: int | None) -> None:
+    from runner.ops.reading import follow_logs
+
     out = sys.stdout.buffer
     current: tuple[str, int] | None = None
     first = True
-    for ref, block in follow(store, logs, run_id, task, attempt, clock=clock):
+    for ref, block in follow_logs(where, run_id, task=task, attempt=attempt):
         if task is None and current != (ref.task, ref.attempt):
             current = (ref.task, ref.attempt)
             gap = "" if first else "\n"  # a blank line between sections, as tail does

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import click
 
-from runner.cli.common import now, store_for
 from runner.cli.options import config_option, config_paths, home_option, store_option
-from runner.cli.render_plan import plan_as_json, render_plan
 from runner.errors import ExitCode
-from runner.reconciler import make_plan
-from runner.reconciler.apply import saved_plan
 
 
 @click.command("plan")
@@ -47,24 +43,25 @@ def command(
 
     Files with errors are listed as skipped: apply leaves what they hold as it is.
     """
-    with store_for(home, store_url) as store:
-        result = make_plan(list(paths) or [config], store, now=now(), thrifty=True)
+    from runner.cli.render_plan import render_plan
+    from runner.ops.common import Home
+    from runner.ops.configuration import plan
+
+    planned = plan(Home(Path(home), store_url), list(paths) or [config])
+    result = planned.result
     for d in result.config.diagnostics:
         click.echo(d.text(), err=fmt == "json")
     if fmt == "json":
-        data = plan_as_json(result.plan)
-        data["errors"] = [d.as_json() for d in result.config.errors]
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(planned.as_json(), indent=2))
     else:
         click.echo(render_plan(result.plan, mass_delete=result.mass_delete), nl=False)
     if out is not None:
-        saved = {**plan_as_json(result.plan), "saved": saved_plan(result)}
-        out.write_text(json.dumps(saved, indent=1) + "\n")
+        planned.save(out)
         click.echo(
             f"Saved the plan to {out}: apply it with `runner apply --plan {out}`.",
             err=fmt == "json",
         )
-    if result.skipped:
+    if planned.failed:
         return ExitCode.ERROR
     if detailed_exitcode and result.plan.has_changes:
         return ExitCode.CHANGES

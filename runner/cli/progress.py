@@ -124,3 +124,11 @@ def _elapsed(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class NotesOnly(Progress):
+    """`run --json` on a pipe: the run's JSON is what it prints; what the run waits for
+    still goes to stderr, its task-by-task changes do not."""
+
+    def __call__(self, changes: Sequence[j.Change]) -> None:
+        pass

@@ -1,5 +1,5 @@
-"""The plan as text, Terraform-style (symbols, `file:line`, fields, effects, a summary),
-and as versioned data for `runner plan --format json` and `--out`."""
+"""The plan as text, Terraform-style (symbols, `file:line`, fields, effects, a summary).
+As versioned data it is `runner.ops.plan_json`, which the API serves too."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 from runner.plan import Action, Change, FieldChange, Plan, SkippedFile
 
-FORMAT_VERSION = "1"
 SYMBOL = {Action.ADD: "+", Action.CHANGE: "~", Action.DELETE: "-"}
 WIDTH = 30
 TIMING = ("schedule.cron", "schedule.every", "schedule.timezone")
@@ -130,47 +129,3 @@ def _what(item: Mapping[str, Any]) -> str:
     return json.dumps(
         {k: v for k, v in item.items() if v is not None and k != "name"}, ensure_ascii=False
     )
-
-
-def plan_as_json(plan: Plan) -> dict[str, Any]:
-    """The plan as versioned data (`runner plan --format json`)."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "created": plan.created.isoformat().replace("+00:00", "Z") if plan.created else None,
-        "changes": [_change_json(c) for c in plan.changes],
-        "skipped_files": [
-            {
-                "path": f.path,
-                "error_count": f.error_count,
-                "resources": [{"kind": k, "name": n} for k, n in f.resources],
-            }
-            for f in plan.skipped_files
-        ],
-        "runtime_holds": [
-            {"job": h.job, "name": h.name, "reason": h.reason} for h in plan.runtime_holds
-        ],
-        "summary": {
-            "add": plan.count(Action.ADD),
-            "change": plan.count(Action.CHANGE),
-            "delete": plan.count(Action.DELETE),
-            "unchanged": plan.unchanged,
-            "skipped_files": len(plan.skipped_files),
-        },
-    }
-
-
-def _change_json(c: Change) -> dict[str, Any]:
-    return {
-        "action": c.action.value,
-        "kind": c.kind,
-        "name": c.name,
-        "source": c.source,
-        "revision": {"before": c.revision_before, "after": c.revision_after},
-        "before": c.before,
-        "after": c.after,
-        "fields": [
-            {"path": f.path, "op": f.op, "before": f.before, "after": f.after} for f in c.fields
-        ],
-        "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
-        "running": [{"id": r.id, "revision": r.revision, "state": r.state} for r in c.running],
-    }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from runner.store import RunRecord, TaskRecord
+if TYPE_CHECKING:
+    from runner.store import RunRecord, TaskRecord
 
 
 def stamp(value: datetime | None) -> str:

@@ -5,27 +5,25 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli.common import store_for
+from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
 from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
-from runner.clock import SystemClock
-from runner.daemon.lock import holder
-from runner.domain.timing import timing_of
 from runner.errors import ExitCode
-from runner.runs.cancel import find_run
-from runner.runs.reading import is_run_id, job_status, overview
-from runner.runs.views import progress, run_json
-from runner.schedules import preview
-from runner.store import RunRecord, Store
+
+if TYPE_CHECKING:
+    from runner.ops.status import JobStatus
+    from runner.store import RunRecord
 
 
 @click.command("status")
-@click.argument("target", required=False, metavar="[JOB | RUN]")
+@click.argument(
+    "target", required=False, metavar="[JOB | RUN]", shell_complete=complete.jobs_or_runs
+)
 @home_option
 @store_option
 @json_option
@@ -34,24 +32,24 @@ def command(target: str | None, home: str, store_url: str | None, as_json: bool)
     no argument) the last reconcile and the runs under way.
 
     A number is a run id when such a run exists, else a job name."""
-    clock = SystemClock()
-    now = clock.now()
-    with store_for(home, store_url) as store:
-        if target is None:
-            data: Any = {"daemon": _daemon(Path(home), store), **overview(store)}
-            text = _overview(data)
-        elif is_run_id(store, target):
-            run = find_run(store, int(target))
-            data = run_json(run, attempts=True)
-            text = _run(run, now)
-        else:
-            data = job_status(store, target, now=now)
-            text = _job(data, now)
-    click.echo(json.dumps(data, indent=2) if as_json else text)
+    from runner.ops.common import Home, now
+    from runner.ops.status import JobStatus, RunStatus, status
+
+    found = status(Home(Path(home), store_url), target)
+    if as_json:
+        click.echo(json.dumps(found.as_json(), indent=2))
+    elif isinstance(found, RunStatus):
+        click.echo(_run(found.run, now()))
+    elif isinstance(found, JobStatus):
+        click.echo(_job(found, now()))
+    else:
+        click.echo(_overview(found.as_json()))
     return ExitCode.OK
 
 
 def _run(run: RunRecord, now: datetime) -> str:
+    from runner.runs.views import progress
+
     done, total = progress(run)
     lines = [
         f"run {run.id} of {run.job}: {run.state}" + (f" ({run.reason})" if run.reason else ""),
@@ -81,63 +79,48 @@ def _run(run: RunRecord, now: datetime) -> str:
     return "\n".join([*lines, "", table(TASK_HEADERS, rows)])
 
 
-def _job(data: dict[str, Any], now: datetime) -> str:
-    schedule = data["schedule"]
-    if data["disabled"]:
+def _job(status: JobStatus, now: datetime) -> str:
+    from runner.domain.timing import timing_of
+    from runner.runs.views import progress
+    from runner.schedules import preview
+
+    job = status.job
+    schedule = job.schedule
+    if job.disabled:
         when = "disabled: takes no runs"
-    elif data["mode"] == "manual":
+    elif job.mode == "manual":
         when = "manual: runs when triggered"
     else:
         ticks = ", ".join(schedule.get("cron") or []) or f"every {schedule.get('every')}"
         when = f"{ticks} ({schedule.get('timezone', 'UTC')})"
         if not schedule.get("enabled", True):
             when += ", schedule not enabled"
-        if data["status"] == "paused":
+        if job.status == "paused":
             when += ", paused"
-    upcoming = preview(timing_of(schedule), now) if data["next_runs"] else ()
+    upcoming = preview(timing_of(schedule), now) if status.next_runs else ()
     lines = [
-        f"job {data['name']}  revision {data['revision']}  "
-        f"{data['source']['file']}:{data['source']['line']}",
+        f"job {job.name}  revision {job.revision}  {job.source_file}:{job.source_line}",
         f"  schedule   {when}; overlap {schedule.get('overlap', 'skip')}",
         f"  next runs  {', '.join(upcoming) if upcoming else '-'}",
     ]
-    holds = data["holds"] or []
+    holds = status.holds
     lines.append(f"  holds      {'-' if not holds else ''}".rstrip())
     for h in holds:
         state = "active" if h["active"] else "released"
         origin = " (runtime)" if h["origin"] == "runtime" else ""
         lines.append(f"    {h['name']}{origin}: {state}, releases {h['releases_when']}")
-    active = data["active_runs"]
-    lines.append(
-        "  active     "
-        + (
-            ", ".join(
-                f"run {r['id']} {r['state']} ({r['progress']['done']}/{r['progress']['total']})"
-                for r in active
-            )
-            or "-"
-        )
-    )
-    last = data["last_run"]
-    shown = f"{last['id']} {last['state']}" if last else "-"
-    lines.append(f"  last run   {shown}")
-    missed = data["missed"]
+    active = [(r, *progress(r)) for r in status.active_runs]
+    shown = ", ".join(f"run {r.id} {r.state} ({done}/{total})" for r, done, total in active)
+    lines.append(f"  active     {shown or '-'}")
+    last = job.last_run
+    lines.append(f"  last run   {f'{last[0]} {last[1]}' if last else '-'}")
+    missed = status.missed
     lines.append(
         f"  missed     {sum(missed.values())} ticks ("
         + ", ".join(f"{k} {v}" for k, v in missed.items())
         + ")"
     )
     return "\n".join(lines)
-
-
-def _daemon(home: Path, store: Store) -> dict[str, Any]:
-    """Whether a daemon runs on this home (it holds the home's lock), and what it said
-    about itself when it started."""
-    held = holder(home)
-    record = store.daemon_record() or {}
-    if held is not None:
-        return {"running": True, **record, **held}
-    return {"running": False, "last": record or None}
 
 
 def _overview(data: dict[str, Any]) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from runner.cli.options import config_option, config_paths
-from runner.config.loader import Configuration, load_config
-from runner.diagnostics import Diagnostic
 from runner.errors import ExitCode
+
+if TYPE_CHECKING:
+    from runner.diagnostics import Diagnostic
+    from runner.ops.validation import Validation
 
 
 @click.command("validate")
@@ -30,19 +33,21 @@ def command(paths: tuple[str, ...], config: str, fmt: str, strict: bool) -> int:
     PATH is a folder (read recursively) or a file; by default the --config folder.
     Exit 0 when valid, 1 when any error (or, with --strict, any warning) is found.
     """
-    loaded = load_config(list(paths) or [config])
-    failed = bool(loaded.errors) or (strict and bool(loaded.warnings))
-    click.echo(RENDERERS[fmt](loaded, failed), nl=False)
-    return ExitCode.ERROR if failed else ExitCode.OK
+    from runner.ops.validation import validate
+
+    checked = validate(list(paths) or [config], strict=strict)
+    click.echo(RENDERERS[fmt](checked), nl=False)
+    return ExitCode.ERROR if checked.failed else ExitCode.OK
 
 
-def render_text(loaded: Configuration, failed: bool) -> str:
-    lines = [d.text() for d in loaded.diagnostics]
-    lines.append(summary(loaded, failed))
+def render_text(checked: Validation) -> str:
+    lines = [d.text() for d in checked.configuration.diagnostics]
+    lines.append(summary(checked))
     return "\n".join(lines) + "\n"
 
 
-def summary(loaded: Configuration, failed: bool) -> str:
+def summary(checked: Validation) -> str:
+    loaded, failed = checked.configuration, checked.failed
     where = ", ".join(loaded.paths)
     counted = f"{_plural(len(loaded.files), 'file')}, {_plural(loaded.resource_count, 'resource')}"
     errors, warnings = len(loaded.errors), len(loaded.warnings)
@@ -60,22 +65,13 @@ def summary(loaded: Configuration, failed: bool) -> str:
     return f"{where}: {counted}: {problems}{verdict}"
 
 
-def render_json(loaded: Configuration, failed: bool) -> str:
-    data = {
-        "valid": not failed,
-        "error_count": len(loaded.errors),
-        "warning_count": len(loaded.warnings),
-        "file_count": len(loaded.files),
-        "resource_count": loaded.resource_count,
-        "invalid_files": [f.path for f in loaded.files if not f.valid],
-        "diagnostics": [d.as_json() for d in loaded.diagnostics],
-    }
-    return json.dumps(data, indent=2) + "\n"
+def render_json(checked: Validation) -> str:
+    return json.dumps(checked.as_json(), indent=2) + "\n"
 
 
-def render_github(loaded: Configuration, failed: bool) -> str:
-    lines = [_annotation(d) for d in loaded.diagnostics]
-    lines.append(summary(loaded, failed))
+def render_github(checked: Validation) -> str:
+    lines = [_annotation(d) for d in checked.configuration.diagnostics]
+    lines.append(summary(checked))
     return "\n".join(lines) + "\n"
 
 

@@ -23,7 +23,7 @@ LOCK_FILE = "daemon.lock"
 
 
 class DaemonRunning(RunnerError):
-    pass
+    code = "daemon-running"
 
 
 class HomeLock:

@@ -21,7 +21,7 @@ SAVED_FORMAT = "runner-plan/1"
 
 
 class ApplyRefused(RunnerError):
-    pass
+    code = "apply-refused"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -76,10 +76,11 @@ def _guard(result: PlanResult, *, atomic: bool, allow_mass_delete: bool) -> None
     if atomic and result.skipped:
         names = ", ".join(f.path for f in result.skipped[:5])
         raise ApplyRefused(
-            f"--atomic: {len(result.skipped)} file(s) have errors ({names}); nothing was applied"
+            f"--atomic: {len(result.skipped)} file(s) have errors ({names}); nothing was applied",
+            code="atomic-invalid",
         )
     if result.mass_delete and not allow_mass_delete:
-        raise ApplyRefused(f"refusing to apply: {result.mass_delete}")
+        raise ApplyRefused(f"refusing to apply: {result.mass_delete}", code="mass-delete")
 
 
 def writes_for(result: PlanResult) -> tuple[list[ResourceWrite], list[tuple[str, str]]]:
@@ -168,16 +169,17 @@ def apply_saved_plan(
     saved = data.get("saved") if isinstance(data, dict) else None
     if not isinstance(saved, dict) or saved.get("format") != SAVED_FORMAT:
         raise ApplyRefused(
-            "not a saved plan of this runner: make one with `runner plan --out FILE`"
+            "not a saved plan of this runner: make one with `runner plan --out FILE`",
+            code="bad-plan-file",
         )
     if saved.get("mass_delete") and not allow_mass_delete:
-        raise ApplyRefused(f"refusing to apply: {saved['mass_delete']}")
+        raise ApplyRefused(f"refusing to apply: {saved['mass_delete']}", code="mass-delete")
     writes = [ResourceWrite(**w) for w in saved["writes"]]
     deletes = [(k, n) for k, n in saved["deletes"]]
     with store.lock(timeout=lock_timeout):
         current = store.resources()
         if store.generation() != saved["generation"]:
-            raise ApplyRefused(_stale_message(saved["stored"], current))
+            raise ApplyRefused(_stale_message(saved["stored"], current), code="plan-stale")
         try:
             generation = store.write_configuration(
                 writes=writes,
@@ -187,7 +189,9 @@ def apply_saved_plan(
                 expected_generation=saved["generation"],
             )
         except StaleStore:
-            raise ApplyRefused(_stale_message(saved["stored"], store.resources())) from None
+            raise ApplyRefused(
+                _stale_message(saved["stored"], store.resources()), code="plan-stale"
+            ) from None
         store.record_reconcile(
             started=now,
             ended=now,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.clock import Clock
-from runner.errors import RunnerError
+from runner.errors import NotFound, RunnerError
 from runner.procs import hostname
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused
@@ -22,7 +22,7 @@ POLL = 0.05
 def find_run(store: RunHistory, run_id: int) -> RunRecord:
     run = store.run(run_id)
     if run is None:
-        raise RunnerError(f"no run {run_id}: `runner history` lists the runs")
+        raise NotFound(f"no run {run_id}: `runner history` lists the runs")
     return run
 
 
@@ -31,7 +31,10 @@ def cancel(
 ) -> RunRecord:
     run = find_run(store, run_id)
     if run.state not in ("scheduled", "running"):
-        raise Refused(f"run {run_id} of {run.job} already ended ({run.state}); nothing to cancel")
+        raise Refused(
+            f"run {run_id} of {run.job} already ended ({run.state}); nothing to cancel",
+            code="run-ended",
+        )
     if run_id in mark_stale_runs(store, host=hostname(), now=clock.now()):
         return find_run(store, run_id)
     store.request_cancel(run_id, now=clock.now(), reason=reason)
@@ -51,7 +54,8 @@ def cancel(
     raise RunnerError(
         f"cancel of run {run_id} requested, but {owner} has not ended it after {wait:g}s: "
         "its tasks may be ignoring SIGTERM (they get SIGKILL after 10s); check again "
-        f"with `runner status {run_id}`"
+        f"with `runner status {run_id}`",
+        code="cancel-timeout",
     )
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from runner.clock import Clock
 from runner.domain.timing import timing_of
-from runner.errors import RunnerError
+from runner.errors import ExitCode, NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
 from runner.procs import hostname
-from runner.reconciler.inventory import list_jobs
+from runner.reconciler.inventory import JobSummary, list_jobs
 from runner.runs.cancel import find_run
 from runner.runs.holds import blocking_hold, job_holds
 from runner.runs.stale import mark_stale_runs
@@ -38,21 +38,42 @@ def is_run_id(store: Store, target: str) -> bool:
     return target.isdigit() and int(target) < 2**63 and store.run(int(target)) is not None
 
 
-def job_status(store: Store, name: str, *, now: datetime) -> dict[str, Any]:
-    """`runner status JOB --json`: the job's object plus holds, active runs, next runs
-    and the ticks that did not run, by reason."""
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """`runner status JOB`: the job as `runner jobs` lists it, with its next runs, its
+    holds (and what releases each), its active runs and the ticks that did not run."""
+
+    job: JobSummary
+    next_runs: list[datetime]  # the next three ticks of a schedule that runs by itself
+    holds: list[dict[str, Any]]  # SPEC 6's hold objects
+    active_runs: list[RunRecord]
+    missed: dict[str, int]  # ticks that did not run, by reason
+    tasks: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """SPEC 6: the job's object plus `holds`, `active_runs` and `missed`."""
+        out = self.job.as_json()
+        out["next_runs"] = [when(t) for t in self.next_runs]
+        out["holds"] = self.holds
+        out["active_runs"] = [run_json(r) for r in self.active_runs]
+        out["missed"] = self.missed
+        out["tasks"] = self.tasks
+        return out
+
+
+def job_status(store: Store, name: str, *, now: datetime) -> JobStatus:
     _, spec = applied_job(store, name)  # or the error for an unknown job
     (summary,) = list_jobs(store, now=now, name=name)
-    out = summary.as_json()
     schedule = spec.get("schedule") or {}
     auto = schedule.get("mode") == "auto" and schedule.get("enabled") and not spec.get("disabled")
-    upcoming = first_n(ticks(timing_of(schedule), after=now), NEXT_RUNS) if auto else []
-    out["next_runs"] = [when(t) for t in upcoming]
-    out["holds"] = job_holds(store, spec, now=now)
-    out["active_runs"] = [run_json(r) for r in store.active_run_records(name)]
-    out["missed"] = store.missed_ticks(name, MISSED_REASONS)
-    out["tasks"] = [t["name"] for t in spec.get("tasks") or ()]
-    return out
+    return JobStatus(
+        job=summary,
+        next_runs=first_n(ticks(timing_of(schedule), after=now), NEXT_RUNS) if auto else [],
+        holds=job_holds(store, spec, now=now),
+        active_runs=store.active_run_records(name),
+        missed=store.missed_ticks(name, MISSED_REASONS),
+        tasks=[t["name"] for t in spec.get("tasks") or ()],
+    )
 
 
 def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: datetime) -> None:
@@ -69,8 +90,17 @@ def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: date
             f"{' (runtime)' if hold['origin'] == 'runtime' else ''} on task "
             f"{', '.join(covered)} (until it is released: {hold['releases_when']}); "
             "without a daemon, runner run cannot wait for it: run the other tasks "
-            "with --task, or after the release, or start runner daemon, which waits"
+            "with --task, or after the release, or start runner daemon, which waits",
+            code="task-held",
         )
+
+
+def unknown_state(state: str, *, exit_code: int = ExitCode.USAGE) -> UsageError:
+    """`--state S` naming no run state; the message lists them. (`history` has always
+    exited 1 for it, `jobs` exits 2 as for any usage error.)"""
+    return UsageError(
+        f'unknown run state "{state}": one of {", ".join(RUN_STATES)}', exit_code=exit_code
+    )
 
 
 def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
@@ -89,13 +119,16 @@ def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
             raise _bad_time(text, option) from None
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if not 1970 <= moment.year <= 9998:
-        raise RunnerError(f'{option} "{text}": give a time between the years 1970 and 9998')
+        raise RunnerError(
+            f'{option} "{text}": give a time between the years 1970 and 9998', code="bad-time"
+        )
     return moment
 
 
 def _bad_time(text: str, option: str) -> RunnerError:
     return RunnerError(
-        f'{option} "{text}" is neither a date (2026-11-01) nor a time (2026-11-01T06:00:00Z)'
+        f'{option} "{text}" is neither a date (2026-11-01) nor a time (2026-11-01T06:00:00Z)',
+        code="bad-time",
     )
 
 
@@ -112,7 +145,7 @@ def history(
         applied_or_known(store, job)
     for state in states:
         if state not in RUN_STATES:
-            raise RunnerError(f'unknown run state "{state}": one of {", ".join(RUN_STATES)}')
+            raise unknown_state(state, exit_code=ExitCode.ERROR)
     return store.history(job=job, since=since, until=until, states=states, limit=limit)
 
 
@@ -147,7 +180,7 @@ def log_refs(
     if task is not None:
         names = [t.name for t in tasks]
         if task not in names:
-            raise RunnerError(
+            raise NotFound(
                 f'run {run_id} of {run.job} has no task "{task}"{did_you_mean(task, names)}'
             )
         tasks = tuple(t for t in tasks if t.name == task)
@@ -157,14 +190,14 @@ def log_refs(
         if attempt is not None:
             chosen = [a for a in tries if a.attempt == attempt]
             if task is not None and not chosen:
-                raise RunnerError(
+                raise NotFound(
                     f"task {t.name} of run {run_id} has no attempt {attempt} (it has {len(tries)})"
                 )
         else:
             chosen = tries[-1:]
         refs += [LogRef(t.name, a.attempt, a.log or "") for a in chosen]
     if attempt is not None and not refs:
-        raise RunnerError(f"run {run_id} has no attempt {attempt} of any task")
+        raise NotFound(f"run {run_id} has no attempt {attempt} of any task")
     return run, refs
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from runner.domain import RunState
 from runner.domain.runs import ActiveRun
-from runner.errors import RunnerError
+from runner.errors import NotFound, RunnerError
 from runner.executors.order import RunOrder, order_from_spec
 from runner.procs import ProcessId
 from runner.reconciler.planning import relative_source
@@ -22,7 +22,10 @@ OVERLAPS = ("skip", "queue", "cancel-running", "allow")
 
 
 class Refused(RunnerError):
-    """An action refused by the state of a job or run (SPEC 3.1): one line, exit 1."""
+    """An action refused by the state of a job or run (SPEC 3.1): one line, exit 1. Each
+    refusal passes its own `code` (`job-disabled`, `run-ended`); the API answers 409."""
+
+    code = "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ def applied_job(store: Store, name: str) -> tuple[StoredResource, dict[str, Any]
     jobs = {r.name: r for r in store.resources("Job")}
     found = jobs.get(name)
     if found is None:
-        raise RunnerError(
+        raise NotFound(
             f'unknown job "{name}"{did_you_mean(name, jobs)}: `runner jobs` lists the '
             "applied jobs (a job in a file exists once `runner apply` has run)"
         )
@@ -61,12 +64,16 @@ def trigger(
     """Check a trigger and create its run. `owner`: the process that will run it."""
     resource, spec = applied_job(store, job)
     if resource.deleting:
-        raise Refused(f"job {job} is being deleted (gone from the configuration): no new runs")
+        raise Refused(
+            f"job {job} is being deleted (gone from the configuration): no new runs",
+            code="job-deleting",
+        )
     if spec.get("disabled"):
         raise Refused(
             f"job {job} is disabled (disabled: true, {relative_source(resource.source)}): "
             "it takes no runs "
-            "of any kind until the file says otherwise"
+            "of any kind until the file says otherwise",
+            code="job-disabled",
         )
     _check_tasks(job, spec, tasks)
     policy = overlap or (spec.get("schedule") or {}).get("overlap") or "skip"
@@ -109,14 +116,15 @@ def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> No
     tasks = {t["name"]: t for t in spec.get("tasks") or ()}
     for name in wanted:
         if name not in tasks:
-            raise RunnerError(
+            raise NotFound(
                 f'job {job} has no task "{name}"{did_you_mean(name, tasks)}; '
                 f"its tasks: {', '.join(tasks)}"
             )
         if tasks[name].get("active") is False:
             raise Refused(
                 f"task {name} of job {job} is inactive (active: false): make it active "
-                "in the file to run it"
+                "in the file to run it",
+                code="task-inactive",
             )
 
 
@@ -132,12 +140,14 @@ def _overlap(job: str, policy: str, active: tuple[ActiveRun, ...]) -> tuple[Acti
         wait = "wait for it" if running else "wait for a daemon to run it"
         raise Refused(
             f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
-            f"{wait}, cancel it (runner cancel {active[0].id}), or use --overlap allow"
+            f"{wait}, cancel it (runner cancel {active[0].id}), or use --overlap allow",
+            code="overlap-skip",
         )
     if policy == "queue" and any(r.state == "scheduled" for r in active):
         queued = next(r.id for r in active if r.state == "scheduled")
         raise Refused(
             f"job {job} already has run {queued} queued (overlap: queue keeps one waiting): "
-            "this trigger is dropped; use --overlap allow to run anyway"
+            "this trigger is dropped; use --overlap allow to run anyway",
+            code="overlap-queue-full",
         )
     return active

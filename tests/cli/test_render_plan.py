@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.cli.render_plan import plan_as_json, render_plan
+from runner.cli.render_plan import render_plan
 from runner.domain.runs import ActiveRun, RuntimeHold
+from runner.ops.plan_json import plan_as_json
 from runner.plan import PlanContext, SkippedFile, diff
 from tests.test_plan import NOW, TASKS, VALIDATE, applied, desired, hold, job, normal, running
 

@@ -1,0 +1,41 @@
+"""What every operation needs: the home (and store) it works on, the store opened for
+the length of one operation, and the time."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from runner.clock import SystemClock
+from runner.procs import hostname
+from runner.runs.stale import mark_stale_runs
+from runner.store import Store, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A runner's home (task logs, the daemon's lock and socket) and its store: the
+    SQLite file in the home, or the PostgreSQL database at `store_url`."""
+
+    path: Path
+    store_url: str | None = None
+
+
+@contextlib.contextmanager
+def opened_store(home: Home) -> Iterator[Store]:
+    """The store, for the length of an operation (a database error on the way is the
+    store's own one-line `StoreError`). Every operation that opens it first marks the
+    runs on this host whose runner died `stale` (SPEC 3: whoever notices first)."""
+    store = open_store(home=home.path, url=home.store_url)
+    try:
+        mark_stale_runs(store, host=hostname(), now=now())
+        yield store
+    finally:
+        store.close()
+
+
+def now() -> datetime:
+    return SystemClock().now()

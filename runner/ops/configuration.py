@@ -1,0 +1,125 @@
+"""plan and apply (SPEC 4): the folder compared with the store, and written to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.daemon.lock import holder
+from runner.errors import RunnerError
+from runner.ops.common import Home, now, opened_store
+from runner.ops.plan_json import plan_as_json
+from runner.reconciler import ApplyResult, PlanResult, apply_config, apply_saved_plan, make_plan
+from runner.reconciler.apply import saved_plan
+from runner.runs.afterwards import jobs_added_by, start_created_manual_jobs, start_new_manual_jobs
+from runner.wakeup import poke
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    result: PlanResult
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.result.skipped)
+
+    def as_json(self) -> dict[str, Any]:
+        data = plan_as_json(self.result.plan)
+        data["errors"] = [d.as_json() for d in self.result.config.errors]
+        return data
+
+    def save(self, out: Path) -> None:
+        """Save the plan to apply it exactly later (`apply --plan FILE`)."""
+        saved = {**plan_as_json(self.result.plan), "saved": saved_plan(self.result)}
+        out.write_text(json.dumps(saved, indent=1) + "\n")
+
+
+def plan(home: Home, paths: Sequence[str]) -> Planned:
+    """What apply would change, field by field, with its effects."""
+    with opened_store(home) as store:
+        return Planned(make_plan(list(paths), store, now=now(), thrifty=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    result: ApplyResult
+    started: list[tuple[str, int]] = field(default_factory=list)  # (job, run id) queued
+    daemon: int | None = None  # the pid of the daemon on the home, if one runs
+
+    @property
+    def plan_result(self) -> PlanResult:
+        assert self.result.result is not None  # apply_config always plans
+        return self.result.result
+
+
+def apply(
+    home: Home,
+    paths: Sequence[str],
+    *,
+    atomic: bool = False,
+    allow_mass_delete: bool = False,
+    lock_timeout: float = 0.0,
+) -> Applied:
+    """Apply the folder in one transaction. The new manual jobs with `status: start`
+    get their one run (SPEC 2.2), queued for a daemon whether one runs or not; a daemon
+    on the home is woken to tick the changed schedules and start those runs."""
+    with opened_store(home) as store:
+        at = now()
+        result = apply_config(
+            list(paths),
+            store,
+            now=at,
+            atomic=atomic,
+            allow_mass_delete=allow_mass_delete,
+            lock_timeout=lock_timeout,
+        )
+        started = start_new_manual_jobs(store, result.plan, now=at)
+    return Applied(result, started, _wake_daemon(home.path, bool(started or result.written)))
+
+
+def _wake_daemon(home: Path, changed: bool) -> int | None:
+    """The pid of the daemon on the home, woken when the apply changed something (it
+    ticks the changed schedules and starts the queued runs at once); None without one."""
+    daemon = holder(home)
+    if daemon is None:
+        return None
+    pid = int(daemon.get("pid") or 0)
+    if changed:
+        poke(home, pid)
+    return pid
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPlan:
+    plan_file: Path
+    written: bool
+    summary: dict[str, int]
+    started: list[tuple[str, int]] = field(default_factory=list)  # (job, run id) queued
+    daemon: int | None = None  # the pid of the daemon on the home, if one runs
+
+
+def apply_plan_file(
+    home: Home, plan_file: Path, *, allow_mass_delete: bool = False, lock_timeout: float = 0.0
+) -> AppliedPlan:
+    """Apply a plan saved by `plan --out`, exactly, or refuse it as stale."""
+    with opened_store(home) as store:
+        try:
+            data = json.loads(plan_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise RunnerError(
+                f"{plan_file}: cannot read the saved plan: {exc}", code="bad-plan-file"
+            ) from None
+        result = apply_saved_plan(
+            data,
+            store,
+            now=now(),
+            allow_mass_delete=allow_mass_delete,
+            lock_timeout=lock_timeout,
+        )
+        started = start_created_manual_jobs(store, jobs_added_by(data), now=now())
+    summary = data.get("summary", {}) if isinstance(data, dict) else {}
+    daemon = _wake_daemon(home.path, bool(started or result.written))
+    return AppliedPlan(plan_file, result.written, summary, started, daemon)

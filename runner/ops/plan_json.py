@@ -1,0 +1,54 @@
+"""A plan as versioned data (`runner plan --format json`, `--out`, and the API's
+`GET /v1/plan`): shared by every interface, so it lives with the operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.plan import Action, Change, Plan
+
+FORMAT_VERSION = "1"
+
+
+def plan_as_json(plan: Plan) -> dict[str, Any]:
+    """The plan as versioned data (`runner plan --format json`)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created": plan.created.isoformat().replace("+00:00", "Z") if plan.created else None,
+        "changes": [_change_json(c) for c in plan.changes],
+        "skipped_files": [
+            {
+                "path": f.path,
+                "error_count": f.error_count,
+                "resources": [{"kind": k, "name": n} for k, n in f.resources],
+            }
+            for f in plan.skipped_files
+        ],
+        "runtime_holds": [
+            {"job": h.job, "name": h.name, "reason": h.reason} for h in plan.runtime_holds
+        ],
+        "summary": {
+            "add": plan.count(Action.ADD),
+            "change": plan.count(Action.CHANGE),
+            "delete": plan.count(Action.DELETE),
+            "unchanged": plan.unchanged,
+            "skipped_files": len(plan.skipped_files),
+        },
+    }
+
+
+def _change_json(c: Change) -> dict[str, Any]:
+    return {
+        "action": c.action.value,
+        "kind": c.kind,
+        "name": c.name,
+        "source": c.source,
+        "revision": {"before": c.revision_before, "after": c.revision_after},
+        "before": c.before,
+        "after": c.after,
+        "fields": [
+            {"path": f.path, "op": f.op, "before": f.before, "after": f.after} for f in c.fields
+        ],
+        "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
+        "running": [{"id": r.id, "revision": r.revision, "state": r.state} for r in c.running],
+    }

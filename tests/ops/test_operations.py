@@ -1,0 +1,169 @@
+"""The operations called directly, as the CLI and the API call them: typed results, and
+refusals as `RunnerError`s whose stable `code` the API maps to an HTTP status."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from runner.clock import FakeClock, SystemClock
+from runner.daemon.lock import HomeLock
+from runner.domain import RunState
+from runner.errors import ExitCode, RunnerError
+from runner.ops.common import Home
+from runner.ops.configuration import apply, plan
+from runner.ops.jobs import jobs
+from runner.ops.reading import history, logs, tasks
+from runner.ops.runs import RunRequest, cancel, run
+from runner.ops.status import JobStatus, Overview, RunStatus, status
+from runner.ops.validation import validate
+from runner.runs.trigger import trigger
+from runner.store import Store
+from tests.conftest import WriteFile
+
+JOBS = """
+name: ok
+tasks:
+  - {name: a, run: echo hello}
+  - {name: b, run: 'true', active: false}
+---
+name: off
+disabled: true
+tasks:
+  - {name: a, run: 'true'}
+---
+name: held
+tasks:
+  - {name: a, run: 'true'}
+holds:
+  - {name: wait-for-ok, dependsOn: {job: ok}}
+"""
+
+
+@pytest.fixture
+def where(write: WriteFile, home: Path) -> Home:
+    docs = textwrap.dedent(JOBS).strip().split("\n---\n")
+    write("jobs.yaml", "---\n".join(f"apiVersion: runner/v1\nkind: Job\n{d}\n" for d in docs))
+    applied = apply(Home(home), ["jobs.d"])
+    assert applied.result.written and applied.started == []
+    return Home(home)
+
+
+def code_of(call: object) -> str:
+    assert callable(call)
+    with pytest.raises(RunnerError) as caught:
+        call()
+    return caught.value.code
+
+
+def test_validate_and_plan_return_what_the_cli_renders(where: Home, write: WriteFile) -> None:
+    checked = validate(["jobs.d"])
+    assert not checked.failed and checked.as_json()["resource_count"] == 3
+    assert not plan(where, ["jobs.d"]).result.plan.has_changes
+    write("broken.yaml", "apiVersion: runner/v1\nkind: Job\nname: x\n")
+    checked = validate(["jobs.d"])
+    assert checked.failed and checked.as_json()["invalid_files"] == ["jobs.d/broken.yaml"]
+    assert plan(where, ["jobs.d"]).failed
+
+
+def test_a_run_executed_here_and_read_back(where: Home) -> None:
+    outcome = run(where, RunRequest(job="ok"))
+    assert outcome.succeeded and outcome.daemon_pid is None and outcome.followed
+    assert outcome.as_json()["state"] == "success"
+    (found,) = history(where, job="ok")
+    assert found.id == outcome.run.id
+    assert [(t.name, t.last.state if t.last else None) for t in tasks(where, "ok")] == [
+        ("a", "success"),
+        ("b", "skipped"),
+    ]
+    (log,) = logs(where, found.id, task="a").logs
+    assert log.as_json()["log"] == "hello\n"
+    assert isinstance(status(where, str(found.id)), RunStatus)
+    assert isinstance(status(where, "ok"), JobStatus)
+    overview = status(where)
+    assert isinstance(overview, Overview) and overview.daemon["running"] is False
+    assert [j.name for j in jobs(where, state="success")] == ["ok"]
+
+
+def test_refusals_carry_their_code(where: Home) -> None:
+    assert code_of(lambda: run(where, RunRequest(job="off"))) == "job-disabled"
+    assert code_of(lambda: run(where, RunRequest(job="ok", tasks=("b",)))) == "task-inactive"
+    assert code_of(lambda: run(where, RunRequest(job="held"))) == "task-held"
+    assert code_of(lambda: run(where, RunRequest(job="nope"))) == "not-found"
+    assert code_of(lambda: run(where, RunRequest(job="ok", tasks=("x",)))) == "not-found"
+    assert code_of(lambda: cancel(where, 99)) == "not-found"
+    assert code_of(lambda: status(where, "nope")) == "not-found"
+    assert code_of(lambda: tasks(where, "nope")) == "not-found"
+    assert code_of(lambda: history(where, since="yesterday")) == "bad-time"
+    # what click's choices and ranges keep from the command line, the API may send
+    assert code_of(lambda: run(where, RunRequest(job="ok", overlap="never"))) == "usage"
+    assert code_of(lambda: history(where, limit=0)) == "usage"
+
+
+def test_an_active_run_refuses_a_second_by_its_overlap(where: Home, store: Store) -> None:
+    waiting = trigger(store, job="ok", now=SystemClock().now())  # scheduled, nobody's
+    assert code_of(lambda: run(where, RunRequest(job="ok"))) == "overlap-skip"
+    queue = RunRequest(job="ok", overlap="queue")  # one may wait; one already does
+    assert code_of(lambda: run(where, queue)) == "overlap-queue-full"
+    discarded = cancel(where, waiting.run_id, reason="not now")
+    assert (discarded.state, discarded.reason) == (RunState.DISCARDED, "not now")
+    assert code_of(lambda: cancel(where, waiting.run_id)) == "run-ended"
+
+
+def test_an_unknown_state_is_a_usage_error_naming_the_states(where: Home) -> None:
+    with pytest.raises(RunnerError) as caught:
+        jobs(where, state="bogus")
+    assert (caught.value.code, caught.value.exit_code) == ("usage", ExitCode.USAGE)
+    assert all(state in caught.value.message for state in RunState)
+    with pytest.raises(RunnerError) as caught:
+        history(where, states=["bogus"])
+    assert caught.value.code == "usage"
+    assert caught.value.exit_code == ExitCode.ERROR  # as `history` always exited
+
+
+class CtrlCWhileWaiting(FakeClock):
+    def sleep(self, seconds: float) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_run_queued_to_the_daemon_on_the_home(where: Home, store: Store) -> None:
+    daemon = HomeLock.acquire(where.path)  # this process plays the daemon
+    told: list[tuple[int, int]] = []
+
+    def queued(run_id: int, pid: int) -> None:
+        told.append((run_id, pid))
+
+    try:
+        first = run(where, RunRequest(job="ok"), on_queued=queued)
+        assert (first.daemon_pid, first.followed, first.run.state) == (
+            os.getpid(),
+            False,
+            "scheduled",
+        )
+        assert told == []  # told only when the command waits for it
+        second = run(where, RunRequest(job="ok", overlap="cancel-running"))
+        ended = store.run(first.run.id)
+        assert ended is not None and ended.state == RunState.DISCARDED
+        assert ended.reason == f"cancelled by run {second.run.id} (overlap: cancel-running)"
+        clock = CtrlCWhileWaiting(datetime.now(UTC))
+        request = RunRequest(job="ok", overlap="allow", wait=True)
+        waited = run(where, request, on_queued=queued, clock=clock)
+        assert waited.stopped_waiting and told == [(waited.run.id, os.getpid())]
+        still = store.run(waited.run.id)
+        assert still is not None and still.state == RunState.SCHEDULED  # it goes on
+    finally:
+        daemon.release()
+
+
+def test_waiting_for_a_run_the_daemon_never_started(where: Home) -> None:
+    daemon = HomeLock.acquire(where.path)
+
+    def daemon_stops(run_id: int, pid: int) -> None:
+        daemon.release()
+
+    request = RunRequest(job="ok", wait=True)
+    assert code_of(lambda: run(where, request, on_queued=daemon_stops)) == "daemon-stopped"
