@@ -18,10 +18,8 @@ NOW = datetime(2026, 11, 23, 15, 42, 50, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The commands read the time through these two names."""
-    monkeypatch.setattr("runner.cli.plan.now", lambda: NOW)
-    monkeypatch.setattr("runner.cli.jobs.now", lambda: NOW)
-    monkeypatch.setattr("runner.cli.status.SystemClock", lambda: FakeClock(NOW))
+    """The operations read the time through `runner.ops.common.now`, on this clock."""
+    monkeypatch.setattr("runner.ops.common.SystemClock", lambda: FakeClock(NOW))
 
 
 def job(tasks: str, schedule: str = 'cron: "0 2 * * *"') -> str:
