@@ -28,10 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from runner.clock import Clock
-from runner.daemon.admit import admit
 from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
 from runner.daemon.eventlog import EventLog
-from runner.daemon.jobs import Job, JobTable
 from runner.daemon.lock import HomeLock
 from runner.daemon.watch import FolderWatch
 from runner.executors import journal as j
@@ -44,6 +42,8 @@ from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.holds import blocking_hold
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
+from runner.scheduler.admit import admit
+from runner.scheduler.jobs import Job, JobTable
 from runner.scheduler.tick import TickReport, tick
 from runner.spec.durations import format_seconds
 from runner.spec.types import format_timestamp

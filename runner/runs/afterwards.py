@@ -22,15 +22,6 @@ ON_FAILURE_HOLD = "on-failure"
 FAILED = ("failed", "stale")
 
 
-def followers_of(specs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """job -> the jobs that name it in their `after`, in name order."""
-    out: dict[str, list[str]] = {}
-    for spec in specs:
-        for before in spec.get("after") or ():
-            out.setdefault(str(before), []).append(spec["name"])
-    return {job: sorted(names) for job, names in out.items()}
-
-
 def create_follow_ups(
     store: Store, *, run_id: int, job: str, followers: Iterable[str], now: datetime
 ) -> list[tuple[int | None, str, str]]:

@@ -19,11 +19,11 @@ from runner.reconciler.apply import apply_config
 from runner.runs.afterwards import (
     ON_FAILURE_HOLD,
     create_follow_ups,
-    followers_of,
     hold_on_failure,
     retry_stale,
     start_new_manual_jobs,
 )
+from runner.scheduler.jobs import followers_of
 from runner.store import RunRecord, RunWriter, Store
 from runner.store.tables import events
 from tests.conftest import WriteFile

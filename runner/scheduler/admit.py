@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from runner.daemon.jobs import Job
 from runner.plan import ActiveRun
 from runner.scheduler.decide import duration_seconds, jitter
+from runner.scheduler.jobs import Job
 from runner.store import QueuedRun
 
 NOT_SUCCESS = ("failed", "cancelled", "discarded", "stale")
