@@ -14,10 +14,19 @@ from runner.executors.order import RunOrder, order_from_spec
 from runner.plan import ActiveRun
 from runner.procs import ProcessId
 from runner.reconciler.planning import relative_source
+from runner.scheduler.overlap import (
+    POLICIES,
+    QUEUE_FULL,
+    Cancel,
+    Overlap,
+    cancel_reason,
+    decide_overlap,
+    policy_of,
+)
 from runner.spec.findings import did_you_mean
 from runner.store import Store, StoredResource
 
-OVERLAPS = ("skip", "queue", "cancel-running", "allow")
+OVERLAPS = POLICIES
 
 
 class Refused(RunnerError):
@@ -30,6 +39,7 @@ class Triggered:
     order: RunOrder
     waits_for: tuple[ActiveRun, ...]  # active runs this one queues behind or cancels
     policy: str
+    cancel: tuple[Cancel, ...] = ()  # cancel-running: what to cancel first, and why
 
 
 def applied_job(store: Store, name: str) -> tuple[StoredResource, dict[str, Any]]:
@@ -68,11 +78,12 @@ def trigger(
             "of any kind until the file says otherwise"
         )
     _check_tasks(job, spec, tasks)
-    policy = overlap or (spec.get("schedule") or {}).get("overlap") or "skip"
-    decided: list[tuple[ActiveRun, ...]] = []
+    policy = policy_of(spec.get("schedule") or {}, overlap)
+    decided: list[Overlap[ActiveRun]] = []
 
-    def guard(active: list[ActiveRun]) -> None:
-        decided.append(_overlap(job, policy, tuple(active)))
+    def guard(active: list[ActiveRun]) -> None:  # in the run's transaction
+        decided.append(decide_overlap(policy, active))
+        _refuse(job, decided[0])
 
     names = [t["name"] for t in spec.get("tasks") or ()]
     run_id = store.create_run(
@@ -101,7 +112,14 @@ def trigger(
         selected=tasks,
         run_env=env,
     )
-    return Triggered(run_id=run_id, order=order, waits_for=decided[0], policy=policy)
+    outcome = decided[0]
+    return Triggered(
+        run_id=run_id,
+        order=order,
+        waits_for=outcome.waits_for,
+        policy=policy,
+        cancel=tuple(Cancel(r.id, cancel_reason(f"run {run_id}")) for r in outcome.cancel),
+    )
 
 
 def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> None:
@@ -119,20 +137,21 @@ def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> No
             )
 
 
-def _overlap(job: str, policy: str, active: tuple[ActiveRun, ...]) -> tuple[ActiveRun, ...]:
-    if not active or policy == "allow":
-        return ()
+def _refuse(job: str, outcome: Overlap[ActiveRun]) -> None:
+    """A manual trigger that the overlap policy drops is refused, saying by what."""
+    if outcome.create:
+        return
+    if outcome.code == QUEUE_FULL:
+        raise Refused(
+            f"job {job} already has run {outcome.dropped_by[0].id} queued (overlap: queue "
+            "keeps one waiting): this trigger is dropped; use --overlap allow to run anyway",
+            code=outcome.code,
+        )
+    active = outcome.dropped_by
     ids = ", ".join(str(r.id) for r in active)
     states = " and ".join(sorted({r.state for r in active}))
-    if policy == "skip":
-        raise Refused(
-            f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
-            f"wait for it, cancel it (runner cancel {active[0].id}), or use --overlap allow"
-        )
-    if policy == "queue" and any(r.state == "scheduled" for r in active):
-        queued = next(r.id for r in active if r.state == "scheduled")
-        raise Refused(
-            f"job {job} already has run {queued} queued (overlap: queue keeps one waiting): "
-            "this trigger is dropped; use --overlap allow to run anyway"
-        )
-    return active
+    raise Refused(
+        f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
+        f"wait for it, cancel it (runner cancel {active[0].id}), or use --overlap allow",
+        code=outcome.code,
+    )

@@ -15,12 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from runner.domain import RunState
 from runner.plan import ActiveRun
 from runner.scheduler.decide import duration_seconds, jitter
 from runner.scheduler.jobs import Job
+from runner.scheduler.overlap import must_wait, policy_of
 from runner.store import QueuedRun
 
-NOT_SUCCESS = ("failed", "cancelled", "discarded", "stale")
+NOT_SUCCESS = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.DISCARDED, RunState.STALE})
 
 
 @dataclass(slots=True)
@@ -51,70 +53,81 @@ def admit(
     """`preceding`: the states of the runs follow-ups wait on. `held(job, run)`: what
     holds the run's tasks (None: nothing) and when that hold's `until` passes."""
     out = Admission()
-    running = Counter(r.job for r in active if r.state == "running")
-    discarded: set[int] = set()
-    catching_up: set[str] = set()  # jobs with an older catch-up run not started yet
-    for run in queued:
+    gate = _Gate(preceding=preceding, held=held, free=free, now=now)
+    gate.running.update(r.job for r in active if r.state == RunState.RUNNING)
+    for run in queued:  # oldest first: what one takes (a slot, a turn), the next lacks
         job = jobs.get(run.job)
+        why = gate.discard(run, job, out)
+        if why is not None:
+            out.discard.append((run, why))
+            gate.discarded.add(run.id)
+        elif job is not None and (wait := gate.wait(run, job, out)) is not None:
+            out.waiting[run.id] = wait
+        else:
+            gate.free -= 1
+            gate.running[run.job] += 1
+            out.start.append(run)
+    return out
+
+
+@dataclass(slots=True, kw_only=True)
+class _Gate:
+    """One pass over the queue: what the runs looked at so far took or left behind."""
+
+    preceding: Mapping[int, str]
+    held: HoldCheck
+    free: int
+    now: datetime
+    running: Counter[str] = field(default_factory=Counter)  # runs of each job running
+    discarded: set[int] = field(default_factory=set)  # in this pass
+    catching_up: set[str] = field(default_factory=set)  # jobs with an older catch-up run
+
+    def discard(self, run: QueuedRun, job: Job | None, out: Admission) -> str | None:
+        """Why the run can never start (None: it may)."""
         if job is None or job.deleting:
-            out.discard.append((run, f"job {run.job} was deleted before the run started"))
-            discarded.add(run.id)
-            continue
+            return f"job {run.job} was deleted before the run started"
         if job.spec.get("disabled"):
-            out.discard.append((run, f"job {run.job} is disabled (disabled: true)"))
-            discarded.add(run.id)
-            continue
+            return f"job {run.job} is disabled (disabled: true)"
         deadline = duration_seconds(job.schedule.get("startingDeadline"))
         if deadline is not None:
             limit = run.due + timedelta(seconds=deadline)
-            if now > limit:
-                out.discard.append(
-                    (
-                        run,
-                        f"not started within startingDeadline {job.schedule['startingDeadline']} "
-                        f"of its due time {run.due:%Y-%m-%d %H:%M:%S}Z",
-                    )
+            if self.now > limit:
+                return (
+                    f"not started within startingDeadline {job.schedule['startingDeadline']} "
+                    f"of its due time {run.due:%Y-%m-%d %H:%M:%S}Z"
                 )
-                discarded.add(run.id)
-                continue
             out._wake(limit)
-        if run.after_run is not None:
-            state = "discarded" if run.after_run in discarded else preceding.get(run.after_run)
-            if state is None or state in NOT_SUCCESS:
-                what = state or "gone"
-                out.discard.append((run, f"preceding run {run.after_run} {what}"))
-                discarded.add(run.id)
-                continue
-            if state != "success":
-                out.waiting[run.id] = f"waiting for preceding run {run.after_run}"
-                continue
-        if run.trigger == "catchup" and run.job in catching_up:
-            out.waiting[run.id] = "waiting for the older catch-up runs (oldest first)"
-            continue
+        state = self._preceding(run)
+        if run.after_run is not None and (state is None or state in NOT_SUCCESS):
+            return f"preceding run {run.after_run} {state or 'gone'}"
+        return None
+
+    def wait(self, run: QueuedRun, job: Job, out: Admission) -> str | None:
+        """What the run waits for (None: it starts now)."""
+        if run.after_run is not None and self._preceding(run) != RunState.SUCCESS:
+            return f"waiting for preceding run {run.after_run}"
         if run.trigger == "catchup":
-            catching_up.add(run.job)  # until it starts below, the younger ones wait
+            if run.job in self.catching_up:
+                return "waiting for the older catch-up runs (oldest first)"
+            self.catching_up.add(run.job)  # until it starts, the younger ones wait
         if run.trigger in ("schedule", "catchup"):
-            at = run.due + timedelta(
-                seconds=jitter(run.job, run.due, duration_seconds(job.schedule.get("jitter")) or 0)
-            )
-            if at > now:
+            limit = duration_seconds(job.schedule.get("jitter")) or 0
+            at = run.due + timedelta(seconds=jitter(run.job, run.due, limit))
+            if at > self.now:
                 out._wake(at)
-                out.waiting[run.id] = f"jitter: starts at {at:%H:%M:%S.%f}Z"
-                continue
-        policy = run.overlap or job.schedule.get("overlap") or "skip"
-        if running[run.job] and (policy != "allow" or run.trigger == "catchup"):
-            out.waiting[run.id] = "queued behind the job's active run"
-            continue
-        hold, until = held(job, run)
+                return f"jitter: starts at {at:%H:%M:%S.%f}Z"
+        policy = policy_of(job.schedule, run.overlap)
+        if must_wait(policy, trigger=run.trigger, running=self.running[run.job]):
+            return "queued behind the job's active run"
+        hold, until = self.held(job, run)
         if hold is not None:
-            out.waiting[run.id] = hold
             if until is not None:
                 out._wake(until)
-            continue
-        if free <= 0:
-            out.waiting[run.id] = "waiting for a free slot (--max-parallel)"
-            continue
-        free -= 1
-        running[run.job] += 1
-        out.start.append(run)
-    return out
+            return hold
+        return "waiting for a free slot (--max-parallel)" if self.free <= 0 else None
+
+    def _preceding(self, run: QueuedRun) -> str | None:
+        """The state of the run a follow-up waits on (None: gone)."""
+        if run.after_run in self.discarded:
+            return RunState.DISCARDED
+        return self.preceding.get(run.after_run) if run.after_run is not None else None

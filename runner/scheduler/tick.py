@@ -19,10 +19,8 @@ from typing import Any
 
 from runner.plan import ActiveRun
 from runner.scheduler.decide import decide, ticks
-from runner.scheduler.overlap import on_tick
+from runner.scheduler.overlap import cancel_reason, decide_overlap, policy_of
 from runner.store import Cursor, Store, TickInputs
-
-CANCELLED_BY_TICK = "cancelled by the tick at {due} (overlap: cancel-running)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +107,14 @@ def tick(
         missed = dict(decision.missed)
         for due in decision.runs:
             if due.trigger == "schedule":
-                outcome = on_tick(schedule.get("overlap") or "skip", active[resource.name])
-                for run_id in outcome.cancel:
+                outcome = decide_overlap(policy_of(schedule), active[resource.name])
+                for run_id in (r.id for r in outcome.cancel):
                     if run_id < 0:  # this tick's own earlier run, not written yet: dropped
                         dropped.add(-run_id - 1)
                         missed["overlap"] = missed.get("overlap", 0) + 1
                         active[resource.name] = [r for r in active[resource.name] if r.id != run_id]
                         continue
-                    reason = CANCELLED_BY_TICK.format(due=f"{due.due:%Y-%m-%d %H:%M:%S}Z")
+                    reason = cancel_reason(f"the tick at {due.due:%Y-%m-%d %H:%M:%S}Z")
                     store.request_cancel(run_id, now=now, reason=reason)
                     report.cancelled.append(run_id)
                 if not outcome.create:
