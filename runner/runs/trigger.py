@@ -112,13 +112,19 @@ def trigger(
         selected=tasks,
         run_env=env,
     )
-    outcome = decided[0]
+    return _triggered(run_id, order, decided[0])
+
+
+def _triggered(run_id: int, order: RunOrder, outcome: Overlap[ActiveRun]) -> Triggered:
+    """The run created; under cancel-running, the active runs it cancels, each with a
+    reason that names this run."""
+    reason = cancel_reason(f"run {run_id}")
     return Triggered(
         run_id=run_id,
         order=order,
         waits_for=outcome.waits_for,
-        policy=policy,
-        cancel=tuple(Cancel(r.id, cancel_reason(f"run {run_id}")) for r in outcome.cancel),
+        policy=outcome.policy,
+        cancel=tuple(Cancel(r.id, reason) for r in outcome.cancel),
     )
 
 

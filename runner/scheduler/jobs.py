@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from runner.scheduler.decide import ticks
-from runner.scheduler.tick import schedule_digest
+from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store, StoredResource
 
 # What the loop needs of a job's spec; the tasks (most of it) are read when a run starts.

@@ -12,7 +12,7 @@ import pytest
 
 from runner.reconciler import apply_config
 from runner.scheduler.jobs import JobTable
-from runner.scheduler.tick import schedule_digest
+from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store
 from tests.conftest import WriteFile
 
