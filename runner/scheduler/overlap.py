@@ -60,9 +60,9 @@ def policy_of(schedule: Mapping[str, Any], override: str | None = None) -> str:
 
 def decide_overlap(policy: str, active: Sequence[A]) -> Overlap[A]:
     """What a new run does about `active`, the job's runs now scheduled or running."""
-    runs = tuple(active)
-    if not runs or policy == "allow":
+    if not active or policy == "allow":
         return Overlap(policy, create=True)
+    runs = tuple(active)
     if policy == "cancel-running":
         return Overlap(policy, create=True, cancel=runs, waits_for=runs)
     waiting = tuple(r for r in runs if r.state == RunState.SCHEDULED)

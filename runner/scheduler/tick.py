@@ -11,11 +11,11 @@ tick again, and finds its run already there.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick, jobs_to_start
+from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick
 from runner.store import Store, TickInputs
 
 
@@ -55,6 +55,10 @@ def tick(
     time the runs are created, when that is before `now` (made ahead of their tick)."""
     facts = read_facts(store, up_since=up_since, only=only, inputs=inputs)
     decision = decide_tick(facts, now)
+    if decision.unstarted:  # new jobs, changed schedules: one query for them all
+        applied = store.applied_at(decision.unstarted)
+        facts = replace(facts, applied={name: applied.get(name) for name in decision.unstarted})
+        decision = decide_tick(facts, now)
     return write_decision(store, decision, facts=facts, now=now, made_at=made_at)
 
 
@@ -65,23 +69,14 @@ def read_facts(
     only: Collection[str] | None = None,
     inputs: TickInputs | None = None,
 ) -> TickFacts:
-    """What the tick decides from: `inputs` (else read now) for the jobs in `only`, and
-    when the jobs with no cursor for their schedule were applied (one query for them
-    all, and none when every job has its cursor)."""
+    """What the tick decides from: `inputs` (else read now), for the jobs in `only`."""
     if inputs is None:
         inputs = store.tick_inputs(list(only) if only is not None else None)
     found, cursors, active = inputs
     if only is not None:
         wanted = set(only)
         found = [(r, spec) for r, spec in found if r.name in wanted]
-    starting = jobs_to_start(found, cursors)
-    return TickFacts(
-        jobs=found,
-        cursors=cursors,
-        active=active,
-        applied=store.applied_at(starting) if starting else {},
-        up_since=up_since,
-    )
+    return TickFacts(jobs=found, cursors=cursors, active=active, up_since=up_since)
 
 
 def write_decision(

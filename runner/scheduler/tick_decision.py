@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +33,9 @@ class TickFacts:
     jobs: Sequence[tuple[StoredResource, Mapping[str, Any]]]  # the jobs to decide, with specs
     cursors: Mapping[str, Cursor]  # as stored
     active: Sequence[ActiveRun]  # the runs scheduled or running
-    applied: Mapping[str, datetime]  # when jobs_to_start (below) were applied
+    # When the jobs with no cursor for their schedule were applied (None: unknown); a
+    # job missing here that needs it is named in the decision's `unstarted`.
+    applied: Mapping[str, datetime | None] = field(default_factory=dict)
     up_since: datetime  # ticks after it were live; the ones before it are caught up
 
 
@@ -71,30 +73,27 @@ class TickDecision:
     cursors: Mapping[str, Cursor] = field(default_factory=dict)  # only those that move
     next_by_job: Mapping[str, datetime | None] = field(default_factory=dict)
     next_due: datetime | None = None  # the earliest next tick of a job that runs
-
-
-def jobs_to_start(
-    jobs: Sequence[tuple[StoredResource, Mapping[str, Any]]], cursors: Mapping[str, Cursor]
-) -> list[str]:
-    """The auto jobs with no cursor for their schedule (new, or the schedule changed): their
-    cursor starts when they were applied, which the tick must then read."""
-    return [
-        resource.name
-        for resource, spec in jobs
-        if _auto(resource, spec)
-        and _stored_for(cursors.get(resource.name), spec.get("schedule") or {}) is None
-    ]
+    # Jobs with no cursor for their schedule (new, or the schedule changed) whose apply
+    # time the facts lack: their ticks count from it. Nothing else is decided then: decide
+    # again with their `applied` (rarely needed, so not read on every tick).
+    unstarted: tuple[str, ...] = ()
 
 
 def decide_tick(facts: TickFacts, now: datetime) -> TickDecision:
     """Every auto job's decision at `now`, from `facts` alone."""
+    jobs = [(r, spec) for r, spec in facts.jobs if _auto(r, spec)]
+    cursors = {r.name: _cursor(r.name, spec, facts, now) for r, spec in jobs}
+    unstarted = tuple(name for name, cursor in cursors.items() if cursor is None)
+    if unstarted:
+        return TickDecision(unstarted=unstarted)
     active: dict[str, list[ActiveRun]] = defaultdict(list)
     for run in facts.active:
         active[run.job].append(run)
     out = _Decisions()
-    for resource, spec in facts.jobs:
-        if _auto(resource, spec):
-            out.job(resource, spec, facts=facts, active=active[resource.name], now=now)
+    for resource, spec in jobs:
+        cursor = cursors[resource.name]
+        assert cursor is not None
+        out.job(resource, spec, cursor, facts=facts, active=active[resource.name], now=now)
     return out.done()
 
 
@@ -102,28 +101,21 @@ def _auto(resource: StoredResource, spec: Mapping[str, Any]) -> bool:
     return not resource.deleting and (spec.get("schedule") or {}).get("mode") == "auto"
 
 
-def _stored_for(stored: Cursor | None, schedule: Mapping[str, Any]) -> Cursor | None:
-    """The stored cursor, when it was kept for this very schedule."""
-    if stored is not None and stored.schedule_digest == schedule_digest(schedule):
-        return stored
-    return None
-
-
-def _cursor(
-    spec: Mapping[str, Any], stored: Cursor | None, applied: datetime | None, now: datetime
-) -> Cursor:
+def _cursor(name: str, spec: Mapping[str, Any], facts: TickFacts, now: datetime) -> Cursor | None:
     """The job's cursor; a new job or a changed schedule starts when it was applied
     (ticks before a schedule change are never caught up), with its pause armed again
-    when the file says `status: paused` (SPEC 2.2)."""
-    schedule = spec.get("schedule") or {}
-    kept = _stored_for(stored, schedule)
-    if kept is not None:
+    when the file says `status: paused` (SPEC 2.2). None: that time is not in `facts`."""
+    digest = schedule_digest(spec.get("schedule") or {})
+    kept = facts.cursors.get(name)
+    if kept is not None and kept.schedule_digest == digest:
         # A clock stepped back: go on from now (the ticks that run again find their
         # runs there, unique on job and due time), rather than wait for the old time.
         return kept if kept.cursor <= now else kept._replace(cursor=now)
+    if name not in facts.applied:
+        return None
     return Cursor(
-        cursor=min(applied or now, now),
-        schedule_digest=schedule_digest(schedule),
+        cursor=min(facts.applied[name] or now, now),
+        schedule_digest=digest,
         paused=spec.get("status") == "paused",
     )
 
@@ -150,6 +142,7 @@ class _Decisions:
         self,
         resource: StoredResource,
         spec: Mapping[str, Any],
+        cursor: Cursor,
         *,
         facts: TickFacts,
         active: list[ActiveRun],
@@ -157,7 +150,6 @@ class _Decisions:
     ) -> None:
         name, schedule = resource.name, spec.get("schedule") or {}
         stored = facts.cursors.get(name)
-        cursor = _cursor(spec, stored, facts.applied.get(name), now)
         decision = decide(schedule, cursor=cursor.cursor, up_since=facts.up_since, now=now)
         # The cursor is written only when a tick passed (not on every call), and after
         # the tick's runs exist, so that a crash in between decides the tick again.
@@ -179,15 +171,14 @@ class _Decisions:
     def _overlaps(self, made: list[NewRun], policy: str, active: list[ActiveRun]) -> int:
         """Create `made` in order, each live tick's run under the overlap rule against the
         job's active runs and the runs created before it; the live ticks it dropped."""
-        created: list[NewRun] = []
+        pending: list[ActiveRun | NewRun] = list(active)  # and then the runs created
         dropped = 0
         for run in made:
             if run.trigger == "schedule":  # a live tick; catch-up runs queue, whatever
-                before: list[ActiveRun | NewRun] = [*active, *created]
-                outcome = decide_overlap(policy, before)
+                outcome = decide_overlap(policy, pending)
                 for other in outcome.cancel:
                     if isinstance(other, NewRun):  # not created yet: it never will be
-                        created.remove(other)
+                        pending.remove(other)
                         dropped += 1
                     else:
                         reason = cancel_reason(f"the tick at {run.due:%Y-%m-%d %H:%M:%S}Z")
@@ -195,13 +186,12 @@ class _Decisions:
                 if not outcome.create:
                     dropped += 1
                     continue
-            created.append(run)
-        self.create += created
+            pending.append(run)
+        self.create += (r for r in pending if isinstance(r, NewRun))
         return dropped
 
     def _missed(self, job: str, decision: Decision, overlap: int) -> None:
-        counts = Counter(decision.missed)
-        counts[MISSED] += overlap
+        counts = {**decision.missed, MISSED: decision.missed.get(MISSED, 0) + overlap}
         for reason, count in counts.items():
             if count:
                 message = (

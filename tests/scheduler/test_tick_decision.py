@@ -6,6 +6,7 @@ or move (SPEC 2.2, 2.3). Times in the tables are minutes after T0."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,6 @@ from runner.scheduler.tick_decision import (
     TickDecision,
     TickFacts,
     decide_tick,
-    jobs_to_start,
     schedule_digest,
 )
 from runner.store import Cursor, StoredResource
@@ -313,13 +313,15 @@ def test_the_next_due_is_the_earliest_of_the_jobs_that_run() -> None:
     assert decision.next_due == at(60)  # a job that is off does not wake the loop
 
 
-def test_only_auto_jobs_without_a_cursor_for_their_schedule_need_their_apply_time() -> None:
-    spec = job_spec()
-    kept = Cursor(T0, schedule_digest(spec["schedule"]), False)
-    resource = StoredResource("Job", "j", 3, "d", "/jobs.d/j.yaml", 1, False)
-    assert jobs_to_start([(resource, spec)], {"j": kept}) == []
-    assert jobs_to_start([(resource, spec)], {}) == ["j"]
-    assert jobs_to_start([(resource, spec)], {"j": kept._replace(schedule_digest="x")}) == ["j"]
-    manual = job_spec({"mode": "manual", "cron": None})
-    assert jobs_to_start([(resource, manual)], {}) == []
-    assert jobs_to_start([(resource._replace(deleting=True), spec)], {}) == []
+def test_a_job_that_starts_at_its_apply_time_asks_for_it_first() -> None:
+    assert decide_tick(facts(job_spec(), cursor=None), at(3)) == TickDecision(unstarted=("j",))
+    changed = Cursor(T0, "an older schedule", False)
+    assert decide_tick(facts(job_spec(), cursor=changed), at(3)).unstarted == ("j",)
+    manual = facts(job_spec({"mode": "manual", "cron": None}), cursor=None)
+    assert decide_tick(manual, at(3)) == TickDecision()
+
+
+def test_a_job_whose_apply_time_is_unknown_starts_now() -> None:
+    case = replace(facts(job_spec(), cursor=None), applied={"j": None})
+    decision = decide_tick(case, at(3.5))
+    assert outline(decision) == expect(cursor=3.5, next=4)
