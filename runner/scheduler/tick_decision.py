@@ -159,10 +159,13 @@ class _Decisions:
         if _off(spec, cursor):
             self.next_by_job[name] = next(ticks(schedule, after=now), None)
             return
-        tasks = tuple(t["name"] for t in spec.get("tasks") or ())
-        made = [NewRun(name, resource.revision, d.due, d.trigger, tasks) for d in decision.runs]
-        dropped = self._overlaps(made, policy_of(schedule), active)
-        self._missed(name, decision, dropped)
+        if decision.runs:  # most calls of a job that is due make one run
+            tasks = tuple(t["name"] for t in spec.get("tasks") or ())
+            made = [NewRun(name, resource.revision, d.due, d.trigger, tasks) for d in decision.runs]
+            dropped = self._overlaps(made, policy_of(schedule), active)
+            self._missed(name, decision, dropped)
+        elif decision.missed:
+            self._missed(name, decision, 0)
         following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
         self.next_by_job[name] = following
         if following is not None and (self.next_due is None or following < self.next_due):
