@@ -82,17 +82,22 @@ class TickDecision:
 def decide_tick(facts: TickFacts, now: datetime) -> TickDecision:
     """Every auto job's decision at `now`, from `facts` alone."""
     jobs = [(r, spec) for r, spec in facts.jobs if _auto(r, spec)]
-    cursors = {r.name: _cursor(r.name, spec, facts, now) for r, spec in jobs}
-    unstarted = tuple(name for name, cursor in cursors.items() if cursor is None)
+    cursors: dict[str, Cursor] = {}
+    unstarted: list[str] = []
+    for resource, spec in jobs:
+        cursor = _cursor(resource.name, spec, facts, now)
+        if cursor is None:
+            unstarted.append(resource.name)
+        else:
+            cursors[resource.name] = cursor
     if unstarted:
-        return TickDecision(unstarted=unstarted)
+        return TickDecision(unstarted=tuple(unstarted))
     active: dict[str, list[ActiveRun]] = defaultdict(list)
     for run in facts.active:
         active[run.job].append(run)
     out = _Decisions()
     for resource, spec in jobs:
         cursor = cursors[resource.name]
-        assert cursor is not None
         out.job(resource, spec, cursor, facts=facts, active=active[resource.name], now=now)
     return out.done()
 
