@@ -1,20 +1,25 @@
 """The overlap policy on manual triggers (SPEC 2.3: it holds for every trigger), against a
 real store: what a trigger is refused with (its code), what it queues behind, and what it
-cancels first and with which reason. Instants are given; no run is executed."""
+cancels first and with which reason; and a foreground run that cancels first."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from runner.cli import run
 from runner.runs.trigger import Refused, trigger
 from runner.scheduler.overlap import Cancel
-from runner.store import Store
+from runner.store import RunRecord, Store, open_store
 from tests.conftest import WriteFile
+from tests.runs.conftest import execute_job
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+DEADLINE = 20.0  # seconds for a foreground run of one `true` task
 
 
 @pytest.fixture
@@ -71,3 +76,27 @@ def test_allow_neither_waits_nor_cancels(busy: tuple[Store, int]) -> None:
     store, _ = busy
     made = trigger(store, job="gate", now=T0, overlap="allow")
     assert made.waits_for == () and made.cancel == ()
+
+
+def test_a_foreground_run_under_cancel_running_cancels_first_then_runs(
+    busy: tuple[Store, int], home: Path
+) -> None:
+    store, first = busy
+    store.set_run_state(first, "success", now=T0)  # only a queued run is left, unowned
+    waiting = trigger(store, job="gate", now=T0).run_id
+    done: list[RunRecord] = []
+
+    def foreground() -> None:  # its own store, as another process would have
+        with contextlib.closing(open_store(home=home)) as mine:
+            done.append(execute_job(mine, home, "gate", overlap="cancel-running"))
+
+    thread = threading.Thread(target=foreground, daemon=True)
+    thread.start()
+    thread.join(DEADLINE)  # without the cancel it would wait for the queued run forever
+    assert done and done[0].state == "success"
+    discarded = store.run(waiting)
+    assert discarded is not None
+    assert (discarded.state, discarded.reason) == (
+        "discarded",
+        f"cancelled by run {done[0].id} (overlap: cancel-running)",
+    )
