@@ -26,7 +26,7 @@ from runner.scheduler.overlap import (
 from runner.spec.findings import did_you_mean
 from runner.store import Store, StoredResource
 
-OVERLAPS = POLICIES
+OVERLAPS = POLICIES  # what `--overlap` accepts
 
 
 class Refused(RunnerError):
@@ -35,6 +35,9 @@ class Refused(RunnerError):
 
 @dataclass(frozen=True, slots=True)
 class Triggered:
+    """A run created for a trigger. Whoever hands it on (executes it here, or queues it to
+    a daemon) first asks each run in `cancel` to cancel, with its reason."""
+
     run_id: int
     order: RunOrder
     waits_for: tuple[ActiveRun, ...]  # active runs this one queues behind or cancels
