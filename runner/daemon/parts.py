@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.clock import Clock
-from runner.daemon.jobs import JobTable
 from runner.daemon.specs import SpecCache
 from runner.daemon.wording import EventWording
 from runner.executors.supervisor import Supervisor
+from runner.scheduler.jobs import JobTable
 from runner.store import Store
 
 

@@ -27,7 +27,6 @@ from runner.clock import Clock
 from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
 from runner.daemon.eventlog import EventLog
 from runner.daemon.executor import DaemonJournal, fatal_store_errors
-from runner.daemon.jobs import JobTable
 from runner.daemon.lock import HomeLock
 from runner.daemon.memory import FREEZE_IDLE, Memory
 from runner.daemon.parts import LoopParts
@@ -44,6 +43,7 @@ from runner.executors.supervisor import KILL_GRACE, Supervisor
 from runner.procs import hostname
 from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.stale import mark_stale_runs
+from runner.scheduler.jobs import JobTable
 from runner.store import Store, StoreError, StoreLost
 from runner.wakeup import Listener
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from runner.daemon.admit import admit
 from runner.daemon.executor import fatal_store_errors
-from runner.daemon.jobs import Job
 from runner.daemon.parts import LoopPart, LoopParts
 from runner.executors.order import RunOrder, order_from_spec
 from runner.runs.holds import run_held
+from runner.scheduler.admit import admit
+from runner.scheduler.jobs import Job
 from runner.scheduler.tick import TickReport
 from runner.store import QueuedRun
 from runner.store.queue import QueueState

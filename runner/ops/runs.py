@@ -131,14 +131,9 @@ def _queue(
     with opened_store(home) as store:
         triggered = _trigger(store, request, clock)
         run_id = triggered.run_id
-        if triggered.policy == "cancel-running":
-            for active in triggered.waits_for:
-                store.request_cancel(
-                    active.id,
-                    now=clock.now(),
-                    reason=f"cancelled by run {run_id} (overlap: cancel-running)",
-                )
-                wake_owner(store, home.path, active.id)
+        for cancel in triggered.cancel:  # the overlap rule's cancel-running
+            store.request_cancel(cancel.run_id, now=clock.now(), reason=cancel.reason)
+            wake_owner(store, home.path, cancel.run_id)
         poke(home.path, pid)
         queued = find_run(store, run_id)
         if not request.wait:

@@ -12,23 +12,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from runner.domain.runs import ActiveRun
 from runner.errors import RunnerError
 from runner.plan import Action, Plan
 from runner.runs.trigger import trigger
-from runner.scheduler.overlap import on_tick
+from runner.scheduler.overlap import MISSED, cancel_reason, decide_overlap, policy_of
 from runner.store import RunRecord, Store, StoreError
 
 ON_FAILURE_HOLD = "on-failure"
 FAILED = ("failed", "stale")
-
-
-def followers_of(specs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """job -> the jobs that name it in their `after`, in name order."""
-    out: dict[str, list[str]] = {}
-    for spec in specs:
-        for before in spec.get("after") or ():
-            out.setdefault(str(before), []).append(spec["name"])
-    return {job: sorted(names) for job, names in out.items()}
 
 
 def create_follow_ups(
@@ -44,7 +36,7 @@ def create_follow_ups(
         return out
     found = {r.name: r for r in store.resources("Job", names=names)}
     specs = store.specs(("Job", n) for n in found)
-    active: dict[str, list[Any]] = {}
+    active: dict[str, list[ActiveRun]] = {}
     for run in store.active_runs():
         active.setdefault(run.job, []).append(run)
     for name in names:
@@ -52,15 +44,11 @@ def create_follow_ups(
         if resource is None or resource.deleting or spec.get("disabled"):
             out.append((None, name, "no follow-up: the job is disabled or being deleted"))
             continue
-        policy = (spec.get("schedule") or {}).get("overlap") or "skip"
-        outcome = on_tick(policy, active.get(name, []))
+        policy = policy_of(spec.get("schedule") or {})
+        outcome = decide_overlap(policy, active.get(name, []))
         for other in outcome.cancel:  # cancel-running: the follower's active run goes
-            store.request_cancel(
-                other,
-                now=now,
-                reason=f"cancelled by a follow-up of run {run_id} of {job} "
-                "(overlap: cancel-running)",
-            )
+            reason = cancel_reason(f"a follow-up of run {run_id} of {job}")
+            store.request_cancel(other.id, now=now, reason=reason)
         if not outcome.create:
             store.record_event(
                 kind="missed",
@@ -68,7 +56,7 @@ def create_follow_ups(
                 job=name,
                 run_id=run_id,
                 message=f"follow-up of run {run_id} of {job} dropped: overlap ({policy})",
-                data={"reason": "overlap", "count": 1},
+                data={"reason": MISSED, "count": 1},
             )
             out.append((None, name, f"no follow-up: a run is active (overlap: {policy})"))
             continue

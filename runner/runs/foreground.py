@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from runner.clock import Clock
+from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.supervisor import KILL_GRACE, Supervisor
@@ -120,25 +121,20 @@ def _wait_for_turn(
     if not triggered.waits_for:
         return True
     ids = [r.id for r in triggered.waits_for]
-    if triggered.policy == "cancel-running":
-        for run_id in ids:
-            store.request_cancel(
-                run_id,
-                now=clock.now(),
-                reason=f"cancelled by run {triggered.run_id} (overlap: cancel-running)",
-            )
-            wake_owner(store, home, run_id)
+    for cancel in triggered.cancel:
+        store.request_cancel(cancel.run_id, now=clock.now(), reason=cancel.reason)
+        wake_owner(store, home, cancel.run_id)
     if on_wait:
-        verb = "cancelling" if triggered.policy == "cancel-running" else "queued behind"
+        verb = "cancelling" if triggered.cancel else "queued behind"
         on_wait(f"{verb} run {', '.join(map(str, ids))}")
     while True:
         if interrupted:
             store.request_cancel(triggered.run_id, now=clock.now(), reason=interrupted[0])
         mark_stale_runs(store, host=hostname(), now=clock.now())
         mine = find_run(store, triggered.run_id)
-        if mine.state != "scheduled":
+        if mine.state != RunState.SCHEDULED:
             return False
-        if all(find_run(store, i).state not in ("scheduled", "running") for i in ids):
+        if all(find_run(store, i).state not in ACTIVE_RUN_STATES for i in ids):
             return True
         clock.sleep(WAIT_POLL)
 

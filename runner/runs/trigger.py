@@ -15,10 +15,19 @@ from runner.errors import NotFound, RunnerError
 from runner.executors.order import RunOrder, order_from_spec
 from runner.procs import ProcessId
 from runner.reconciler.planning import relative_source
+from runner.scheduler.overlap import (
+    POLICIES,
+    QUEUE_FULL,
+    Cancel,
+    Overlap,
+    cancel_reason,
+    decide_overlap,
+    policy_of,
+)
 from runner.spec.findings import did_you_mean
 from runner.store import Store, StoredResource
 
-OVERLAPS = ("skip", "queue", "cancel-running", "allow")
+OVERLAPS = POLICIES  # what `--overlap` accepts
 
 
 class Refused(RunnerError):
@@ -30,10 +39,14 @@ class Refused(RunnerError):
 
 @dataclass(frozen=True, slots=True)
 class Triggered:
+    """A run created for a trigger. Whoever hands it on (executes it here, or queues it to
+    a daemon) first asks each run in `cancel` to cancel, with its reason."""
+
     run_id: int
     order: RunOrder
     waits_for: tuple[ActiveRun, ...]  # active runs this one queues behind or cancels
     policy: str
+    cancel: tuple[Cancel, ...] = ()  # cancel-running: what to cancel first, and why
 
 
 def applied_job(store: Store, name: str) -> tuple[StoredResource, dict[str, Any]]:
@@ -76,11 +89,12 @@ def trigger(
             code="job-disabled",
         )
     _check_tasks(job, spec, tasks)
-    policy = overlap or (spec.get("schedule") or {}).get("overlap") or "skip"
-    decided: list[tuple[ActiveRun, ...]] = []
+    policy = policy_of(spec.get("schedule") or {}, overlap)
+    decided: list[Overlap[ActiveRun]] = []
 
-    def guard(active: list[ActiveRun]) -> None:
-        decided.append(_overlap(job, policy, tuple(active)))
+    def guard(active: list[ActiveRun]) -> None:  # in the run's transaction
+        decided.append(decide_overlap(policy, active))
+        _refuse(job, decided[0])
 
     names = [t["name"] for t in spec.get("tasks") or ()]
     run_id = store.create_run(
@@ -109,7 +123,20 @@ def trigger(
         selected=tasks,
         run_env=env,
     )
-    return Triggered(run_id=run_id, order=order, waits_for=decided[0], policy=policy)
+    return _triggered(run_id, order, decided[0])
+
+
+def _triggered(run_id: int, order: RunOrder, outcome: Overlap[ActiveRun]) -> Triggered:
+    """The run created; under cancel-running, the active runs it cancels, each with a
+    reason that names this run."""
+    reason = cancel_reason(f"run {run_id}")
+    return Triggered(
+        run_id=run_id,
+        order=order,
+        waits_for=outcome.waits_for,
+        policy=outcome.policy,
+        cancel=tuple(Cancel(r.id, reason) for r in outcome.cancel),
+    )
 
 
 def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> None:
@@ -128,26 +155,25 @@ def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> No
             )
 
 
-def _overlap(job: str, policy: str, active: tuple[ActiveRun, ...]) -> tuple[ActiveRun, ...]:
-    if not active or policy == "allow":
-        return ()
+def _refuse(job: str, outcome: Overlap[ActiveRun]) -> None:
+    """A manual trigger that the overlap policy drops is refused, saying by what."""
+    if outcome.create:
+        return
+    if outcome.code == QUEUE_FULL:
+        raise Refused(
+            f"job {job} already has run {outcome.dropped_by[0].id} queued (overlap: queue "
+            "keeps one waiting): this trigger is dropped; use --overlap allow to run anyway",
+            code=outcome.code,
+        )
+    active = outcome.dropped_by
     ids = ", ".join(str(r.id) for r in active)
     states = " and ".join(sorted({r.state for r in active}))
-    if policy == "skip":
-        # A queued run (the one run of `status: start`, queued by an apply) starts only
-        # when a daemon runs: waiting for it alone does nothing.
-        running = any(r.state == RunState.RUNNING for r in active)
-        wait = "wait for it" if running else "wait for a daemon to run it"
-        raise Refused(
-            f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
-            f"{wait}, cancel it (runner cancel {active[0].id}), or use --overlap allow",
-            code="overlap-skip",
-        )
-    if policy == "queue" and any(r.state == "scheduled" for r in active):
-        queued = next(r.id for r in active if r.state == "scheduled")
-        raise Refused(
-            f"job {job} already has run {queued} queued (overlap: queue keeps one waiting): "
-            "this trigger is dropped; use --overlap allow to run anyway",
-            code="overlap-queue-full",
-        )
-    return active
+    # A queued run (the one run of `status: start`, queued by an apply) starts only
+    # when a daemon runs: waiting for it alone does nothing.
+    running = any(r.state == RunState.RUNNING for r in active)
+    wait = "wait for it" if running else "wait for a daemon to run it"
+    raise Refused(
+        f"job {job} has run {ids} {states}; its overlap policy (skip) drops this trigger: "
+        f"{wait}, cancel it (runner cancel {active[0].id}), or use --overlap allow",
+        code=outcome.code,
+    )

@@ -1,7 +1,8 @@
-"""Deciding what is due (SPEC 2): the scheduler's tick, apart from its loop (STYLE).
+"""Deciding what is due and what starts (SPEC 2): the scheduler's tick, apart from its
+loop (STYLE), which the daemon runs.
 
-`decide` is pure: given a job's normalised schedule, the last tick already handled
-(the job's cursor, kept in the store), since when a daemon has been up, and now, it
-says which runs to create and which ticks were missed, by reason. The loop around it
-(the daemon) only sleeps, calls it, and writes what it decided.
+`decide` says which ticks of one job's schedule become runs; `overlap` is the one rule
+for a new run while others of its job are active; `tick_decision` decides a whole tick
+from what the store said (pure), and `tick` reads it and writes the decision. `jobs` is
+the daemon's table of applied jobs by next tick; `admit` says which scheduled runs start.
 """

@@ -1,5 +1,6 @@
 """The scheduler's tick (STYLE: apart from its loop): at a given instant, what each auto
-job's schedule makes due, written to the store.
+job's schedule makes due, written to the store. It reads, decides (`decide_tick`, pure)
+and writes the decision in a few batched statements.
 
 Everything is rebuilt from the store (SPEC 9): each job's cursor (the last tick handled),
 its active runs, and the runs themselves, which are unique on (job, due time). A crash
@@ -9,20 +10,13 @@ tick again, and finds its run already there.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from runner.domain.runs import ActiveRun
-from runner.scheduler.decide import decide, ticks
-from runner.scheduler.overlap import on_tick
-from runner.store import Cursor, Store, TickInputs
-
-CANCELLED_BY_TICK = "cancelled by the tick at {due} (overlap: cancel-running)"
+from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick
+from runner.store import Store, TickInputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +39,6 @@ class TickReport:
     specs: dict[tuple[str, int], Any] = field(default_factory=dict)  # of the runs created
 
 
-def schedule_digest(schedule: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(schedule, sort_keys=True).encode()).hexdigest()
-
-
 def tick(
     store: Store,
     *,
@@ -63,142 +53,77 @@ def tick(
     next tick falls. `inputs`: what `store.tick_inputs` returned for (at least) these
     jobs, read just before by a caller that knows nothing changed since. `made_at`: the
     time the runs are created, when that is before `now` (made ahead of their tick)."""
-    report = TickReport()
+    facts = read_facts(store, up_since=up_since, only=only, inputs=inputs)
+    decision = decide_tick(facts, now)
+    if decision.unstarted:  # new jobs, changed schedules: one query for them all
+        applied = store.applied_at(decision.unstarted)
+        facts = replace(facts, applied={name: applied.get(name) for name in decision.unstarted})
+        decision = decide_tick(facts, now)
+    return write_decision(store, decision, facts=facts, now=now, made_at=made_at)
+
+
+def read_facts(
+    store: Store,
+    *,
+    up_since: datetime,
+    only: Collection[str] | None = None,
+    inputs: TickInputs | None = None,
+) -> TickFacts:
+    """What the tick decides from: `inputs` (else read now), for the jobs in `only`."""
     if inputs is None:
         inputs = store.tick_inputs(list(only) if only is not None else None)
-    found, cursors, running = inputs
+    found, cursors, active = inputs
     if only is not None:
         wanted = set(only)
         found = [(r, spec) for r, spec in found if r.name in wanted]
-    jobs = [r for r, _ in found if not r.deleting]
-    specs = {r.name: spec for r, spec in found}
-    active: dict[str, list[ActiveRun]] = defaultdict(list)
-    for run in running:
-        active[run.job].append(run)
-    # Written together once every job is decided: the runs, then the cursors.
-    applied_times: dict[str, datetime] | None = None
-
-    def applied(job: str) -> datetime | None:
-        """When a job was applied; read for all of the tick's jobs at the first need
-        (a first tick of 10,000 new jobs: one query, not 10,000)."""
-        nonlocal applied_times
-        if applied_times is None:
-            applied_times = store.applied_at([r.name for r in jobs])
-        return applied_times.get(job)
-
-    creations: list[dict[str, Any]] = []
-    dropped: set[int] = set()  # creations a later tick replaced (cancel-running)
-    events: list[dict[str, Any]] = []  # ticks missed, by job and reason
-    moves: dict[str, Cursor] = {}
-    for resource in jobs:
-        spec = specs[resource.name]
-        schedule = spec.get("schedule") or {}
-        if schedule.get("mode") != "auto":
-            continue
-        stored = cursors.get(resource.name)
-        cursor = _cursor(applied, resource.name, spec, stored, now)
-        decision = decide(schedule, cursor=cursor.cursor, up_since=up_since, now=now)
-        # The cursor is written only when a tick passed (not on every call), and after
-        # the tick's runs exist, so that a crash in between decides the tick again.
-        moved = cursor._replace(cursor=decision.cursor or cursor.cursor)
-        if spec.get("disabled") or not schedule.get("enabled", True) or cursor.paused:
-            if moved != stored:  # nothing runs, nothing piles up: re-enabling resumes then
-                moves[resource.name] = moved
-            report.next_by_job[resource.name] = next(ticks(schedule, after=now), None)
-            continue
-        missed = dict(decision.missed)
-        for due in decision.runs:
-            if due.trigger == "schedule":
-                outcome = on_tick(schedule.get("overlap") or "skip", active[resource.name])
-                for run_id in outcome.cancel:
-                    if run_id < 0:  # this tick's own earlier run, not written yet: dropped
-                        dropped.add(-run_id - 1)
-                        missed["overlap"] = missed.get("overlap", 0) + 1
-                        active[resource.name] = [r for r in active[resource.name] if r.id != run_id]
-                        continue
-                    reason = CANCELLED_BY_TICK.format(due=f"{due.due:%Y-%m-%d %H:%M:%S}Z")
-                    store.request_cancel(run_id, now=now, reason=reason)
-                    report.cancelled.append(run_id)
-                if not outcome.create:
-                    missed["overlap"] = missed.get("overlap", 0) + 1
-                    continue
-            report.specs[(resource.name, resource.revision)] = spec
-            creations.append(
-                {
-                    "job": resource.name,
-                    "revision": resource.revision,
-                    "trigger": due.trigger,
-                    "due": due.due,
-                    "now": made_at or now,
-                    "tasks": [t["name"] for t in spec.get("tasks") or ()],
-                }
-            )
-            active[resource.name].append(  # its id is known once written: until then,
-                ActiveRun(  # a placeholder that says which creation it is
-                    id=-len(creations),
-                    job=resource.name,
-                    revision=resource.revision,
-                    state="scheduled",
-                )
-            )
-        _record_missed(events, report, resource.name, missed, decision.summary, now)
-        if moved != stored:
-            moves[resource.name] = moved
-        following = next(ticks(schedule, after=max(now, decision.cursor or now)), None)
-        report.next_by_job[resource.name] = following
-        if following is not None and (report.next_due is None or following < report.next_due):
-            report.next_due = following
-    creations = [c for i, c in enumerate(creations) if i not in dropped]
-    # One transaction: the runs exist as soon as the cursors have moved past them.
-    made_ids = store.create_runs(creations, moves, events, stored=cursors.keys())
-    for made, run_id in zip(creations, made_ids, strict=True):
-        report.created.append(
-            Created(run_id, made["job"], made["due"], made["trigger"], made["revision"])
-        )
-    return report
+    return TickFacts(jobs=found, cursors=cursors, active=active, up_since=up_since)
 
 
-def _cursor(
-    applied: Callable[[str], datetime | None],
-    job: str,
-    spec: Mapping[str, Any],
-    stored: Cursor | None,
+def write_decision(
+    store: Store,
+    decision: TickDecision,
+    *,
+    facts: TickFacts,
     now: datetime,
-) -> Cursor:
-    """The job's cursor; a new job or a changed schedule starts when it was applied
-    (ticks before a schedule change are never caught up), with its pause armed again
-    when the file says `status: paused` (SPEC 2.2)."""
-    digest = schedule_digest(spec.get("schedule") or {})
-    if stored is not None and stored.schedule_digest == digest:
-        # A clock stepped back: go on from now (the ticks that run again find their
-        # runs there, unique on job and due time), rather than wait for the old time.
-        return stored if stored.cursor <= now else stored._replace(cursor=now)
-    start = applied(job) or now
-    return Cursor(
-        cursor=min(start, now), schedule_digest=digest, paused=spec.get("status") == "paused"
+    made_at: datetime | None = None,
+) -> TickReport:
+    """Write `decision`: the cancels first, then the runs, the cursors and the events of
+    the missed ticks in one transaction (the runs exist as soon as the cursors have moved
+    past them)."""
+    report = TickReport(
+        events=list(decision.summaries),
+        next_due=decision.next_due,
+        next_by_job=dict(decision.next_by_job),
     )
-
-
-def _record_missed(
-    events: list[dict[str, Any]],
-    report: TickReport,
-    job: str,
-    missed: Mapping[str, int],
-    summary: str | None,
-    now: datetime,
-) -> None:
-    for reason, count in missed.items():
-        if count:
-            report.missed.setdefault(job, {})[reason] = count
-            message = summary if reason != "overlap" else f"{count} tick(s) skipped: overlap"
-            events.append(
-                {
-                    "kind": "missed",
-                    "time": now,
-                    "job": job,
-                    "message": message or f"{count} tick(s) missed ({reason})",
-                    "data": {"reason": reason, "count": count},
-                }
-            )
-    if summary:
-        report.events.append(f"{job}: {summary}")
+    for cancel in decision.cancel:
+        store.request_cancel(cancel.run_id, now=now, reason=cancel.reason)
+        report.cancelled.append(cancel.run_id)
+    for missed in decision.missed:
+        report.missed.setdefault(missed.job, {})[missed.reason] = missed.count
+    creations = [
+        {
+            "job": run.job,
+            "revision": run.revision,
+            "trigger": run.trigger,
+            "due": run.due,
+            "now": made_at or now,
+            "tasks": list(run.tasks),
+        }
+        for run in decision.create
+    ]
+    events = [
+        {
+            "kind": "missed",
+            "time": now,
+            "job": m.job,
+            "message": m.message,
+            "data": {"reason": m.reason, "count": m.count},
+        }
+        for m in decision.missed
+    ]
+    made = store.create_runs(creations, decision.cursors, events, stored=facts.cursors.keys())
+    specs = {(r.name, r.revision): spec for r, spec in facts.jobs}
+    for run, run_id in zip(decision.create, made, strict=True):
+        report.created.append(Created(run_id, run.job, run.due, run.trigger, run.revision))
+        report.specs[(run.job, run.revision)] = specs[(run.job, run.revision)]
+    return report

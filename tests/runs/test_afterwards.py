@@ -19,11 +19,11 @@ from runner.reconciler.apply import apply_config
 from runner.runs.afterwards import (
     ON_FAILURE_HOLD,
     create_follow_ups,
-    followers_of,
     hold_on_failure,
     retry_stale,
     start_new_manual_jobs,
 )
+from runner.scheduler.jobs import followers_of
 from runner.store import RunRecord, RunWriter, Store
 from runner.store.tables import events
 from tests.conftest import WriteFile
@@ -193,7 +193,9 @@ def test_under_overlap_cancel_running_a_follow_up_cancels_the_followers_running_
     run_a = start_run(store, "a")
     made = create_follow_ups(store, run_id=run_a, job="a", followers=["b"], now=T0)
     assert made[0][0] is not None
-    assert busy in store.cancel_requests([busy])
+    assert store.cancel_requests([busy]) == {
+        busy: f"cancelled by a follow-up of run {run_a} of a (overlap: cancel-running)"
+    }
 
 
 def test_two_runs_started_at_one_instant_each_get_a_follow_up_under_allow(

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from runner.cli import run
-from runner.scheduler.tick import schedule_digest, tick
+from runner.scheduler.tick import tick
+from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store, open_store
 from tests.conftest import WriteFile
 

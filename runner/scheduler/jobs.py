@@ -6,18 +6,26 @@ truth (SPEC 9): the tick itself reads each due job's cursor from it."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runner.runs.afterwards import followers_of
 from runner.scheduler.decide import ticks
-from runner.scheduler.tick import schedule_digest
+from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store, StoredResource
 
 # What the loop needs of a job's spec; the tasks (most of it) are read when a run starts.
 KEPT = ("name", "labels", "schedule", "disabled", "holdOnFailure", "after", "holds")
+
+
+def followers_of(specs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """job -> the jobs that name it in their `after`, in name order."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        for before in spec.get("after") or ():
+            out.setdefault(str(before), []).append(spec["name"])
+    return {job: sorted(names) for job, names in out.items()}
 
 
 def _slim(spec: Mapping[str, Any]) -> dict[str, Any]:

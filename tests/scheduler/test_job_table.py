@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.daemon.jobs import JobTable
 from runner.reconciler import apply_config
-from runner.scheduler.tick import schedule_digest
+from runner.scheduler.jobs import JobTable
+from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store
 from tests.conftest import WriteFile
 

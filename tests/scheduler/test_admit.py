@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from runner.daemon.admit import Admission, HoldCheck, admit
-from runner.daemon.jobs import Job
 from runner.domain.runs import ActiveRun
+from runner.scheduler.admit import Admission, HoldCheck, admit
 from runner.scheduler.decide import jitter
+from runner.scheduler.jobs import Job
 from runner.store import QueuedRun
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
