@@ -91,8 +91,8 @@ from typing import IO, Any
 
 from runner.daemon.service import DEBOUNCE
 from runner.domain import RunState
-from runner.schedules import every_times
 from runner.spec.durations import format_seconds
+from runner.spec.schedules import every_times
 from runner.store import open_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -58,7 +58,7 @@ def command(
 
 def _row(j: JobSummary) -> list[str]:
     from runner.domain.timing import timing_of
-    from runner.schedules import local_times
+    from runner.spec.schedules import local_times
 
     schedule = j.schedule
     when = ", ".join(schedule.get("cron") or []) or (

@@ -82,7 +82,7 @@ def _run(run: RunRecord, now: datetime) -> str:
 def _job(status: JobStatus, now: datetime) -> str:
     from runner.domain.timing import timing_of
     from runner.runs.views import progress
-    from runner.schedules import preview
+    from runner.spec.schedules import preview
 
     job = status.job
     schedule = job.schedule

@@ -11,8 +11,8 @@ from runner.cli.options import config_option, config_paths
 from runner.errors import ExitCode
 
 if TYPE_CHECKING:
-    from runner.diagnostics import Diagnostic
     from runner.ops.validation import Validation
+    from runner.spec.diagnostics import Diagnostic
 
 
 @click.command("validate")

@@ -33,7 +33,6 @@ from runner.config.filecache import (
 )
 from runner.config.placement import Placement, attach_findings, place
 from runner.config.yamlread import Document, read_yaml
-from runner.diagnostics import Diagnostic, Severity, sort_key
 from runner.errors import ConfigError
 from runner.spec import (
     Parsed,
@@ -44,6 +43,7 @@ from runner.spec import (
     normal_form,
     parse_resource,
 )
+from runner.spec.diagnostics import Diagnostic, Severity, sort_key
 
 SUFFIXES = (".yaml", ".yml")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.config.yamlread import Document, locate, read_yaml
-from runner.diagnostics import Diagnostic
 from runner.spec import Finding
+from runner.spec.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from runner.config.loader import Loaded, SourceFile

@@ -16,7 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from runner.config.scalars import BAD, CORE, SCALAR_TAGS, by_tag, plain
-from runner.diagnostics import Diagnostic, JsonPath
+from runner.spec.diagnostics import Diagnostic, JsonPath
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 100

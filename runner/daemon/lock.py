@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import RunnerError
-from runner.procs import hostname, start_time
+from runner.system.procs import hostname, start_time
 
 LOCK_FILE = "daemon.lock"
 

@@ -40,12 +40,12 @@ from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder
 from runner.executors.supervisor import KILL_GRACE, Supervisor
-from runner.procs import hostname
 from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.stale import mark_stale_runs
 from runner.scheduler.jobs import JobTable
 from runner.store import Store, StoreError, StoreLost
-from runner.wakeup import Listener
+from runner.system.procs import hostname
+from runner.system.wakeup import Listener
 
 GRACE = 30.0
 DEBOUNCE = 0.1  # a checkout writes its files within milliseconds of each other

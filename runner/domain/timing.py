@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runner.schedules import Timing
 from runner.spec.durations import parse_seconds
+from runner.spec.schedules import Timing
 
 
 def timing_of(schedule: Mapping[str, Any]) -> Timing:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from runner.procs import ProcessId
+from runner.system.procs import ProcessId
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from runner.procs import start_time
+from runner.system.procs import start_time
 
 
 @dataclass(slots=True)

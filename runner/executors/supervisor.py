@@ -28,7 +28,7 @@ from runner.executors.order import RunOrder
 from runner.executors.process import Programs, SpawnFailed, spawn
 from runner.executors.runstate import ActiveRun, Attempt, finished, outcome, seconds, verdict
 from runner.executors.timers import Timers
-from runner.procs import ProcessId, group_alive, kill_group, myself
+from runner.system.procs import ProcessId, group_alive, kill_group, myself
 
 KILL_GRACE = 10.0
 LINGER_AFTER_KILL = 2.0  # how long a SIGKILLed group may take to be gone

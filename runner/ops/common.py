@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.clock import SystemClock
-from runner.procs import hostname
 from runner.runs.stale import mark_stale_runs
 from runner.store import Store, open_store
+from runner.system.procs import hostname
 
 
 @dataclass(frozen=True, slots=True)

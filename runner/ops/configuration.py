@@ -15,7 +15,7 @@ from runner.ops.plan_json import plan_as_json
 from runner.reconciler import ApplyResult, PlanResult, apply_config, apply_saved_plan, make_plan
 from runner.reconciler.apply import saved_plan
 from runner.runs.afterwards import jobs_added_by, start_created_manual_jobs, start_new_manual_jobs
-from runner.wakeup import poke
+from runner.system.wakeup import poke
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,6 @@ from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.errors import RunnerError, UsageError
 from runner.executors.journal import Change
 from runner.ops.common import Home, opened_store
-from runner.procs import ProcessId, hostname, myself
 from runner.runs.cancel import cancel as cancel_run
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
@@ -25,7 +24,8 @@ from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import OVERLAPS, Triggered, trigger
 from runner.runs.views import run_json
 from runner.store import RunRecord, Store
-from runner.wakeup import poke
+from runner.system.procs import ProcessId, hostname, myself
+from runner.system.wakeup import poke
 
 WAIT_POLL = 0.2
 

@@ -10,7 +10,7 @@ from typing import Any
 from runner.domain.holds import hold_covers
 from runner.domain.timing import timing_of
 from runner.reconciler.planning import relative_source
-from runner.schedules import ticks
+from runner.spec.schedules import ticks
 from runner.spec.types import format_timestamp
 from runner.store import Store
 

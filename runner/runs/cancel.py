@@ -8,12 +8,12 @@ from pathlib import Path
 
 from runner.clock import Clock
 from runner.errors import NotFound, RunnerError
-from runner.procs import hostname
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused
 from runner.store import RunRecord, Store
 from runner.store.interfaces import RunHistory
-from runner.wakeup import poke
+from runner.system.procs import hostname
+from runner.system.wakeup import poke
 
 WAIT = 25.0  # the owner's heartbeat (5 s) + the kill grace (10 s) + a margin
 POLL = 0.05

@@ -21,13 +21,13 @@ from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.supervisor import KILL_GRACE, Supervisor
-from runner.procs import hostname
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Triggered
 from runner.store import RunRecord, Store, StoreError, StoreLost
-from runner.wakeup import Listener
+from runner.system.procs import hostname
+from runner.system.wakeup import Listener
 
 Observer = Callable[[Sequence[j.Change]], None]
 WAIT_POLL = 0.2

@@ -14,16 +14,16 @@ from runner.clock import Clock
 from runner.domain.timing import timing_of
 from runner.errors import ExitCode, NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
-from runner.procs import hostname
 from runner.reconciler.inventory import JobSummary, list_jobs
 from runner.runs.cancel import find_run
 from runner.runs.holds import blocking_hold, job_holds
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused, applied_job
 from runner.runs.views import run_json, when
-from runner.schedules import NEXT_RUNS, first_n, ticks
 from runner.spec.findings import did_you_mean
+from runner.spec.schedules import NEXT_RUNS, first_n, ticks
 from runner.store import ENDED_STATES, RunRecord, Store, TaskRecord
+from runner.system.procs import hostname
 
 RUN_STATES = ("scheduled", "running", *ENDED_STATES)
 MISSED_REASONS = ("overlap", "deadline", "catchup")

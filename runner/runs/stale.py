@@ -10,10 +10,10 @@ from __future__ import annotations
 import signal
 from datetime import datetime
 
-from runner.procs import is_alive, kill_group_if_same
 from runner.runs.afterwards import retry_stale
 from runner.store import RunRecord, Store
 from runner.store.interfaces import RunHistory
+from runner.system.procs import is_alive, kill_group_if_same
 
 
 def owner_gone(run: RunRecord) -> bool:

@@ -13,7 +13,6 @@ from runner.domain import RunState
 from runner.domain.runs import ActiveRun
 from runner.errors import NotFound, RunnerError
 from runner.executors.order import RunOrder, order_from_spec
-from runner.procs import ProcessId
 from runner.reconciler.planning import relative_source
 from runner.scheduler.overlap import (
     POLICIES,
@@ -26,6 +25,7 @@ from runner.scheduler.overlap import (
 )
 from runner.spec.findings import did_you_mean
 from runner.store import Store, StoredResource
+from runner.system.procs import ProcessId
 
 OVERLAPS = POLICIES  # what `--overlap` accepts
 

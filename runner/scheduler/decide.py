@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from runner.domain.timing import timing_of
-from runner.schedules import ticks as schedule_ticks
 from runner.spec.durations import parse_seconds
+from runner.spec.schedules import ticks as schedule_ticks
 
 CATCHUP_ALL_LIMIT = 100
 SCAN_LIMIT = 10_000  # ticks looked at in one decision; a longer gap is summarised

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from runner.diagnostics import JsonPath, dotted
-from runner.schedules import cron_error, timezone_error
+from runner.spec.diagnostics import JsonPath, dotted
 from runner.spec.findings import Finding, did_you_mean
 from runner.spec.models import Hold, Job, Resource, Schedule
+from runner.spec.schedules import cron_error, timezone_error
 
 
 def check_resource(resource: Resource) -> list[Finding]:

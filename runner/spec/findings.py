@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from runner.diagnostics import JsonPath, Severity
+from runner.spec.diagnostics import JsonPath, Severity
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any, Union
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from runner.diagnostics import JsonPath
+from runner.spec.diagnostics import JsonPath
 from runner.spec.durations import describe
 from runner.spec.findings import Finding, did_you_mean
 from runner.spec.types import ENV_PATTERN, LABEL_PATTERN, NAME_HELP, NAME_PATTERN

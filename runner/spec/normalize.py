@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.schedules import cron_fields
 from runner.spec.models import Hold, Job, Resource
+from runner.spec.schedules import cron_fields
 
 DEFAULT_RETRIES: dict[str, Any] = {"limit": 0, "delay": "10s", "backoff": 2.0, "maxDelay": "10m"}
 DEFAULT_KEEP_RUNS = 100

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.diagnostics import JsonPath, Severity
 from runner.spec.checks import find_cycles
+from runner.spec.diagnostics import JsonPath, Severity
 from runner.spec.findings import Finding, did_you_mean
 from runner.spec.models import Job, Resource
 

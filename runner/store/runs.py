@@ -12,11 +12,11 @@ import sqlalchemy as sa
 
 from runner.domain import RunState, TaskState
 from runner.domain.runs import ActiveRun
-from runner.procs import ProcessId as Owner
 from runner.store.cursors import Cursor, write_cursors
 from runner.store.database import Database
 from runner.store.tables import events as events_table
 from runner.store.tables import resources, runs, task_runs, utc_param
+from runner.system.procs import ProcessId as Owner
 
 __all__ = [
     "ACTIVE_STATES",

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from runner.config.loader import Configuration, load_config
 from runner.config.yamlread import read_yaml
-from runner.diagnostics import Diagnostic
+from runner.spec.diagnostics import Diagnostic
 
 JOB = """\
 # yaml-language-server: $schema=../schemas/runner.schema.json

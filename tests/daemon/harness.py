@@ -12,7 +12,7 @@ from typing import Any
 from runner.daemon.eventlog import EventLog
 from runner.daemon.service import Daemon
 from runner.store import Store, open_store
-from runner.wakeup import Listener
+from runner.system.wakeup import Listener
 
 START = datetime(2026, 1, 5, 10, 0, 30, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from runner.daemon.memory import Memory
 from runner.reconciler.apply import apply_config
 from runner.runs.trigger import trigger
 from runner.store import Store, open_store
-from runner.wakeup import poke
+from runner.system.wakeup import poke
 from tests.daemon.harness import START, Harness
 from tests.waiting import wait_for
 

@@ -20,10 +20,10 @@ from runner.executors import journal as j
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder, TaskSpec
 from runner.executors.supervisor import Supervisor
-from runner.procs import ProcessId, myself
 from runner.runs.journal import StoreJournal
 from runner.store import RunRecord, RunsTaken, Store
 from runner.store.tables import task_attempts
+from runner.system.procs import ProcessId, myself
 
 DEADLINE = 10.0
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

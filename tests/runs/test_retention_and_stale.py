@@ -19,11 +19,11 @@ import pytest
 from runner.cli import run
 from runner.clock import SystemClock
 from runner.executors.logs import LogFiles
-from runner.procs import ProcessId, hostname, myself, start_time
 from runner.runs.retention import prune_job
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import trigger
 from runner.store import RunRecord, Store
+from runner.system.procs import ProcessId, hostname, myself, start_time
 from tests.conftest import WriteFile
 from tests.runs.conftest import execute_job
 from tests.waiting import process_gone, wait_for
@@ -252,7 +252,7 @@ FOREGROUND = """
 import sys
 from pathlib import Path
 from runner.clock import SystemClock
-from runner.procs import myself
+from runner.system.procs import myself
 from runner.runs.foreground import execute
 from runner.runs.trigger import trigger
 from runner.store import open_store

@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 
 from runner.executors.process import spawn
-from runner.procs import myself, start_time
 from runner.store import RunRecord, RunWriter, Store
 from runner.store.queue import QueueState
 from runner.store.tables import runs, task_runs
+from runner.system.procs import myself, start_time
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(seconds=90)

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from runner.procs import myself
 from runner.store import Cursor, RunsTaken, Store
 from runner.store.cursors import write_cursors
 from runner.store.queue import QueueState
 from runner.store.tables import job_cursors, runs, task_attempts, task_runs
+from runner.system.procs import myself
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from runner.domain import RunState
 from runner.domain.holds import hold_covers
 from runner.domain.runs import ActiveRun, RuntimeHold
 from runner.domain.timing import timing_of
-from runner.schedules import preview
+from runner.spec.schedules import preview
 
 NAMED_LISTS = ("tasks", "holds")  # lists whose items are matched by `name`
 

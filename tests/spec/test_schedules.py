@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from runner.cli import run
-from runner.schedules import (
+from runner.spec.schedules import (
     Timing,
     cron_error,
     cron_times,
