@@ -8,11 +8,8 @@ import click
 
 from runner.cli.common import duration
 from runner.cli.options import home_option, store_option, watched_config_option
-from runner.clock import SystemClock
-from runner.daemon.eventlog import EventLog
-from runner.daemon.service import DEBOUNCE, GRACE, Daemon
 from runner.errors import ExitCode
-from runner.store import open_store
+from runner.ops.daemon import DEBOUNCE, GRACE
 
 
 @click.command("daemon")
@@ -58,24 +55,17 @@ def command(
     SIGTERM or Ctrl-C stops it: no new starts, running tasks get --grace to end;
     SIGHUP re-applies the folder.
     """
-    clock = SystemClock()
-    grace_s = duration(grace, "--grace")
-    debounce_s = _millis(debounce)
-    store = open_store(home=home, url=store_url)
-    try:
-        daemon = Daemon(
-            store=store,
-            home=Path(home),
-            config=[config],
-            clock=clock,
-            log=EventLog(clock, fmt=log_format),
-            max_parallel=max_parallel,
-            grace=grace_s,
-            debounce=debounce_s,
-        )
-        daemon.run()
-    finally:
-        store.close()
+    from runner.ops.common import Home
+    from runner.ops.daemon import DaemonOptions, serve
+
+    options = DaemonOptions(
+        config=config,
+        max_parallel=max_parallel,
+        grace=duration(grace, "--grace"),
+        debounce=_millis(debounce),
+        log_format=log_format,
+    )
+    serve(Home(Path(home), store_url), options)
     return ExitCode.OK
 
 
