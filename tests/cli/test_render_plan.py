@@ -12,7 +12,7 @@ from runner.cli.render_plan import render_plan
 from runner.domain.runs import ActiveRun, RuntimeHold
 from runner.ops.plan_json import plan_as_json
 from runner.plan import PlanContext, SkippedFile, diff
-from tests.test_plan import NOW, TASKS, VALIDATE, applied, desired, hold, job, normal, running
+from tests.plan.test_diff import NOW, TASKS, VALIDATE, applied, desired, hold, job, normal, running
 
 FINANCE = {"team": "finance"}
 BROKEN = SkippedFile(path="jobs.d/broken.yaml", error_count=2, resources=(("Job", "ledger-close"),))
