@@ -13,7 +13,7 @@ from typing import Any
 from runner.clock import Clock
 from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.domain.timing import timing_of
-from runner.errors import ExitCode, NotFound, RunnerError, UsageError
+from runner.errors import NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
 from runner.reconciler.inventory import JobSummary, list_jobs
 from runner.runs.cancel import find_run
@@ -95,12 +95,9 @@ def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: date
         )
 
 
-def unknown_state(state: str, *, exit_code: int = ExitCode.USAGE) -> UsageError:
-    """`--state S` naming no run state; the message lists them. (`history` has always
-    exited 1 for it, `jobs` exits 2 as for any usage error.)"""
-    return UsageError(
-        f'unknown run state "{state}": one of {", ".join(RunState)}', exit_code=exit_code
-    )
+def unknown_state(state: str) -> UsageError:
+    """`--state S` naming no run state (`jobs`, `history`); the message lists them."""
+    return UsageError(f'unknown run state "{state}": one of {", ".join(RunState)}')
 
 
 def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
@@ -141,11 +138,11 @@ def history(
     states: Sequence[str],
     limit: int,
 ) -> list[RunRecord]:
-    if job:
-        applied_or_known(store, job)
     for state in states:
         if state not in set(RunState):
-            raise unknown_state(state, exit_code=ExitCode.ERROR)
+            raise unknown_state(state)
+    if job:
+        applied_or_known(store, job)
     return store.history(job=job, since=since, until=until, states=states, limit=limit)
 
 

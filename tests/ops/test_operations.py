@@ -120,9 +120,9 @@ def test_an_unknown_state_is_a_usage_error_naming_the_states(where: Home) -> Non
     assert (caught.value.code, caught.value.exit_code) == ("usage", ExitCode.USAGE)
     assert all(state in caught.value.message for state in RunState)
     with pytest.raises(RunnerError) as caught:
-        history(where, states=["bogus"])
-    assert caught.value.code == "usage"
-    assert caught.value.exit_code == ExitCode.ERROR  # as `history` always exited
+        history(where, job="nope", states=["bogus"])  # the usage error before the lookup
+    assert (caught.value.code, caught.value.exit_code) == ("usage", ExitCode.USAGE)
+    assert all(state in caught.value.message for state in RunState)
 
 
 class CtrlCWhileWaiting(FakeClock):
