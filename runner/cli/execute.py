@@ -14,6 +14,7 @@ import click
 
 from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
+from runner.domain import RunState
 from runner.errors import ExitCode
 from runner.runs.trigger import OVERLAPS
 
@@ -110,9 +111,9 @@ def _ran_here(outcome: RunOutcome, as_json: bool) -> None:
     record = outcome.run
     if as_json:
         click.echo(json.dumps(outcome.as_json(), indent=2))
-    elif record.state == "discarded":
+    elif record.state == RunState.DISCARDED:
         click.echo(f"run {record.id} discarded: {record.reason}", err=True)
-    elif record.state != "success":
+    elif record.state != RunState.SUCCESS:
         click.echo(f"logs: runner logs {record.id}", err=True)
 
 
@@ -142,7 +143,7 @@ def _followed(outcome: RunOutcome, as_json: bool) -> None:
         return
     why = f": {record.reason}" if record.reason else ""
     click.echo(f"run {record.id} {record.state}{why}")
-    if record.state not in ("success", "discarded"):
+    if record.state not in (RunState.SUCCESS, RunState.DISCARDED):
         click.echo(f"logs: runner logs {record.id}", err=True)
 
 

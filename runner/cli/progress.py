@@ -13,9 +13,15 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from runner.domain import TaskState
 from runner.executors import journal as j
 
-MARKS = {"success": "ok", "failed": "FAILED", "cancelled": "cancelled", "skipped": "skipped"}
+MARKS: dict[str, str] = {
+    TaskState.SUCCESS: "ok",
+    TaskState.FAILED: "FAILED",
+    TaskState.CANCELLED: "cancelled",
+    TaskState.SKIPPED: "skipped",
+}
 
 
 class Progress:
@@ -67,14 +73,14 @@ class Progress:
             case j.AttemptEnded():
                 began = self.running.pop(c.task, time.monotonic())
                 took = _elapsed(time.monotonic() - began)
-                if c.task_state == "pending":
+                if c.task_state == TaskState.PENDING:
                     self._print(f"{c.task} failed ({took}): {c.reason}")
                     return
                 self.done += 1
                 why = f": {c.reason}" if c.reason else ""
                 self._print(f"{c.task} {MARKS.get(c.state, c.state)} ({took}){why}")
             case j.TaskSet():
-                if c.state == "waiting":
+                if c.state == TaskState.WAITING:
                     self._print(
                         f"{c.task} waits for someone: {c.reason} "
                         f"(finishing it by command comes in a later release; "
@@ -82,7 +88,7 @@ class Progress:
                     )
                     return
                 self.done += 1
-                if c.state != "skipped" or c.reason not in ("not selected",):
+                if c.state != TaskState.SKIPPED or c.reason not in ("not selected",):
                     self._print(f"{c.task} {c.state}: {c.reason}")
             case j.RunEnded():
                 took = _elapsed(time.monotonic() - self.begun)

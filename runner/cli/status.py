@@ -13,6 +13,7 @@ from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
 from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
+from runner.domain import RunState
 from runner.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def _run(run: RunRecord, now: datetime) -> str:
         f"took {took(run.started, run.ended, now)}",
         f"  progress {done}/{total} tasks done",
     ]
-    if run.owner is not None and run.state == "running":
+    if run.owner is not None and run.state == RunState.RUNNING:
         lines.append(f"  owner {run.owner.label}")
     rows = []
     for task in run.tasks:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from runner.daemon.executor import fatal_store_errors
 from runner.daemon.parts import LoopPart, LoopParts
+from runner.domain import RunState
 from runner.executors.order import RunOrder, order_from_spec
 from runner.runs.holds import run_held
 from runner.scheduler.admit import admit
@@ -50,7 +51,7 @@ class Starts(LoopPart):
         )
         self.wake_at = admission.wake_at
         for run, reason in admission.discard:
-            if self.store.request_cancel(run.id, now=now, reason=reason) == "scheduled":
+            if self.store.request_cancel(run.id, now=now, reason=reason) == RunState.SCHEDULED:
                 self.say.run_discarded(run.id, job=run.job, reason=reason)
         for run_id, why in admission.waiting.items():
             if self._waiting.get(run_id) != why and not why.startswith("jitter"):

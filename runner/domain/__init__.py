@@ -3,6 +3,18 @@ passes around instead of plain strings and dicts."""
 
 from __future__ import annotations
 
-from runner.domain.states import ACTIVE_RUN_STATES, ENDED_RUN_STATES, RunState, TaskState
+from runner.domain.states import (
+    ACTIVE_RUN_STATES,
+    ENDED_RUN_STATES,
+    ENDED_TASK_STATES,
+    RunState,
+    TaskState,
+)
 
-__all__ = ["ACTIVE_RUN_STATES", "ENDED_RUN_STATES", "RunState", "TaskState"]
+__all__ = [
+    "ACTIVE_RUN_STATES",
+    "ENDED_RUN_STATES",
+    "ENDED_TASK_STATES",
+    "RunState",
+    "TaskState",
+]

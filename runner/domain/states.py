@@ -38,3 +38,8 @@ class TaskState(StrEnum):
 
 ACTIVE_RUN_STATES = frozenset({RunState.SCHEDULED, RunState.RUNNING})
 ENDED_RUN_STATES = frozenset(set(RunState) - ACTIVE_RUN_STATES)
+# A task in one of these has ended for good; `stopped` has not (it waits to be finished,
+# retried or cancelled).
+ENDED_TASK_STATES = frozenset(
+    {TaskState.SUCCESS, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
+)

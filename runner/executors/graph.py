@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from runner.domain import ENDED_TASK_STATES, TaskState
 from runner.executors.order import TaskSpec
 
-ENDED = frozenset({"success", "failed", "cancelled", "skipped"})
+# The states as module names: the executor asks the graph on every pass, and reading a
+# member off its enum class costs about 0.25 µs on Python 3.11 (a name, nothing).
+PENDING, RUNNING, SKIPPED = TaskState.PENDING, TaskState.RUNNING, TaskState.SKIPPED
+SUCCESS, FAILED = TaskState.SUCCESS, TaskState.FAILED
+RETRYING = "retrying"  # the graph's own: waiting out a retry's backoff (the store: pending)
+NOT_STARTED = frozenset({PENDING, TaskState.WAITING, RETRYING})
 
 
 class TaskGraph:
@@ -23,7 +29,7 @@ class TaskGraph:
         self.tasks = {t.name: t for t in tasks}
         self.order = [t.name for t in tasks]
         self.position = {name: i for i, name in enumerate(self.order)}
-        self.state: dict[str, str] = dict.fromkeys(self.order, "pending")
+        self.state: dict[str, str] = dict.fromkeys(self.order, PENDING)
         self.reason: dict[str, str | None] = dict.fromkeys(self.order)
         # Kept as the graph changes, so that finding ready tasks costs nothing per pass:
         # how many predecessors each task still waits on, and who follows whom.
@@ -48,18 +54,18 @@ class TaskGraph:
                 self._unblocked(name)
 
     def initially_skipped(self) -> list[tuple[str, str]]:
-        return [(n, self.reason[n] or "") for n in self.order if self.state[n] == "skipped"]
+        return [(n, self.reason[n] or "") for n in self.order if self.state[n] == SKIPPED]
 
     def ready(self) -> list[str]:
         """Pending tasks whose predecessors are all satisfied, in written order."""
-        found = [n for n in self._ready if self.state[n] == "pending"]
+        found = [n for n in self._ready if self.state[n] == PENDING]
         return sorted(found, key=self.position.__getitem__)
 
-    def start(self, name: str, state: str = "running") -> None:
+    def start(self, name: str, state: str = RUNNING) -> None:
         """A task leaves `pending` (running, waiting, retrying), or comes back to it."""
         self.state[name] = state
         self.reason[name] = None
-        if state == "pending" and self.waiting_on[name] == 0:
+        if state == PENDING and self.waiting_on[name] == 0:
             self._ready.add(name)
         else:
             self._ready.discard(name)
@@ -80,8 +86,8 @@ class TaskGraph:
                     self._passing.discard(n)
                     self._blocked.add(n)
                     blocked.append(n)
-                elif self.state[n] == "pending":
-                    self._end(n, "skipped", why)
+                elif self.state[n] == PENDING:
+                    self._end(n, SKIPPED, why)
                     skipped.append((n, self.reason[n] or ""))
                     blocked.append(n)
         return sorted(skipped, key=lambda s: self.position[s[0]])
@@ -89,7 +95,7 @@ class TaskGraph:
     def cancel_pending(self, state: str, reason: str) -> list[str]:
         """Every task not running now (pending, waiting, or waiting to retry) becomes
         `state`: cancelled by a cancel, skipped when the run timed out."""
-        names = [n for n in self.order if self.state[n] in ("pending", "waiting", "retrying")]
+        names = [n for n in self.order if self.state[n] in NOT_STARTED]
         for n in names:
             self._end(n, state, reason)
         return names
@@ -98,20 +104,20 @@ class TaskGraph:
         return self._ended == len(self.order)
 
     def failures(self) -> list[str]:
-        return [n for n in self.order if self.state[n] == "failed"]
+        return [n for n in self.order if self.state[n] == FAILED]
 
     def _satisfied(self, name: str) -> bool:
         state = self.state[name]
-        if state == "skipped":
+        if state == SKIPPED:
             return name not in self._passing and name not in self._blocked
-        return state == "success" or (state == "failed" and self.tasks[name].continue_on_error)
+        return state == SUCCESS or (state == FAILED and self.tasks[name].continue_on_error)
 
     def _skip_from_start(self, name: str, reason: str) -> None:
-        self._end(name, "skipped", reason)
+        self._end(name, SKIPPED, reason)
         self._passing.add(name)
 
     def _end(self, name: str, state: str, reason: str | None) -> None:
-        if self.state[name] not in ENDED:
+        if self.state[name] not in ENDED_TASK_STATES:
             self._ended += 1
         self.state[name] = state
         self.reason[name] = reason
@@ -129,5 +135,5 @@ class TaskGraph:
         if name in self._passing:
             self._passing.discard(name)
             self._release_followers(name)
-        elif self.state[name] == "pending":
+        elif self.state[name] == PENDING:
             self._ready.add(name)

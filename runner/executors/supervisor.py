@@ -22,7 +22,7 @@ from typing import Any
 from runner.clock import Clock
 from runner.domain import RunState, TaskState
 from runner.executors import journal as j
-from runner.executors.graph import TaskGraph
+from runner.executors.graph import RETRYING, TaskGraph
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder
 from runner.executors.process import Programs, SpawnFailed, spawn
@@ -328,7 +328,7 @@ class Supervisor:
         if state == TaskState.FAILED and run.ending is None and attempt.number <= limit:
             retry_in = task.retries.wait(attempt.number)
             reason = f"{reason}; retry {attempt.number} of {limit} in {seconds(retry_in)}"
-            run.graph.start(task.name, "retrying")
+            run.graph.start(task.name, RETRYING)
             run.retries[task.name] = self._timers.after(
                 retry_in, lambda: self._retry(run, task.name)
             )

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from runner.domain.runs import ActiveRun
+from runner.domain.states import RunState, TaskState
 from runner.errors import RunnerError
 from runner.plan import Action, Plan
 from runner.runs.trigger import trigger
@@ -20,7 +21,7 @@ from runner.scheduler.overlap import MISSED, cancel_reason, decide_overlap, poli
 from runner.store import RunRecord, Store, StoreError
 
 ON_FAILURE_HOLD = "on-failure"
-FAILED = ("failed", "stale")
+FAILED = (RunState.FAILED, RunState.STALE)
 
 
 def create_follow_ups(
@@ -157,14 +158,14 @@ def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
     cut_short = [
         t
         for t in run.tasks
-        if t.state == "running" or (t.state == "pending" and t.started is not None)
+        if t.state == TaskState.RUNNING or (t.state == TaskState.PENDING and t.started is not None)
     ]
     if not cut_short or any(run.attempt - 1 + t.attempt > limits.get(t.name, 0) for t in cut_short):
         return None
     again = [
         t.name
         for t in run.tasks
-        if t.state not in ("success",) and (run.selected is None or t.name in run.selected)
+        if t.state != TaskState.SUCCESS and (run.selected is None or t.name in run.selected)
     ]
     if not again:
         return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.clock import Clock
+from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.errors import NotFound, RunnerError
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused
@@ -30,7 +31,7 @@ def cancel(
     store: Store, *, home: Path, run_id: int, clock: Clock, reason: str, wait: float = WAIT
 ) -> RunRecord:
     run = find_run(store, run_id)
-    if run.state not in ("scheduled", "running"):
+    if run.state not in ACTIVE_RUN_STATES:
         raise Refused(
             f"run {run_id} of {run.job} already ended ({run.state}); nothing to cancel",
             code="run-ended",
@@ -39,14 +40,14 @@ def cancel(
         return find_run(store, run_id)
     store.request_cancel(run_id, now=clock.now(), reason=reason)
     run = find_run(store, run_id)
-    if run.state != "running":
+    if run.state != RunState.RUNNING:
         return run
     wake_owner(store, home, run_id)
     deadline = clock.monotonic() + wait
     while clock.monotonic() < deadline:
         clock.sleep(POLL)
         run = find_run(store, run_id)
-        if run.state != "running":
+        if run.state != RunState.RUNNING:
             return run
         if run_id in mark_stale_runs(store, host=hostname(), now=clock.now()):
             return find_run(store, run_id)

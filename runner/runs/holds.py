@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from runner.domain.holds import hold_covers
+from runner.domain.states import RunState, TaskState
 from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
 from runner.store import Store
 from runner.store.interfaces import RunHistory
 
-FINISHED = ("success", "failed", "cancelled", "stale")
+FINISHED = (RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED, RunState.STALE)
 
 
 def job_holds(store: Store, job: Mapping[str, Any], *, now: datetime) -> list[dict[str, Any]]:
@@ -154,10 +155,12 @@ def _dependency(depends: Mapping[str, Any]) -> str:
 def _dependency_met(store: RunHistory, depends: Mapping[str, Any]) -> bool:
     """The latest finished run of the job ended `success` (and so did the task)."""
     latest = store.history(job=depends["job"], states=FINISHED, limit=1)
-    if not latest or latest[0].state != "success":
+    if not latest or latest[0].state != RunState.SUCCESS:
         return False
     task = depends.get("task")
     if not task:
         return True
     run = store.run(latest[0].id)
-    return run is not None and any(t.name == task and t.state == "success" for t in run.tasks)
+    return run is not None and any(
+        t.name == task and t.state == TaskState.SUCCESS for t in run.tasks
+    )

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.clock import Clock
+from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.domain.timing import timing_of
-from runner.errors import ExitCode, NotFound, RunnerError, UsageError
+from runner.errors import NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
 from runner.reconciler.inventory import JobSummary, list_jobs
 from runner.runs.cancel import find_run
@@ -22,10 +23,9 @@ from runner.runs.trigger import Refused, applied_job
 from runner.runs.views import run_json, when
 from runner.spec.findings import did_you_mean
 from runner.spec.schedules import NEXT_RUNS, first_n, ticks
-from runner.store import ENDED_STATES, RunRecord, Store, TaskRecord
+from runner.store import RunRecord, Store, TaskRecord
 from runner.system.procs import hostname
 
-RUN_STATES = ("scheduled", "running", *ENDED_STATES)
 MISSED_REASONS = ("overlap", "deadline", "catchup")
 
 
@@ -95,12 +95,9 @@ def refuse_held_tasks(store: Store, job: str, tasks: Sequence[str], *, now: date
         )
 
 
-def unknown_state(state: str, *, exit_code: int = ExitCode.USAGE) -> UsageError:
-    """`--state S` naming no run state; the message lists them. (`history` has always
-    exited 1 for it, `jobs` exits 2 as for any usage error.)"""
-    return UsageError(
-        f'unknown run state "{state}": one of {", ".join(RUN_STATES)}', exit_code=exit_code
-    )
+def unknown_state(state: str) -> UsageError:
+    """`--state S` naming no run state (`jobs`, `history`); the message lists them."""
+    return UsageError(f'unknown run state "{state}": one of {", ".join(RunState)}')
 
 
 def parse_time(text: str, *, option: str, end: bool = False) -> datetime:
@@ -141,11 +138,11 @@ def history(
     states: Sequence[str],
     limit: int,
 ) -> list[RunRecord]:
+    for state in states:
+        if state not in set(RunState):
+            raise unknown_state(state)
     if job:
         applied_or_known(store, job)
-    for state in states:
-        if state not in RUN_STATES:
-            raise unknown_state(state, exit_code=ExitCode.ERROR)
     return store.history(job=job, since=since, until=until, states=states, limit=limit)
 
 
@@ -224,7 +221,7 @@ def follow(
             for block in logs.read_chunks(ref.key, start):
                 offsets[ref.key] = offsets.get(ref.key, 0) + len(block)
                 yield ref, block
-        if run.state not in ("scheduled", "running"):
+        if run.state not in ACTIVE_RUN_STATES:
             return
         clock.sleep(poll)
 
@@ -261,7 +258,7 @@ def overview(store: Store) -> dict[str, Any]:
             "last_reconcile": reconcile,
         },
         "runs": {
-            "running": [r.id for r in active if r.state == "running"],
-            "queued": [r.id for r in active if r.state == "scheduled"],
+            "running": [r.id for r in active if r.state == RunState.RUNNING],
+            "queued": [r.id for r in active if r.state == RunState.SCHEDULED],
         },
     }

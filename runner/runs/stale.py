@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 from datetime import datetime
 
+from runner.domain import RunState, TaskState
 from runner.runs.afterwards import retry_stale
 from runner.store import RunRecord, Store
 from runner.store.interfaces import RunHistory
@@ -29,7 +30,7 @@ def mark_stale_runs(
     for run in store.owned_on_host(host):
         if not owner_gone(run):
             continue
-        if run.state == "scheduled":
+        if run.state == RunState.SCHEDULED:
             assert run.owner is not None
             reason = f"its runner ({run.owner.label}) died before it started"
             store.request_cancel(run.id, now=now, reason=reason)
@@ -49,7 +50,7 @@ def _mark(store: RunHistory, run: RunRecord, *, now: datetime) -> RunRecord | No
     assert run.owner is not None
     full = store.run(run.id) or run  # its tasks, with their pids, for the dead only
     for task in full.tasks:
-        if task.state == "running" and task.pid and task.pid_started:
+        if task.state == TaskState.RUNNING and task.pid and task.pid_started:
             kill_group_if_same(task.pid, task.pid_started, signal.SIGKILL)
     reason = f"its runner ({run.owner.label}) died while it ran"
     return full if store.mark_stale(run.id, now=now, reason=reason) else None

@@ -76,18 +76,7 @@ def trigger(
 ) -> Triggered:
     """Check a trigger and create its run. `owner`: the process that will run it."""
     resource, spec = applied_job(store, job)
-    if resource.deleting:
-        raise Refused(
-            f"job {job} is being deleted (gone from the configuration): no new runs",
-            code="job-deleting",
-        )
-    if spec.get("disabled"):
-        raise Refused(
-            f"job {job} is disabled (disabled: true, {relative_source(resource.source)}): "
-            "it takes no runs "
-            "of any kind until the file says otherwise",
-            code="job-disabled",
-        )
+    _check_job(job, resource, spec)
     _check_tasks(job, spec, tasks)
     policy = policy_of(spec.get("schedule") or {}, overlap)
     decided: list[Overlap[ActiveRun]] = []
@@ -137,6 +126,22 @@ def _triggered(run_id: int, order: RunOrder, outcome: Overlap[ActiveRun]) -> Tri
         policy=outcome.policy,
         cancel=tuple(Cancel(r.id, reason) for r in outcome.cancel),
     )
+
+
+def _check_job(job: str, resource: StoredResource, spec: Mapping[str, Any]) -> None:
+    """A job being deleted, or disabled, takes no runs."""
+    if resource.deleting:
+        raise Refused(
+            f"job {job} is being deleted (gone from the configuration): no new runs",
+            code="job-deleting",
+        )
+    if spec.get("disabled"):
+        raise Refused(
+            f"job {job} is disabled (disabled: true, {relative_source(resource.source)}): "
+            "it takes no runs "
+            "of any kind until the file says otherwise",
+            code="job-disabled",
+        )
 
 
 def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from runner.domain import ENDED_TASK_STATES
 from runner.spec.types import format_timestamp
 from runner.store import RunRecord, TaskRecord
-
-DONE = ("success", "failed", "cancelled", "skipped")
 
 
 def when(value: datetime | None) -> str | None:
@@ -42,7 +41,7 @@ def task_json(task: TaskRecord, *, attempts: bool = False) -> dict[str, Any]:
 
 def progress(run: RunRecord) -> tuple[int, int]:
     """(done, total): tasks ended, of every task in the run."""
-    return sum(t.state in DONE for t in run.tasks), len(run.tasks)
+    return sum(t.state in ENDED_TASK_STATES for t in run.tasks), len(run.tasks)
 
 
 def run_json(run: RunRecord, *, attempts: bool = False) -> dict[str, Any]:

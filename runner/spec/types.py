@@ -8,13 +8,12 @@ from typing import Annotated, Any
 
 from pydantic import (
     BeforeValidator,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
+    PlainSerializer,
+    PlainValidator,
     StringConstraints,
     WithJsonSchema,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic_core import PydanticCustomError
 
 from runner.spec.durations import describe
 
@@ -54,55 +53,42 @@ TextList = Annotated[
 ]
 
 
-class _TimestampType:
-    """An RFC 3339 time with an offset, as a YAML string; kept in UTC."""
-
-    @classmethod
-    def parse(cls, value: Any) -> datetime:
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            return value.astimezone(UTC)
-        if not isinstance(value, str):
-            raise PydanticCustomError(
-                "timestamp_type",
-                "must be an RFC 3339 time such as 2027-01-04T08:00:00+01:00; got {got}",
-                {"got": describe(value)},
-            )
-        try:
-            if not _RFC3339.match(value):
-                raise ValueError(value)
-            parsed = datetime.fromisoformat(value.upper())
-        except ValueError:
-            raise PydanticCustomError(
-                "timestamp_parse",
-                '"{value}" is not an RFC 3339 time such as 2027-01-04T08:00:00+01:00',
-                {"value": value},
-            ) from None
-        if parsed.tzinfo is None:
-            raise PydanticCustomError(
-                "timestamp_offset",
-                '"{value}" has no offset; add one, like +01:00 or Z',
-                {"value": value},
-            )
-        return parsed.astimezone(UTC)
-
-    @classmethod
-    def __get_pydantic_core_schema__(
-        cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(
-            cls.parse,
-            serialization=core_schema.plain_serializer_function_ser_schema(format_timestamp),
+def _parse_timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "timestamp_type",
+            "must be an RFC 3339 time such as 2027-01-04T08:00:00+01:00; got {got}",
+            {"got": describe(value)},
         )
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {"type": "string", "format": "date-time"}
-
-
-Timestamp = Annotated[datetime, _TimestampType]
+    try:
+        if not _RFC3339.match(value):
+            raise ValueError(value)
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise PydanticCustomError(
+            "timestamp_parse",
+            '"{value}" is not an RFC 3339 time such as 2027-01-04T08:00:00+01:00',
+            {"value": value},
+        ) from None
+    if parsed.tzinfo is None:
+        raise PydanticCustomError(
+            "timestamp_offset",
+            '"{value}" has no offset; add one, like +01:00 or Z',
+            {"value": value},
+        )
+    return parsed.astimezone(UTC)
 
 
 def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# An RFC 3339 time with an offset, as a YAML string; kept in UTC.
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_parse_timestamp),
+    PlainSerializer(format_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]

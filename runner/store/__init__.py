@@ -23,11 +23,9 @@ from runner.store.migrations import LATEST, StoreTooNew
 from runner.store.queue import QueuedRun, QueueState
 from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
 from runner.store.run_writes import RunsTaken, RunWriter
-from runner.store.runs import ACTIVE_STATES, ENDED_STATES, NewRun, Owner
+from runner.store.runs import NewRun, Owner
 
 __all__ = [
-    "ACTIVE_STATES",
-    "ENDED_STATES",
     "LATEST",
     "AttemptRecord",
     "Cursor",

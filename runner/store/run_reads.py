@@ -11,9 +11,9 @@ from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 
-from runner.domain import RunState, TaskState
+from runner.domain import ACTIVE_RUN_STATES, ENDED_RUN_STATES, RunState, TaskState
 from runner.store.database import Database
-from runner.store.runs import ACTIVE_STATES, ENDED_STATES, Owner
+from runner.store.runs import Owner
 from runner.store.tables import events, runs, task_attempts, task_runs
 
 
@@ -94,7 +94,7 @@ class RunQueries(Database):
         return self._runs(query.order_by(runs.c.id.desc()).limit(limit), attempts=False)
 
     def active_run_records(self, job: str | None = None) -> list[RunRecord]:
-        query = sa.select(runs).where(runs.c.state.in_(ACTIVE_STATES))
+        query = sa.select(runs).where(runs.c.state.in_(ACTIVE_RUN_STATES))
         if job:
             query = query.where(runs.c.job == job)
         return self._runs(query.order_by(runs.c.id), attempts=False)
@@ -102,7 +102,9 @@ class RunQueries(Database):
     def owned_on_host(self, host: str) -> list[RunRecord]:
         """Scheduled and running runs whose owner is a process on `host` (without their
         tasks: every command asks this, and few of the runs turn out stale)."""
-        query = sa.select(runs).where(runs.c.state.in_(ACTIVE_STATES), runs.c.owner_host == host)
+        query = sa.select(runs).where(
+            runs.c.state.in_(ACTIVE_RUN_STATES), runs.c.owner_host == host
+        )
         return self._runs(query.order_by(runs.c.id), attempts=False, tasks=False)
 
     def task_last_runs(self, job: str) -> dict[str, TaskRecord]:
@@ -131,7 +133,7 @@ class RunQueries(Database):
         cutoff = now - timedelta(days=keep_days)
         query = (
             sa.select(runs.c.id, runs.c.created, runs.c.ended)
-            .where(runs.c.job == job, runs.c.state.in_(ENDED_STATES))
+            .where(runs.c.job == job, runs.c.state.in_(ENDED_RUN_STATES))
             .order_by(runs.c.ended.desc(), runs.c.id.desc())
         )
         with self.reading(f"reading the history of {job}") as conn:

@@ -10,7 +10,7 @@ from typing import Any, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
-from runner.domain import RunState, TaskState
+from runner.domain import ACTIVE_RUN_STATES, RunState, TaskState
 from runner.domain.runs import ActiveRun
 from runner.store.cursors import Cursor, write_cursors
 from runner.store.database import Database
@@ -19,8 +19,6 @@ from runner.store.tables import resources, runs, task_runs, utc_param
 from runner.system.procs import ProcessId as Owner
 
 __all__ = [
-    "ACTIVE_STATES",
-    "ENDED_STATES",
     "NewRun",
     "Owner",
     "RunOperations",
@@ -28,9 +26,6 @@ __all__ = [
     "discard_scheduled",
 ]
 
-# Plain strings, in SPEC 3's order (what the store holds, and the order tables show).
-ACTIVE_STATES = tuple(state.value for state in RunState if state.active)
-ENDED_STATES = tuple(state.value for state in RunState if state.ended)
 TICK_TRIGGERS = ("schedule", "catchup")
 
 
@@ -121,7 +116,7 @@ class RunOperations(Database):
     def set_run_state(
         self, run_id: int, state: str, *, now: datetime, reason: str | None = None
     ) -> None:
-        ended = now if state not in ACTIVE_STATES else None
+        ended = now if state not in ACTIVE_RUN_STATES else None
         with self.writing(f"setting the state of run {run_id}") as conn:
             conn.execute(
                 sa.update(runs)
@@ -276,7 +271,7 @@ def _locked_active_runs(conn: sa.Connection, job: str) -> list[ActiveRun]:
 def active_runs(conn: sa.Connection, job: str | None = None) -> list[ActiveRun]:
     """The scheduled and running runs (of one job), oldest first."""
     query = sa.select(runs.c.id, runs.c.job, runs.c.revision, runs.c.state).where(
-        runs.c.state.in_(ACTIVE_STATES)
+        runs.c.state.in_(ACTIVE_RUN_STATES)
     )
     if job is not None:
         query = query.where(runs.c.job == job)

@@ -15,14 +15,16 @@ from runner.daemon.lock import HomeLock
 from runner.domain import RunState
 from runner.errors import ExitCode, RunnerError
 from runner.ops.common import Home
-from runner.ops.configuration import apply, plan
+from runner.ops.configuration import apply, apply_plan_file, plan
 from runner.ops.jobs import jobs
 from runner.ops.reading import history, logs, tasks
 from runner.ops.runs import RunRequest, cancel, run
 from runner.ops.status import JobStatus, Overview, RunStatus, status
 from runner.ops.validation import validate
+from runner.runs.cancel import cancel as cancel_run
 from runner.runs.trigger import trigger
 from runner.store import Store
+from runner.system.procs import myself
 from tests.conftest import WriteFile
 
 JOBS = """
@@ -104,6 +106,62 @@ def test_refusals_carry_their_code(where: Home) -> None:
     assert code_of(lambda: history(where, limit=0)) == "usage"
 
 
+def running_run(store: Store, job: str) -> int:
+    """A run of `job` that this process runs, as far as the store can tell."""
+    (resource,) = store.resources("Job", names=[job])
+    at = SystemClock().now()
+    return store.create_run(
+        job=job,
+        revision=resource.revision,
+        trigger="manual",
+        due=at,
+        now=at,
+        tasks=["a"],
+        state="running",
+        owner=myself(),
+    )
+
+
+def test_refusals_of_a_job_being_deleted_and_of_a_cancel_never_answered(
+    where: Home, store: Store, write: WriteFile
+) -> None:
+    run_id = running_run(store, "ok")
+    write("jobs.yaml", "apiVersion: runner/v1\nkind: Job\nname: off\ntasks: [{name: a, run: x}]\n")
+    assert apply(where, ["jobs.d"]).result.written  # ok goes once its run ends, held now
+    assert code_of(lambda: run(where, RunRequest(job="ok"))) == "job-deleting"
+    clock = FakeClock(datetime.now(UTC))  # its sleeps pass the 1 s at once
+    cancelling = lambda: cancel_run(  # noqa: E731
+        store, home=where.path, run_id=run_id, clock=clock, reason="test", wait=1.0
+    )
+    assert code_of(cancelling) == "cancel-timeout"
+
+
+def test_refusals_of_apply_carry_their_code(where: Home, write: WriteFile, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert code_of(lambda: apply_plan_file(where, saved)) == "bad-plan-file"  # no file
+    saved.write_text("{}")
+    assert code_of(lambda: apply_plan_file(where, saved)) == "bad-plan-file"  # not a plan
+    write("more.yaml", "apiVersion: runner/v1\nkind: Job\nname: more\ntasks: [{name: a, run: x}]\n")
+    plan(where, ["jobs.d"]).save(saved)
+    assert apply(where, ["jobs.d"]).result.written
+    assert code_of(lambda: apply_plan_file(where, saved)) == "plan-stale"
+    write("broken.yaml", "apiVersion: runner/v1\nkind: Job\nname: x\n")
+    assert code_of(lambda: apply(where, ["jobs.d"], atomic=True)) == "atomic-invalid"
+    for name in ("jobs.yaml", "more.yaml", "broken.yaml"):
+        (Path("jobs.d") / name).unlink()
+    assert code_of(lambda: apply(where, ["jobs.d"])) == "mass-delete"
+    plan(where, ["jobs.d"]).save(saved)
+    assert code_of(lambda: apply_plan_file(where, saved)) == "mass-delete"
+
+
+def test_a_second_daemon_on_a_home_is_refused(where: Home) -> None:
+    first = HomeLock.acquire(where.path)
+    try:
+        assert code_of(lambda: HomeLock.acquire(where.path)) == "daemon-running"
+    finally:
+        first.release()
+
+
 def test_an_active_run_refuses_a_second_by_its_overlap(where: Home, store: Store) -> None:
     waiting = trigger(store, job="ok", now=SystemClock().now())  # scheduled, nobody's
     assert code_of(lambda: run(where, RunRequest(job="ok"))) == "overlap-skip"
@@ -120,9 +178,9 @@ def test_an_unknown_state_is_a_usage_error_naming_the_states(where: Home) -> Non
     assert (caught.value.code, caught.value.exit_code) == ("usage", ExitCode.USAGE)
     assert all(state in caught.value.message for state in RunState)
     with pytest.raises(RunnerError) as caught:
-        history(where, states=["bogus"])
-    assert caught.value.code == "usage"
-    assert caught.value.exit_code == ExitCode.ERROR  # as `history` always exited
+        history(where, job="nope", states=["bogus"])  # the usage error before the lookup
+    assert (caught.value.code, caught.value.exit_code) == ("usage", ExitCode.USAGE)
+    assert all(state in caught.value.message for state in RunState)
 
 
 class CtrlCWhileWaiting(FakeClock):
