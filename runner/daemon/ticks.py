@@ -78,6 +78,7 @@ class Ticks(LoopPart):
                 only=due,
                 inputs=inputs,
                 made_at=made_at,
+                views=self.jobs.views,
             )
         except Exception:
             for name in due:  # decided again with the next pass

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from runner.domain.jobs import JobView, schedule_view
 from runner.domain.runs import ActiveRun
 from runner.errors import RunnerError
 from runner.plan import Action, Plan
@@ -44,7 +45,7 @@ def create_follow_ups(
         if resource is None or resource.deleting or spec.get("disabled"):
             out.append((None, name, "no follow-up: the job is disabled or being deleted"))
             continue
-        policy = policy_of(spec.get("schedule") or {})
+        policy = policy_of(schedule_view(spec.get("schedule")))
         outcome = decide_overlap(policy, active.get(name, []))
         for other in outcome.cancel:  # cancel-running: the follower's active run goes
             reason = cancel_reason(f"a follow-up of run {run_id} of {job}")
@@ -74,18 +75,16 @@ def create_follow_ups(
     return out
 
 
-def hold_on_failure(
-    store: Store, *, job: str, spec: Mapping[str, Any], now: datetime
-) -> str | None:
+def hold_on_failure(store: Store, *, job: JobView, now: datetime) -> str | None:
     """After `holdOnFailure` failed runs in a row, a runtime hold on the job; the hold's
     reason, or None when none was placed."""
-    limit = spec.get("holdOnFailure")
-    if not isinstance(limit, int) or limit <= 0:
+    limit, name = job.hold_on_failure, job.name
+    if limit is None:
         return None
-    recent = store.recent_outcomes(job, limit)
+    recent = store.recent_outcomes(name, limit)
     if len(recent) < limit or any(state not in FAILED for _, state in recent):
         return None
-    if any(row["name"] == ON_FAILURE_HOLD for row in store.runtime_hold_rows(job)):
+    if any(row["name"] == ON_FAILURE_HOLD for row in store.runtime_hold_rows(name)):
         return None
     ids = ", ".join(str(run_id) for run_id, _ in reversed(recent))
     reason = (
@@ -94,7 +93,7 @@ def hold_on_failure(
         f"{ON_FAILURE_HOLD}"
     )
     store.add_runtime_hold(
-        job=job, name=ON_FAILURE_HOLD, now=now, reason=reason, created_by="holdOnFailure"
+        job=name, name=ON_FAILURE_HOLD, now=now, reason=reason, created_by="holdOnFailure"
     )
     return reason
 

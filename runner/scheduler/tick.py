@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from runner.domain.jobs import JobViews
 from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick
 from runner.store import Store, TickInputs
 
@@ -47,13 +48,15 @@ def tick(
     only: Collection[str] | None = None,
     inputs: TickInputs | None = None,
     made_at: datetime | None = None,
+    views: JobViews | None = None,
 ) -> TickReport:
     """Create the runs that are due at `now` for every auto job (or those in `only`:
     the daemon knows which are due), count the ticks that make none, and say when the
     next tick falls. `inputs`: what `store.tick_inputs` returned for (at least) these
     jobs, read just before by a caller that knows nothing changed since. `made_at`: the
-    time the runs are created, when that is before `now` (made ahead of their tick)."""
-    facts = read_facts(store, up_since=up_since, only=only, inputs=inputs)
+    time the runs are created, when that is before `now` (made ahead of their tick).
+    `views`: the jobs' views kept between ticks (else made for this one)."""
+    facts = read_facts(store, up_since=up_since, only=only, inputs=inputs, views=views)
     decision = decide_tick(facts, now)
     if decision.unstarted:  # new jobs, changed schedules: one query for them all
         applied = store.applied_at(decision.unstarted)
@@ -68,6 +71,7 @@ def read_facts(
     up_since: datetime,
     only: Collection[str] | None = None,
     inputs: TickInputs | None = None,
+    views: JobViews | None = None,
 ) -> TickFacts:
     """What the tick decides from: `inputs` (else read now), for the jobs in `only`."""
     if inputs is None:
@@ -76,7 +80,9 @@ def read_facts(
     if only is not None:
         wanted = set(only)
         found = [(r, spec) for r, spec in found if r.name in wanted]
-    return TickFacts(jobs=found, cursors=cursors, active=active, up_since=up_since)
+    return TickFacts(
+        jobs=found, cursors=cursors, active=active, up_since=up_since, views=views or JobViews()
+    )
 
 
 def write_decision(

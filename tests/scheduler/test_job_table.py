@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from runner.domain.jobs import schedule_digest
 from runner.reconciler import apply_config
 from runner.scheduler.jobs import JobTable
-from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store
 from tests.conftest import WriteFile
 
