@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from runner.domain.jobs import JobView, schedule_view
+from runner.domain.jobs import JobView, job_view
 from runner.domain.runs import ActiveRun
 from runner.errors import RunnerError
 from runner.plan import Action, Plan
@@ -41,11 +41,11 @@ def create_follow_ups(
     for run in store.active_runs():
         active.setdefault(run.job, []).append(run)
     for name in names:
-        resource, spec = found.get(name), specs.get(("Job", name)) or {}
-        if resource is None or resource.deleting or spec.get("disabled"):
+        resource, view = found.get(name), job_view(specs.get(("Job", name)) or {})
+        if resource is None or resource.deleting or view.disabled:
             out.append((None, name, "no follow-up: the job is disabled or being deleted"))
             continue
-        policy = policy_of(schedule_view(spec.get("schedule")))
+        policy = policy_of(view.schedule)
         outcome = decide_overlap(policy, active.get(name, []))
         for other in outcome.cancel:  # cancel-running: the follower's active run goes
             reason = cancel_reason(f"a follow-up of run {run_id} of {job}")
@@ -67,7 +67,7 @@ def create_follow_ups(
             trigger="follow-up",
             due=now,
             now=now,
-            tasks=[t["name"] for t in spec.get("tasks") or ()],
+            tasks=list(view.task_names),
             after_run=run_id,
             reason=f"follows run {run_id} of {job}",
         )
@@ -124,8 +124,8 @@ def start_created_manual_jobs(
     id)."""
     out = []
     for name, spec in sorted(store.specs(("Job", n) for n in created).items()):
-        schedule = spec.get("schedule") or {}
-        if schedule.get("mode") != "manual" or spec.get("status") != "start":
+        view = job_view(spec)
+        if view.schedule.mode != "manual" or view.status != "start":
             continue
         try:
             made = trigger(
@@ -147,10 +147,11 @@ def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
     """A stale run is a failed attempt (SPEC 3): when the task it was running had
     retries left, a new run (trigger `retry`) runs the tasks that had not succeeded."""
     spec = store.specs([("Job", run.job)]).get(("Job", run.job))
+    view = job_view(spec) if spec is not None else None
     resource = next(iter(store.resources("Job", names=[run.job])), None)
-    if spec is None or resource is None or resource.deleting or spec.get("disabled"):
+    if view is None or resource is None or resource.deleting or view.disabled:
         return None
-    limits = {t["name"]: (t.get("retries") or {}).get("limit", 0) for t in spec.get("tasks") or ()}
+    limits = {t.name: t.retries.limit for t in view.tasks}
     # Attempts count across the retries of a run: the earlier runs' and this one's.
     # The task(s) its death cut short: running, or waiting for a retry's backoff.
     cut_short = [
@@ -173,7 +174,7 @@ def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
         trigger="retry",
         due=now,
         now=now,
-        tasks=[t["name"] for t in spec.get("tasks") or ()],
+        tasks=list(view.task_names),
         selected=again,
         env=run.env,
         attempt=run.attempt + 1,
