@@ -101,8 +101,7 @@ class JobTable:
         self.followers = _followers(
             (j.name, j.view.after) for j in self.jobs.values() if not j.deleting
         )
-        if names is None:
-            self.views.forget(set(self.jobs))
+        self.views.forget(set(self.jobs))  # the deleted jobs'
         self._heap = [(due, name) for name, due in self._next.items()]
         heapq.heapify(self._heap)
 

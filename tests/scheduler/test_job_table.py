@@ -136,3 +136,17 @@ def test_the_jobs_due_by_an_instant_are_named_and_left_for_the_tick(
     assert sorted(table.due(T + 5 * MINUTE)) == ["a", "b", "e"]
     table.set_next("a", T + 2 * MINUTE)  # a's next tick, once the tick handled it
     assert sorted(table.due_by(T + 10 * MINUTE)) == ["a", "c"]
+
+
+def test_a_job_is_viewed_once_per_revision(
+    five_hourly: Store, config_dir: Path, write: WriteFile
+) -> None:
+    table = loaded(five_hourly, T + MINUTE)
+    before = {name: job.view for name, job in table.jobs.items()}
+    write("job-1.yaml", every("job-1", "2h"))
+    apply_at(config_dir, five_hourly, T + 2 * MINUTE)
+    table.load(five_hourly, now=T + 3 * MINUTE)
+
+    changed = table.jobs["job-1"].view
+    assert changed is not before["job-1"] and changed.schedule.timing.every == 7200
+    assert all(table.jobs[name].view is before[name] for name in NAMES if name != "job-1")
