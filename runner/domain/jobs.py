@@ -157,7 +157,13 @@ def _schedule(text: str) -> ScheduleView:
 
 
 def task_view(data: Mapping[str, Any]) -> TaskView:
-    """The view of one normalised task."""
+    """The view of one normalised task; the same task in many jobs is one view."""
+    return _task(json.dumps(data, sort_keys=True))
+
+
+@lru_cache(maxsize=4096)
+def _task(text: str) -> TaskView:
+    data = json.loads(text)
     return TaskView(
         name=data["name"],
         kind=data.get("kind") or "command",
@@ -189,9 +195,15 @@ def _retries_of(limit: int, delay: float, backoff: float, max_delay: float) -> R
 
 
 def _strings(values: Mapping[str, Any] | None) -> Mapping[str, str]:
+    """Labels or env; the same ones in many jobs are one mapping."""
     if not values:
         return _EMPTY
-    return MappingProxyType({k: str(v) for k, v in values.items()})
+    return _mapping(tuple((k, str(v)) for k, v in values.items()))
+
+
+@lru_cache(maxsize=4096)
+def _mapping(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    return MappingProxyType(dict(items))
 
 
 class JobViews:

@@ -115,8 +115,11 @@ def test_every_in_seconds() -> None:
     assert (schedule.timing.every, schedule.timing.cron, schedule.auto) == (5400, (), True)
 
 
-def test_jobs_with_the_same_schedule_share_one_schedule_view() -> None:
-    assert job_view(spec()).schedule is job_view(spec(name="other")).schedule
+def test_what_jobs_have_in_common_is_shared_not_copied() -> None:
+    one, other = job_view(spec()), job_view(spec(name="other"))
+    assert one.schedule is other.schedule
+    assert all(a is b for a, b in zip(one.tasks, other.tasks, strict=True))
+    assert one.labels is other.labels and one.env is other.env
 
 
 def test_a_view_is_made_once_per_revision() -> None:
