@@ -212,11 +212,16 @@ class JobViews:
     def __init__(self) -> None:
         self._views: dict[str, tuple[int, JobView]] = {}
 
+    def kept(self, name: str, revision: int) -> JobView | None:
+        """The view of that revision, if it is kept."""
+        kept = self._views.get(name)
+        return kept[1] if kept is not None and kept[0] == revision else None
+
     def of(self, name: str, revision: int, spec: Mapping[str, Any]) -> JobView:
         """The view of `spec`, revision `revision` of job `name`."""
-        kept = self._views.get(name)
-        if kept is not None and kept[0] == revision:
-            return kept[1]
+        view = self.kept(name, revision)
+        if view is not None:
+            return view
         view = job_view(spec)
         self._views[name] = (revision, view)
         return view

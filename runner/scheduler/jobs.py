@@ -84,7 +84,8 @@ class JobTable:
                 self._next.pop(name, None)
         cursors = store.cursors([r.name for r in found] if names is not None else None)
         for chunk in _chunks(found, 500):  # never every spec in memory at once
-            specs = store.specs(("Job", r.name) for r in chunk)
+            unseen = [("Job", r.name) for r in chunk if self.views.kept(r.name, r.revision) is None]
+            specs = store.specs(unseen) if unseen else {}  # only the revisions not viewed yet
             fresh = []  # new jobs, changed schedules: their ticks start when applied
             for r in chunk:
                 view = self.views.of(r.name, r.revision, specs.get(("Job", r.name)) or {})

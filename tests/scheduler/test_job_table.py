@@ -5,8 +5,10 @@ one of them passed already; a job with a cursor goes on from it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,13 +141,24 @@ def test_the_jobs_due_by_an_instant_are_named_and_left_for_the_tick(
 
 
 def test_a_job_is_viewed_once_per_revision(
-    five_hourly: Store, config_dir: Path, write: WriteFile
+    five_hourly: Store, config_dir: Path, write: WriteFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table = loaded(five_hourly, T + MINUTE)
     before = {name: job.view for name, job in table.jobs.items()}
     write("job-1.yaml", every("job-1", "2h"))
     apply_at(config_dir, five_hourly, T + 2 * MINUTE)
+    read: list[tuple[str, str]] = []
+    specs = five_hourly.specs
+
+    def reading(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        wanted = list(keys)
+        read.extend(wanted)
+        return specs(wanted)
+
+    monkeypatch.setattr(five_hourly, "specs", reading)
     table.load(five_hourly, now=T + 3 * MINUTE)
+
+    assert read == [("Job", "job-1")]  # the spec of a revision already viewed is not read
 
     changed = table.jobs["job-1"].view
     assert changed is not before["job-1"] and changed.schedule.timing.every == 7200
