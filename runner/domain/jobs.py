@@ -217,11 +217,13 @@ class JobViews:
         kept = self._views.get(name)
         return kept[1] if kept is not None and kept[0] == revision else None
 
-    def of(self, name: str, revision: int, spec: Mapping[str, Any]) -> JobView:
-        """The view of `spec`, revision `revision` of job `name`."""
+    def of(self, name: str, revision: int, spec: Mapping[str, Any] | None) -> JobView:
+        """The view of `spec`, revision `revision` of job `name` (None: a kept one)."""
         view = self.kept(name, revision)
         if view is not None:
             return view
+        if spec is None:
+            raise LookupError(f"no view of revision {revision} of job {name} is kept")
         view = job_view(spec)
         self._views[name] = (revision, view)
         return view

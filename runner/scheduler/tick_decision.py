@@ -25,7 +25,8 @@ from runner.store import Cursor, StoredResource
 class TickFacts:
     """What a tick decides from, as read from the store just before."""
 
-    jobs: Sequence[tuple[StoredResource, Mapping[str, Any]]]  # the jobs to decide, with specs
+    # the jobs to decide, with their specs (None: `views` keeps that revision's view)
+    jobs: Sequence[tuple[StoredResource, Mapping[str, Any] | None]]
     cursors: Mapping[str, Cursor]  # as stored
     active: Sequence[ActiveRun]  # the runs scheduled or running
     # When the jobs with no cursor for their schedule were applied (None: unknown); a
