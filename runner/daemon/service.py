@@ -388,7 +388,7 @@ class Daemon:
         if ended.state == RunState.FAILED:
             job = self.jobs.jobs.get(ended.job)
             if job is not None:
-                reason = hold_on_failure(self.store, job=ended.job, spec=job.spec, now=ended.at)
+                reason = hold_on_failure(self.store, job=job.view, now=ended.at)
                 if reason:
                     self.say.hold_placed(ended.job, reason)
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from runner.daemon.executor import fatal_store_errors
 from runner.daemon.parts import LoopPart, LoopParts
 from runner.domain import RunState
-from runner.executors.order import RunOrder, order_from_spec
+from runner.domain.jobs import JobView, job_view
+from runner.executors.order import RunOrder, order_from_view
 from runner.runs.holds import run_held
 from runner.scheduler.admit import admit
 from runner.scheduler.jobs import Job
@@ -97,8 +98,7 @@ class Starts(LoopPart):
         """What holds the run's tasks, and when that hold's `until` passes."""
         return run_held(
             self.store,
-            job=job.name,
-            spec=job.spec,
+            job=job.view,
             holds=self.jobs.holds.values(),
             runtime=runtime,
             selected=run.selected,
@@ -107,8 +107,9 @@ class Starts(LoopPart):
 
     def _order(self, run: QueuedRun) -> RunOrder:
         job = self.jobs.jobs[run.job]
-        return order_from_spec(
-            self.specs.get(run.job, run.revision),
+        view = job.view if job.revision == run.revision else self._view(run)
+        return order_from_view(
+            view,
             run_id=run.id,
             revision=run.revision,
             trigger=run.trigger,
@@ -117,3 +118,8 @@ class Starts(LoopPart):
             selected=run.selected,
             run_env=run.env,
         )
+
+    def _view(self, run: QueuedRun) -> JobView:
+        """The view of the revision a run was made for, when the job was applied again
+        since (rare): made from the spec the cache keeps of that revision."""
+        return job_view(self.specs.get(run.job, run.revision))

@@ -78,6 +78,7 @@ class Ticks(LoopPart):
                 only=due,
                 inputs=inputs,
                 made_at=made_at,
+                views=self.jobs.views,
             )
         except Exception:
             for name in due:  # decided again with the next pass
@@ -110,7 +111,7 @@ class Ticks(LoopPart):
         names = self.jobs.due_by(at)
         if not names:
             return
-        inputs = self.store.tick_inputs(names)
+        inputs = self.store.tick_inputs(names, with_specs=False)  # the jobs' views are kept
         busy = {run.job for run in inputs[2]}
         early = sorted(name for name in names if name not in busy)
         queue = self.store.queue_state(even_empty=True)

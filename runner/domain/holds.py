@@ -12,6 +12,11 @@ from runner.spec.references import labels_match
 def hold_covers(hold: Mapping[str, Any], job: Mapping[str, Any]) -> bool:
     """Whether a (normalised) Hold resource covers a (normalised) job: by name in its
     `jobs`, or by its label selector."""
-    if job.get("name") in (hold.get("jobs") or []):
+    return covers(hold, name=job.get("name"), labels=job.get("labels") or {})
+
+
+def covers(hold: Mapping[str, Any], *, name: str | None, labels: Mapping[str, str]) -> bool:
+    """Whether a (normalised) Hold resource covers the job `name` with these labels."""
+    if name in (hold.get("jobs") or []):
         return True
-    return labels_match((hold.get("selector") or {}).get("labels"), job.get("labels") or {})
+    return labels_match((hold.get("selector") or {}).get("labels"), labels)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from runner.domain.jobs import JobView, job_view
 from runner.domain.runs import ActiveRun
 from runner.domain.states import RunState, TaskState
 from runner.errors import RunnerError
@@ -41,11 +42,11 @@ def create_follow_ups(
     for run in store.active_runs():
         active.setdefault(run.job, []).append(run)
     for name in names:
-        resource, spec = found.get(name), specs.get(("Job", name)) or {}
-        if resource is None or resource.deleting or spec.get("disabled"):
+        resource, view = found.get(name), job_view(specs.get(("Job", name)) or {})
+        if resource is None or resource.deleting or view.disabled:
             out.append((None, name, "no follow-up: the job is disabled or being deleted"))
             continue
-        policy = policy_of(spec.get("schedule") or {})
+        policy = policy_of(view.schedule)
         outcome = decide_overlap(policy, active.get(name, []))
         for other in outcome.cancel:  # cancel-running: the follower's active run goes
             reason = cancel_reason(f"a follow-up of run {run_id} of {job}")
@@ -67,7 +68,7 @@ def create_follow_ups(
             trigger="follow-up",
             due=now,
             now=now,
-            tasks=[t["name"] for t in spec.get("tasks") or ()],
+            tasks=list(view.task_names),
             after_run=run_id,
             reason=f"follows run {run_id} of {job}",
         )
@@ -75,18 +76,16 @@ def create_follow_ups(
     return out
 
 
-def hold_on_failure(
-    store: Store, *, job: str, spec: Mapping[str, Any], now: datetime
-) -> str | None:
+def hold_on_failure(store: Store, *, job: JobView, now: datetime) -> str | None:
     """After `holdOnFailure` failed runs in a row, a runtime hold on the job; the hold's
     reason, or None when none was placed."""
-    limit = spec.get("holdOnFailure")
-    if not isinstance(limit, int) or limit <= 0:
+    limit, name = job.hold_on_failure, job.name
+    if limit is None:
         return None
-    recent = store.recent_outcomes(job, limit)
+    recent = store.recent_outcomes(name, limit)
     if len(recent) < limit or any(state not in FAILED for _, state in recent):
         return None
-    if any(row["name"] == ON_FAILURE_HOLD for row in store.runtime_hold_rows(job)):
+    if any(row["name"] == ON_FAILURE_HOLD for row in store.runtime_hold_rows(name)):
         return None
     ids = ", ".join(str(run_id) for run_id, _ in reversed(recent))
     reason = (
@@ -95,7 +94,7 @@ def hold_on_failure(
         f"{ON_FAILURE_HOLD}"
     )
     store.add_runtime_hold(
-        job=job, name=ON_FAILURE_HOLD, now=now, reason=reason, created_by="holdOnFailure"
+        job=name, name=ON_FAILURE_HOLD, now=now, reason=reason, created_by="holdOnFailure"
     )
     return reason
 
@@ -126,8 +125,8 @@ def start_created_manual_jobs(
     id)."""
     out = []
     for name, spec in sorted(store.specs(("Job", n) for n in created).items()):
-        schedule = spec.get("schedule") or {}
-        if schedule.get("mode") != "manual" or spec.get("status") != "start":
+        view = job_view(spec)
+        if view.schedule.mode != "manual" or view.status != "start":
             continue
         try:
             made = trigger(
@@ -149,10 +148,11 @@ def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
     """A stale run is a failed attempt (SPEC 3): when the task it was running had
     retries left, a new run (trigger `retry`) runs the tasks that had not succeeded."""
     spec = store.specs([("Job", run.job)]).get(("Job", run.job))
+    view = job_view(spec) if spec is not None else None
     resource = next(iter(store.resources("Job", names=[run.job])), None)
-    if spec is None or resource is None or resource.deleting or spec.get("disabled"):
+    if view is None or resource is None or resource.deleting or view.disabled:
         return None
-    limits = {t["name"]: (t.get("retries") or {}).get("limit", 0) for t in spec.get("tasks") or ()}
+    limits = {t.name: t.retries.limit for t in view.tasks}
     # Attempts count across the retries of a run: the earlier runs' and this one's.
     # The task(s) its death cut short: running, or waiting for a retry's backoff.
     cut_short = [
@@ -175,7 +175,7 @@ def retry_stale(store: Store, run: RunRecord, *, now: datetime) -> int | None:
         trigger="retry",
         due=now,
         now=now,
-        tasks=[t["name"] for t in spec.get("tasks") or ()],
+        tasks=list(view.task_names),
         selected=again,
         env=run.env,
         attempt=run.attempt + 1,

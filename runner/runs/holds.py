@@ -7,7 +7,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from runner.domain.holds import hold_covers
+from runner.domain.holds import covers, hold_covers
+from runner.domain.jobs import JobView
 from runner.domain.states import RunState, TaskState
 from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
@@ -76,24 +77,25 @@ def blocking_hold(
 def run_held(
     store: Store,
     *,
-    job: str,
-    spec: Mapping[str, Any],
+    job: JobView,
     holds: Iterable[Mapping[str, Any]],
     runtime: Collection[str],
     selected: Sequence[str] | None,
     now: datetime,
 ) -> tuple[str | None, datetime | None]:
     """Why a run of `job` waits for a hold ("held by ..."), and when that hold's `until`
-    passes; (None, None) when nothing holds it. `spec`: what the daemon keeps of the job,
-    `holds`: the Hold resources, `runtime`: the jobs with a runtime hold; the store is
-    read only when one of them could hold the run."""
+    passes; (None, None) when nothing holds it. `holds`: the Hold resources, `runtime`:
+    the jobs with a runtime hold; the store is read only when one of them could hold
+    the run."""
     if (
-        not spec.get("holds")
-        and job not in runtime
-        and not any(hold_covers(h, spec) for h in holds)
+        not job.holds
+        and job.name not in runtime
+        and not any(covers(h, name=job.name, labels=job.labels) for h in holds)
     ):
         return None, None
-    full = store.specs([("Job", job)]).get(("Job", job)) or spec
+    full = store.specs([("Job", job.name)]).get(("Job", job.name))
+    if full is None:
+        return None, None
     found = blocking_hold(store, full, selected=selected, now=now)
     if found is None:
         return None, None

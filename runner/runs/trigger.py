@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from runner.domain import RunState
+from runner.domain.jobs import JobView, job_view
 from runner.domain.runs import ActiveRun
 from runner.errors import NotFound, RunnerError
-from runner.executors.order import RunOrder, order_from_spec
+from runner.executors.order import RunOrder, order_from_view
 from runner.reconciler.planning import relative_source
 from runner.scheduler.overlap import (
     POLICIES,
@@ -76,23 +77,23 @@ def trigger(
 ) -> Triggered:
     """Check a trigger and create its run. `owner`: the process that will run it."""
     resource, spec = applied_job(store, job)
-    _check_job(job, resource, spec)
-    _check_tasks(job, spec, tasks)
-    policy = policy_of(spec.get("schedule") or {}, overlap)
+    view = job_view(spec)
+    _check_job(job, resource, view)
+    _check_tasks(job, view, tasks)
+    policy = policy_of(view.schedule, overlap)
     decided: list[Overlap[ActiveRun]] = []
 
     def guard(active: list[ActiveRun]) -> None:  # in the run's transaction
         decided.append(decide_overlap(policy, active))
         _refuse(job, decided[0])
 
-    names = [t["name"] for t in spec.get("tasks") or ()]
     run_id = store.create_run(
         job=job,
         revision=resource.revision,
         trigger=trigger,
         due=now,
         now=now,
-        tasks=names,
+        tasks=list(view.task_names),
         selected=list(tasks) or None,
         env=dict(env or {}) or None,
         owner=owner,
@@ -102,8 +103,8 @@ def trigger(
     )
     if trigger in ("manual", "api"):
         store.disarm_pause(job)  # the first run by hand starts a paused schedule (SPEC 2.2)
-    order = order_from_spec(
-        spec,
+    order = order_from_view(
+        view,
         run_id=run_id,
         revision=resource.revision,
         trigger=trigger,
@@ -128,14 +129,14 @@ def _triggered(run_id: int, order: RunOrder, outcome: Overlap[ActiveRun]) -> Tri
     )
 
 
-def _check_job(job: str, resource: StoredResource, spec: Mapping[str, Any]) -> None:
+def _check_job(job: str, resource: StoredResource, view: JobView) -> None:
     """A job being deleted, or disabled, takes no runs."""
     if resource.deleting:
         raise Refused(
             f"job {job} is being deleted (gone from the configuration): no new runs",
             code="job-deleting",
         )
-    if spec.get("disabled"):
+    if view.disabled:
         raise Refused(
             f"job {job} is disabled (disabled: true, {relative_source(resource.source)}): "
             "it takes no runs "
@@ -144,15 +145,15 @@ def _check_job(job: str, resource: StoredResource, spec: Mapping[str, Any]) -> N
         )
 
 
-def _check_tasks(job: str, spec: Mapping[str, Any], wanted: Sequence[str]) -> None:
-    tasks = {t["name"]: t for t in spec.get("tasks") or ()}
+def _check_tasks(job: str, view: JobView, wanted: Sequence[str]) -> None:
+    tasks = {t.name: t for t in view.tasks}
     for name in wanted:
         if name not in tasks:
             raise NotFound(
                 f'job {job} has no task "{name}"{did_you_mean(name, tasks)}; '
                 f"its tasks: {', '.join(tasks)}"
             )
-        if tasks[name].get("active") is False:
+        if not tasks[name].active:
             raise Refused(
                 f"task {name} of job {job} is inactive (active: false): make it active "
                 "in the file to run it",

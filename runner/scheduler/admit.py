@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 
 from runner.domain import RunState
 from runner.domain.runs import ActiveRun
-from runner.scheduler.decide import duration_seconds, jitter
+from runner.scheduler.decide import jitter
 from runner.scheduler.jobs import Job
 from runner.scheduler.overlap import must_wait, policy_of
+from runner.spec.durations import format_seconds
 from runner.store import QueuedRun
 
 NOT_SUCCESS = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.DISCARDED, RunState.STALE})
@@ -86,14 +87,14 @@ class _Gate:
         """Why the run can never start (None: it may)."""
         if job is None or job.deleting:
             return f"job {run.job} was deleted before the run started"
-        if job.spec.get("disabled"):
+        if job.view.disabled:
             return f"job {run.job} is disabled (disabled: true)"
-        deadline = duration_seconds(job.schedule.get("startingDeadline"))
+        deadline = job.schedule.starting_deadline
         if deadline is not None:
             limit = run.due + timedelta(seconds=deadline)
             if self.now > limit:
                 return (
-                    f"not started within startingDeadline {job.schedule['startingDeadline']} "
+                    f"not started within startingDeadline {format_seconds(int(deadline))} "
                     f"of its due time {run.due:%Y-%m-%d %H:%M:%S}Z"
                 )
             out._wake(limit)
@@ -111,7 +112,7 @@ class _Gate:
                 return "waiting for the older catch-up runs (oldest first)"
             self.catching_up.add(run.job)  # until it starts, the younger ones wait
         if run.trigger in ("schedule", "catchup"):
-            limit = duration_seconds(job.schedule.get("jitter")) or 0
+            limit = job.schedule.jitter
             at = run.due + timedelta(seconds=jitter(run.job, run.due, limit))
             if at > self.now:
                 out._wake(at)

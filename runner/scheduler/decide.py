@@ -13,10 +13,8 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from runner.domain.timing import timing_of
-from runner.spec.durations import parse_seconds
+from runner.domain.jobs import ScheduleView
 from runner.spec.schedules import ticks as schedule_ticks
 
 CATCHUP_ALL_LIMIT = 100
@@ -54,13 +52,13 @@ class Decision:
         )
 
 
-def ticks(schedule: Mapping[str, Any], *, after: datetime) -> Iterator[datetime]:
-    """The ticks of a normalised schedule strictly after `after`, in order (UTC)."""
-    return schedule_ticks(timing_of(schedule), after=after)
+def ticks(schedule: ScheduleView, *, after: datetime) -> Iterator[datetime]:
+    """The ticks of a schedule strictly after `after`, in order (UTC)."""
+    return schedule_ticks(schedule.timing, after=after)
 
 
 def decide(
-    schedule: Mapping[str, Any], *, cursor: datetime, up_since: datetime, now: datetime
+    schedule: ScheduleView, *, cursor: datetime, up_since: datetime, now: datetime
 ) -> Decision:
     """The runs to create for the ticks in (cursor, now], and the ticks missed."""
     passed, more = _passed(schedule, cursor, now)
@@ -68,12 +66,12 @@ def decide(
         return Decision(cursor=cursor)
     live = [t for t in passed if t > up_since]
     behind = [t for t in passed if t <= up_since]
-    deadline = duration_seconds(schedule.get("startingDeadline"))
+    deadline = schedule.starting_deadline
     fresh = [t for t in behind if deadline is None or now - t <= timedelta(seconds=deadline)]
     missed: dict[str, int] = {}
     if len(behind) > len(fresh):
         missed["deadline"] = len(behind) - len(fresh)
-    caught = _catch_up(schedule.get("catchup") or "latest", fresh)
+    caught = _catch_up(schedule.catchup, fresh)
     if len(fresh) > len(caught):
         missed["catchup"] = len(fresh) - len(caught)
     runs = [Due(t, "catchup") for t in caught] + [Due(t, "schedule") for t in live]
@@ -96,9 +94,7 @@ def jitter(job: str, due: datetime, limit: float) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64 * limit
 
 
-def _passed(
-    schedule: Mapping[str, Any], cursor: datetime, now: datetime
-) -> tuple[list[datetime], bool]:
+def _passed(schedule: ScheduleView, cursor: datetime, now: datetime) -> tuple[list[datetime], bool]:
     """The ticks in (cursor, now], and whether there were more than SCAN_LIMIT. After a
     long gap only the ticks near `now` matter (the latest, the last 100); the ones
     before them are summarised as "more than", not walked one by one (a year of a
@@ -114,9 +110,7 @@ def _passed(
         span /= 4
 
 
-def _until(
-    schedule: Mapping[str, Any], after: datetime, now: datetime, limit: int
-) -> list[datetime]:
+def _until(schedule: ScheduleView, after: datetime, now: datetime, limit: int) -> list[datetime]:
     out: list[datetime] = []
     for tick in ticks(schedule, after=after):
         if tick > now or len(out) >= limit:
@@ -131,11 +125,3 @@ def _catch_up(policy: str, fresh: list[datetime]) -> list[datetime]:
     if policy == "all":
         return fresh[-CATCHUP_ALL_LIMIT:]
     return fresh[-1:]
-
-
-def duration_seconds(value: Any) -> float | None:
-    """A normalised duration field (`startingDeadline`, `jitter`) in seconds; None unset."""
-    if value is None:
-        return None
-    seconds = parse_seconds(str(value))
-    return float(seconds) if seconds is not None else None

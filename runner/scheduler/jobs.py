@@ -11,25 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runner.domain.jobs import JobView, JobViews, ScheduleView
 from runner.scheduler.decide import ticks
-from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store, StoredResource
-
-# What the loop needs of a job's spec; the tasks (most of it) are read when a run starts.
-KEPT = ("name", "labels", "schedule", "disabled", "holdOnFailure", "after", "holds")
 
 
 def followers_of(specs: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """job -> the jobs that name it in their `after`, in name order."""
+    return _followers((spec["name"], spec.get("after") or ()) for spec in specs)
+
+
+def _followers(jobs: Iterable[tuple[str, Iterable[str]]]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for spec in specs:
-        for before in spec.get("after") or ():
-            out.setdefault(str(before), []).append(spec["name"])
+    for name, after in jobs:
+        for before in after:
+            out.setdefault(str(before), []).append(name)
     return {job: sorted(names) for job, names in out.items()}
-
-
-def _slim(spec: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: spec[key] for key in KEPT if key in spec}
 
 
 def _chunks(items: list[StoredResource], size: int) -> Iterator[list[StoredResource]]:
@@ -39,21 +36,21 @@ def _chunks(items: list[StoredResource], size: int) -> Iterator[list[StoredResou
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """An applied job, with the parts of its spec the loop reads (KEPT)."""
+    """An applied job: its view (made once per revision) and where it stands."""
 
     name: str
     revision: int
-    spec: Mapping[str, Any]
+    view: JobView
     source_file: str
     deleting: bool
 
     @property
-    def schedule(self) -> Mapping[str, Any]:
-        return self.spec.get("schedule") or {}
+    def schedule(self) -> ScheduleView:
+        return self.view.schedule
 
     @property
     def auto(self) -> bool:
-        return self.schedule.get("mode") == "auto" and not self.deleting
+        return self.view.schedule.auto and not self.deleting
 
 
 class JobTable:
@@ -61,6 +58,7 @@ class JobTable:
         self.jobs: dict[str, Job] = {}
         self.followers: dict[str, list[str]] = {}
         self.holds: dict[str, Mapping[str, Any]] = {}  # the Hold resources, by name
+        self.views = JobViews()  # each job's view, made once per revision
         self.generation = -1
         self.loads = 0  # how many times it was read: what a reader of it before can compare
         self._next: dict[str, datetime] = {}
@@ -86,28 +84,25 @@ class JobTable:
                 self._next.pop(name, None)
         cursors = store.cursors([r.name for r in found] if names is not None else None)
         for chunk in _chunks(found, 500):  # never every spec in memory at once
-            specs = store.specs(("Job", r.name) for r in chunk)
+            unseen = [("Job", r.name) for r in chunk if self.views.kept(r.name, r.revision) is None]
+            specs = store.specs(unseen) if unseen else {}  # only the revisions not viewed yet
             fresh = []  # new jobs, changed schedules: their ticks start when applied
             for r in chunk:
-                job = Job(
-                    r.name,
-                    r.revision,
-                    _slim(specs.get(("Job", r.name)) or {}),
-                    r.source_file,
-                    r.deleting,
-                )
+                view = self.views.of(r.name, r.revision, specs.get(("Job", r.name)) or {})
+                job = Job(r.name, r.revision, view, r.source_file, r.deleting)
                 self.jobs[r.name] = job
                 cursor = cursors.get(r.name)
-                if job.auto and (
-                    cursor is None or cursor.schedule_digest != schedule_digest(dict(job.schedule))
-                ):
+                if job.auto and (cursor is None or cursor.schedule_digest != job.schedule.digest):
                     fresh.append(job)
                 else:
                     self._first_tick(job, cursor, now)
             applied = store.applied_at([j.name for j in fresh]) if fresh else {}
             for job in fresh:
                 self._first_tick_since(job, applied.get(job.name), now)
-        self.followers = followers_of(j.spec for j in self.jobs.values() if not j.deleting)
+        self.followers = _followers(
+            (j.name, j.view.after) for j in self.jobs.values() if not j.deleting
+        )
+        self.views.forget(set(self.jobs))  # the deleted jobs'
         self._heap = [(due, name) for name, due in self._next.items()]
         heapq.heapify(self._heap)
 

@@ -10,11 +10,12 @@ do not come here: they run one after another whatever the policy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from runner.domain import RunState
+from runner.domain.jobs import ScheduleView
 
 POLICIES = ("skip", "queue", "cancel-running", "allow")
 DEFAULT = "skip"
@@ -53,9 +54,9 @@ class Cancel:
     reason: str
 
 
-def policy_of(schedule: Mapping[str, Any], override: str | None = None) -> str:
+def policy_of(schedule: ScheduleView, override: str | None = None) -> str:
     """The policy for one trigger: its override (`--overlap`), else the job's."""
-    return override or schedule.get("overlap") or DEFAULT
+    return override or schedule.overlap or DEFAULT
 
 
 def decide_overlap(policy: str, active: Sequence[A]) -> Overlap[A]:

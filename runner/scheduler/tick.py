@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from runner.domain.jobs import JobViews
 from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick
-from runner.store import Store, TickInputs
+from runner.store import Store, StoredResource, TickInputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +48,15 @@ def tick(
     only: Collection[str] | None = None,
     inputs: TickInputs | None = None,
     made_at: datetime | None = None,
+    views: JobViews | None = None,
 ) -> TickReport:
     """Create the runs that are due at `now` for every auto job (or those in `only`:
     the daemon knows which are due), count the ticks that make none, and say when the
     next tick falls. `inputs`: what `store.tick_inputs` returned for (at least) these
     jobs, read just before by a caller that knows nothing changed since. `made_at`: the
-    time the runs are created, when that is before `now` (made ahead of their tick)."""
-    facts = read_facts(store, up_since=up_since, only=only, inputs=inputs)
+    time the runs are created, when that is before `now` (made ahead of their tick).
+    `views`: the jobs' views kept between ticks (else made for this one)."""
+    facts = read_facts(store, up_since=up_since, only=only, inputs=inputs, views=views)
     decision = decide_tick(facts, now)
     if decision.unstarted:  # new jobs, changed schedules: one query for them all
         applied = store.applied_at(decision.unstarted)
@@ -68,15 +71,27 @@ def read_facts(
     up_since: datetime,
     only: Collection[str] | None = None,
     inputs: TickInputs | None = None,
+    views: JobViews | None = None,
 ) -> TickFacts:
     """What the tick decides from: `inputs` (else read now), for the jobs in `only`."""
     if inputs is None:
-        inputs = store.tick_inputs(list(only) if only is not None else None)
+        names = list(only) if only is not None else None
+        inputs = store.tick_inputs(names, with_specs=views is None)
     found, cursors, active = inputs
     if only is not None:
         wanted = set(only)
         found = [(r, spec) for r, spec in found if r.name in wanted]
-    return TickFacts(jobs=found, cursors=cursors, active=active, up_since=up_since)
+    views = views or JobViews()
+    found = [(r, spec if spec is not None else _unviewed(store, r, views)) for r, spec in found]
+    return TickFacts(jobs=found, cursors=cursors, active=active, up_since=up_since, views=views)
+
+
+def _unviewed(store: Store, job: StoredResource, views: JobViews) -> dict[str, Any] | None:
+    """The spec of a revision read without it: None when its view is kept (as it is
+    unless the job was applied since the daemon's table last read it)."""
+    if views.kept(job.name, job.revision) is not None:
+        return None
+    return store.revision_spec("Job", job.name, job.revision) or {}
 
 
 def write_decision(
@@ -122,8 +137,9 @@ def write_decision(
         for m in decision.missed
     ]
     made = store.create_runs(creations, decision.cursors, events, stored=facts.cursors.keys())
-    specs = {(r.name, r.revision): spec for r, spec in facts.jobs}
+    specs = {(r.name, r.revision): spec for r, spec in facts.jobs if spec is not None}
     for run, run_id in zip(decision.create, made, strict=True):
         report.created.append(Created(run_id, run.job, run.due, run.trigger, run.revision))
-        report.specs[(run.job, run.revision)] = specs[(run.job, run.revision)]
+        if (run.job, run.revision) in specs:
+            report.specs[(run.job, run.revision)] = specs[(run.job, run.revision)]
     return report

@@ -7,8 +7,6 @@ decision to the store.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,27 +14,26 @@ from datetime import datetime
 from typing import Any
 
 from runner.domain import RunState
+from runner.domain.jobs import JobView, JobViews
 from runner.domain.runs import ActiveRun
 from runner.scheduler.decide import Decision, decide, ticks
 from runner.scheduler.overlap import MISSED, Cancel, cancel_reason, decide_overlap, policy_of
 from runner.store import Cursor, StoredResource
 
 
-def schedule_digest(schedule: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(schedule, sort_keys=True).encode()).hexdigest()
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TickFacts:
     """What a tick decides from, as read from the store just before."""
 
-    jobs: Sequence[tuple[StoredResource, Mapping[str, Any]]]  # the jobs to decide, with specs
+    # the jobs to decide, with their specs (None: `views` keeps that revision's view)
+    jobs: Sequence[tuple[StoredResource, Mapping[str, Any] | None]]
     cursors: Mapping[str, Cursor]  # as stored
     active: Sequence[ActiveRun]  # the runs scheduled or running
     # When the jobs with no cursor for their schedule were applied (None: unknown); a
     # job missing here that needs it is named in the decision's `unstarted`.
     applied: Mapping[str, datetime | None] = field(default_factory=dict)
     up_since: datetime  # ticks after it were live; the ones before it are caught up
+    views: JobViews = field(default_factory=JobViews)  # the jobs' views, kept by the caller
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +78,12 @@ class TickDecision:
 
 def decide_tick(facts: TickFacts, now: datetime) -> TickDecision:
     """Every auto job's decision at `now`, from `facts` alone."""
-    jobs = [(r, spec) for r, spec in facts.jobs if _auto(r, spec)]
+    jobs = [(r, facts.views.of(r.name, r.revision, spec)) for r, spec in facts.jobs]
+    jobs = [(r, view) for r, view in jobs if not r.deleting and view.schedule.auto]
     cursors: dict[str, Cursor] = {}
     unstarted: list[str] = []
-    for resource, spec in jobs:
-        cursor = _cursor(resource.name, spec, facts, now)
+    for resource, view in jobs:
+        cursor = _cursor(resource.name, view, facts, now)
         if cursor is None:
             unstarted.append(resource.name)
         else:
@@ -96,21 +94,17 @@ def decide_tick(facts: TickFacts, now: datetime) -> TickDecision:
     for run in facts.active:
         active[run.job].append(run)
     out = _Decisions()
-    for resource, spec in jobs:
+    for resource, view in jobs:
         cursor = cursors[resource.name]
-        out.job(resource, spec, cursor, facts=facts, active=active[resource.name], now=now)
+        out.job(resource, view, cursor, facts=facts, active=active[resource.name], now=now)
     return out.done()
 
 
-def _auto(resource: StoredResource, spec: Mapping[str, Any]) -> bool:
-    return not resource.deleting and (spec.get("schedule") or {}).get("mode") == "auto"
-
-
-def _cursor(name: str, spec: Mapping[str, Any], facts: TickFacts, now: datetime) -> Cursor | None:
+def _cursor(name: str, job: JobView, facts: TickFacts, now: datetime) -> Cursor | None:
     """The job's cursor; a new job or a changed schedule starts when it was applied
     (ticks before a schedule change are never caught up), with its pause armed again
     when the file says `status: paused` (SPEC 2.2). None: that time is not in `facts`."""
-    digest = schedule_digest(spec.get("schedule") or {})
+    digest = job.schedule.digest
     kept = facts.cursors.get(name)
     if kept is not None and kept.schedule_digest == digest:
         # A clock stepped back: go on from now (the ticks that run again find their
@@ -121,14 +115,13 @@ def _cursor(name: str, spec: Mapping[str, Any], facts: TickFacts, now: datetime)
     return Cursor(
         cursor=min(facts.applied[name] or now, now),
         schedule_digest=digest,
-        paused=spec.get("status") == "paused",
+        paused=job.status == "paused",
     )
 
 
-def _off(spec: Mapping[str, Any], cursor: Cursor) -> bool:
+def _off(job: JobView, cursor: Cursor) -> bool:
     """Nothing runs, nothing piles up: re-enabling resumes from then (SPEC 2.3)."""
-    schedule = spec.get("schedule") or {}
-    return bool(spec.get("disabled")) or not schedule.get("enabled", True) or cursor.paused
+    return job.disabled or not job.schedule.enabled or cursor.paused
 
 
 @dataclass(slots=True)
@@ -146,14 +139,14 @@ class _Decisions:
     def job(
         self,
         resource: StoredResource,
-        spec: Mapping[str, Any],
+        job: JobView,
         cursor: Cursor,
         *,
         facts: TickFacts,
         active: list[ActiveRun],
         now: datetime,
     ) -> None:
-        name, schedule = resource.name, spec.get("schedule") or {}
+        name, schedule = resource.name, job.schedule
         stored = facts.cursors.get(name)
         decision = decide(schedule, cursor=cursor.cursor, up_since=facts.up_since, now=now)
         # The cursor is written only when a tick passed (not on every call), and after
@@ -161,11 +154,11 @@ class _Decisions:
         moved = cursor._replace(cursor=decision.cursor or cursor.cursor)
         if moved != stored:
             self.cursors[name] = moved
-        if _off(spec, cursor):
+        if _off(job, cursor):
             self.next_by_job[name] = next(ticks(schedule, after=now), None)
             return
         if decision.runs:  # most calls of a job that is due make one run
-            tasks = tuple(t["name"] for t in spec.get("tasks") or ())
+            tasks = job.task_names
             made = [NewRun(name, resource.revision, d.due, d.trigger, tasks) for d in decision.runs]
             dropped = self._overlaps(made, policy_of(schedule), active)
             self._missed(name, decision, dropped)

@@ -40,7 +40,8 @@ from runner.store.warmup import WARM_UP_JOB, send_busiest_writes
 class TickInputs(NamedTuple):
     """What a tick reads in one connection (`Store.tick_inputs`)."""
 
-    jobs: list[tuple[StoredResource, dict[str, Any]]]  # each with its applied spec
+    # each with its applied spec (None: not read, the reader has its view)
+    jobs: list[tuple[StoredResource, dict[str, Any] | None]]
     cursors: dict[str, Cursor]  # by job
     active: list[ActiveRun]  # every active run, of any job
 
@@ -111,10 +112,13 @@ class Store(
         with failing_as(self.url, "holding its write lock"), held:
             yield
 
-    def tick_inputs(self, names: Sequence[str] | None = None) -> TickInputs:
+    def tick_inputs(
+        self, names: Sequence[str] | None = None, *, with_specs: bool = True
+    ) -> TickInputs:
         """What a tick reads, in one connection: the jobs (all, or those named) with
-        their specs, their cursors, and every active run."""
-        query = sa.select(*RESOURCE_COLUMNS, resources.c.spec).where(resources.c.kind == "Job")
+        their specs (unless not `with_specs`), their cursors, and every active run."""
+        columns = (*RESOURCE_COLUMNS, resources.c.spec) if with_specs else RESOURCE_COLUMNS
+        query = sa.select(*columns).where(resources.c.kind == "Job")
         with self.reading("reading the jobs due") as conn:
             if names is None:
                 rows = list(conn.execute(query.order_by(resources.c.name)))
@@ -125,6 +129,8 @@ class Store(
                     rows += conn.execute(query.where(resources.c.name.in_(chunk)))
                     cursors.update(read_cursors(conn, chunk))
             active = active_runs(conn)
+        if not with_specs:
+            return TickInputs([(StoredResource._make(r), None) for r in rows], cursors, active)
         jobs = [(StoredResource._make(r[:-1]), r[-1] or {}) for r in rows]
         return TickInputs(jobs, cursors, active)
 
@@ -133,7 +139,7 @@ class Store(
         queue, and writes rolled back: `runner.store.warmup`), so that the first of
         them is as quick as the next."""
         self.generation()
-        self.tick_inputs([WARM_UP_JOB])
+        self.tick_inputs([WARM_UP_JOB], with_specs=False)  # as the daemon's ticks read
         self.queue_state(even_empty=True)
         with self.reading("warming up") as conn:
             transaction = conn.begin()

@@ -18,9 +18,10 @@ import pytest
 import yaml
 
 from runner.clock import Clock, FakeClock, SystemClock
+from runner.domain.jobs import job_view
 from runner.executors import journal as j
 from runner.executors.logs import LogFiles
-from runner.executors.order import Retries, RunOrder, order_from_spec
+from runner.executors.order import Retries, RunOrder, order_from_view
 from runner.executors.supervisor import Supervisor
 from runner.spec.models import Job
 from runner.spec.normalize import normal_form
@@ -125,8 +126,8 @@ def order(
     """The run order of a job written in YAML, as if its file were in `folder`."""
     text = f"apiVersion: runner/v1\nkind: Job\nname: job\n{job}\ntasks:\n{tasks}"
     spec = normal_form(Job.model_validate(yaml.safe_load(text)))
-    return order_from_spec(
-        spec,
+    return order_from_view(
+        job_view(spec),
         run_id=run_id,
         revision=1,
         trigger="manual",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from runner.domain.jobs import job_view
 from runner.plan import Action, Plan
 from runner.reconciler.apply import apply_config
 from runner.runs.afterwards import (
@@ -233,7 +234,7 @@ def test_hold_on_failure_places_a_runtime_hold_after_n_failed_runs_in_a_row(
     apply(job("flaky", body="holdOnFailure: 3"))
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     ids = outcomes(store, "flaky", ["success", "failed", "failed", "failed"])
-    reason = hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN)
+    reason = hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN)
     assert reason is not None
     assert "3 failed runs in a row" in reason
     assert all(str(run_id) in reason for run_id in ids[1:])
@@ -258,7 +259,7 @@ def test_hold_on_failure_needs_n_failures_in_a_row(
     apply(job("flaky", body="holdOnFailure: 3"))
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     outcomes(store, "flaky", states)
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN) is None
     assert store.runtime_hold_rows("flaky") == []
 
 
@@ -266,7 +267,7 @@ def test_stale_runs_count_as_failures(apply: Apply, store: Store) -> None:
     apply(job("flaky", body="holdOnFailure: 3"))
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     outcomes(store, "flaky", ["failed", "stale", "failed"])
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is not None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN) is not None
     assert len(on_failure_holds(store, "flaky")) == 1
 
 
@@ -276,18 +277,18 @@ def test_cancelled_and_discarded_runs_neither_make_nor_break_a_streak(
     apply(job("flaky", body="holdOnFailure: 2"))
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     outcomes(store, "flaky", ["cancelled", "failed", "discarded", "cancelled"])
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN) is None
     end_run(store, "flaky", "failed", at=T0 + 20 * MIN)  # 2 in a row, the others aside
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 30 * MIN) is not None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 30 * MIN) is not None
 
 
 def test_hold_on_failure_places_its_hold_only_once(apply: Apply, store: Store) -> None:
     apply(job("flaky", body="holdOnFailure: 2"))
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     outcomes(store, "flaky", ["failed", "failed"])
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is not None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN) is not None
     end_run(store, "flaky", "failed", at=T0 + 11 * MIN)
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 12 * MIN) is None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 12 * MIN) is None
     assert len(on_failure_holds(store, "flaky")) == 1
 
 
@@ -295,7 +296,7 @@ def test_without_hold_on_failure_no_hold_is_placed(apply: Apply, store: Store) -
     apply(job("flaky"))
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     outcomes(store, "flaky", ["failed"] * 5)
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN) is None
     assert store.runtime_hold_rows("flaky") == []
 
 
@@ -304,7 +305,7 @@ def test_hold_on_failure_counts_only_its_own_jobs_runs(apply: Apply, store: Stor
     spec = store.specs([("Job", "flaky")])[("Job", "flaky")]
     end_run(store, "flaky", "failed", at=T0)
     outcomes(store, "other", ["failed", "failed"])
-    assert hold_on_failure(store, job="flaky", spec=spec, now=T0 + 10 * MIN) is None
+    assert hold_on_failure(store, job=job_view(spec), now=T0 + 10 * MIN) is None
 
 
 # --- a new manual job with status: start --------------------------------------------------

@@ -585,14 +585,20 @@ def test_a_log_that_cannot_be_opened_fails_the_task(apply: Apply, store: Store, 
 
 
 def test_a_nul_byte_in_the_environment_fails_the_task(store: Store, home: Path) -> None:
-    from runner.executors.order import order_from_spec
+    from runner.domain.jobs import job_view
+    from runner.executors.order import order_from_view
 
     spec = {"name": "nul", "env": {"A": "x\0y"}, "tasks": [{"name": "a", "run": "true"}]}
     run_id = store.create_run(
         job="nul", revision=1, trigger="manual", due=CLOCK.now(), now=CLOCK.now(), tasks=["a"]
     )
-    order = order_from_spec(
-        spec, run_id=run_id, revision=1, trigger="manual", due=CLOCK.now(), source_file=None
+    order = order_from_view(
+        job_view(spec),
+        run_id=run_id,
+        revision=1,
+        trigger="manual",
+        due=CLOCK.now(),
+        source_file=None,
     )
     triggered = Triggered(run_id=run_id, order=order, waits_for=(), policy="allow")
     record = execute(store, triggered, home=home, clock=CLOCK)

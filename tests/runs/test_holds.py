@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from runner.domain.jobs import job_view
 from runner.reconciler.apply import apply_config
 from runner.runs.holds import parse_until, run_held
 from runner.store import Store
@@ -41,7 +42,7 @@ def test_a_job_nothing_could_hold_is_decided_without_reading_the_store(
     apply_config([config_dir], store, now=NOW)
     spec = slim(store)
     monkeypatch.setattr(store, "specs", lambda *_: pytest.fail("the store was read"))
-    held = run_held(store, job="export", spec=spec, holds=[], runtime=set(), selected=None, now=NOW)
+    held = run_held(store, job=job_view(spec), holds=[], runtime=set(), selected=None, now=NOW)
     assert held == (None, None)
 
 
@@ -52,14 +53,13 @@ def test_an_inline_hold_with_until_says_what_holds_and_when_it_ends(
     write("export.yaml", JOB.format(holds=holds))
     apply_config([config_dir], store, now=NOW)
     reason, until = run_held(
-        store, job="export", spec=slim(store), holds=[], runtime=set(), selected=None, now=NOW
+        store, job=job_view(slim(store)), holds=[], runtime=set(), selected=None, now=NOW
     )
     assert reason is not None and reason.startswith("held by freeze on load (released at ")
     assert until == datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
     released = run_held(
         store,
-        job="export",
-        spec=slim(store),
+        job=job_view(slim(store)),
         holds=[],
         runtime=set(),
         selected=["extract"],  # a run of the other task only: not held

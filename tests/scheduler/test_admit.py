@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from runner.domain.jobs import job_view
 from runner.domain.runs import ActiveRun
 from runner.scheduler.admit import Admission, HoldCheck, admit
 from runner.scheduler.decide import jitter
@@ -45,7 +46,7 @@ def make_job(
         "tasks": [{"name": "a", "run": "true"}],
         **fields,
     }
-    return Job(name, 1, spec, f"/jobs.d/{name}.yaml", deleting)
+    return Job(name, 1, job_view(spec), f"/jobs.d/{name}.yaml", deleting)
 
 
 def queued(

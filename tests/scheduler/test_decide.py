@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from runner.domain.jobs import ScheduleView, schedule_view
 from runner.scheduler.decide import CATCHUP_ALL_LIMIT, Due, decide, jitter
 from runner.spec.normalize import normalize_schedule
 
@@ -15,13 +16,13 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 
-def every_minute(**extra: object) -> dict[str, object]:
-    return normalize_schedule({"cron": ["* * * * *"], **extra})
+def every_minute(**extra: object) -> ScheduleView:
+    return schedule_view(normalize_schedule({"cron": ["* * * * *"], **extra}))
 
 
 @dataclass
 class Case:
-    schedule: dict[str, object]
+    schedule: ScheduleView
     cursor: datetime
     up_since: datetime
     now: datetime
@@ -132,7 +133,7 @@ BERLIN = {"timezone": "Europe/Berlin"}
     ],
 )
 def test_dst_ticks_are_runs_as_spec_2_1_says(cron: str, day: datetime, expected: list[str]) -> None:
-    schedule = normalize_schedule({"cron": [cron], **BERLIN, "catchup": "all"})
+    schedule = schedule_view(normalize_schedule({"cron": [cron], **BERLIN, "catchup": "all"}))
     cursor = day - timedelta(minutes=1)
     now = day + timedelta(hours=1, minutes=59)  # 00:00 to 01:59 UTC: 02:00 to 03:59 local
     decision = decide(schedule, cursor=cursor, up_since=cursor, now=now)
@@ -140,7 +141,7 @@ def test_dst_ticks_are_runs_as_spec_2_1_says(cron: str, day: datetime, expected:
 
 
 def test_every_counts_elapsed_time() -> None:
-    schedule = normalize_schedule({"every": "15m"})
+    schedule = schedule_view(normalize_schedule({"every": "15m"}))
     decision = decide(schedule, cursor=T0, up_since=T0, now=T0 + timedelta(minutes=31))
     assert [d.due for d in decision.runs] == [
         T0 + timedelta(minutes=15),

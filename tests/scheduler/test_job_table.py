@@ -5,14 +5,17 @@ one of them passed already; a job with a cursor goes on from it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from runner.domain.jobs import JobViews, schedule_digest
 from runner.reconciler import apply_config
 from runner.scheduler.jobs import JobTable
-from runner.scheduler.tick_decision import schedule_digest
+from runner.scheduler.tick import tick
 from runner.store import Cursor, Store
 from tests.conftest import WriteFile
 
@@ -136,3 +139,61 @@ def test_the_jobs_due_by_an_instant_are_named_and_left_for_the_tick(
     assert sorted(table.due(T + 5 * MINUTE)) == ["a", "b", "e"]
     table.set_next("a", T + 2 * MINUTE)  # a's next tick, once the tick handled it
     assert sorted(table.due_by(T + 10 * MINUTE)) == ["a", "c"]
+
+
+def test_a_job_is_viewed_once_per_revision(
+    five_hourly: Store, config_dir: Path, write: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = loaded(five_hourly, T + MINUTE)
+    before = {name: job.view for name, job in table.jobs.items()}
+    write("job-1.yaml", every("job-1", "2h"))
+    apply_at(config_dir, five_hourly, T + 2 * MINUTE)
+    read: list[tuple[str, str]] = []
+    specs = five_hourly.specs
+
+    def reading(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        wanted = list(keys)
+        read.extend(wanted)
+        return specs(wanted)
+
+    monkeypatch.setattr(five_hourly, "specs", reading)
+    table.load(five_hourly, now=T + 3 * MINUTE)
+
+    assert read == [("Job", "job-1")]  # the spec of a revision already viewed is not read
+
+    changed = table.jobs["job-1"].view
+    assert changed is not before["job-1"] and changed.schedule.timing.every == 7200
+    assert all(table.jobs[name].view is before[name] for name in NAMES if name != "job-1")
+
+
+def test_a_tick_decides_from_the_tables_views_without_reading_specs(
+    five_hourly: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = loaded(five_hourly, T + MINUTE)
+    inputs = five_hourly.tick_inputs(NAMES, with_specs=False)
+    assert {spec for _, spec in inputs.jobs} == {None}
+
+    def unread(*_: Any) -> None:
+        pytest.fail("a spec was read")
+
+    monkeypatch.setattr(five_hourly, "specs", unread)
+    monkeypatch.setattr(five_hourly, "revision_spec", unread)
+    at = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
+    report = tick(five_hourly, now=at, up_since=T, inputs=inputs, views=table.views)
+    assert sorted(c.job for c in report.created) == NAMES
+
+
+def test_a_tick_reads_the_revisions_it_has_no_view_of(
+    five_hourly: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[str] = []
+    revision_spec = five_hourly.revision_spec
+
+    def reading(kind: str, name: str, revision: int) -> dict[str, Any] | None:
+        read.append(name)
+        return revision_spec(kind, name, revision)
+
+    monkeypatch.setattr(five_hourly, "revision_spec", reading)
+    at = datetime(2026, 1, 5, 11, 0, tzinfo=UTC)
+    report = tick(five_hourly, now=at, up_since=T, views=JobViews())
+    assert sorted(c.job for c in report.created) == sorted(read) == NAMES

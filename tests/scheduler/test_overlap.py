@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from runner.domain.jobs import schedule_view
 from runner.domain.runs import ActiveRun
 from runner.scheduler.overlap import (
     QUEUE_FULL,
@@ -73,7 +74,7 @@ def test_decide_overlap(policy: str, active: list[ActiveRun], expected: Overlap[
     ],
 )
 def test_policy_of_a_trigger(schedule: dict[str, str], override: str | None, expected: str) -> None:
-    assert policy_of(schedule, override) == expected
+    assert policy_of(schedule_view(schedule), override) == expected
 
 
 def test_the_cancel_reason_names_what_cancels() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from runner.cli import run
+from runner.domain.jobs import schedule_digest
 from runner.scheduler.tick import tick
-from runner.scheduler.tick_decision import schedule_digest
 from runner.store import Cursor, Store, open_store
 from tests.conftest import WriteFile
 

@@ -12,13 +12,9 @@ from typing import Any
 
 import pytest
 
+from runner.domain.jobs import schedule_digest
 from runner.domain.runs import ActiveRun
-from runner.scheduler.tick_decision import (
-    TickDecision,
-    TickFacts,
-    decide_tick,
-    schedule_digest,
-)
+from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick
 from runner.store import Cursor, StoredResource
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
