@@ -102,17 +102,36 @@ def hold_on_failure(store: Store, *, job: JobView, now: datetime) -> str | None:
 def start_new_manual_jobs(store: Store, plan: Plan, *, now: datetime) -> list[tuple[str, int]]:
     """The one run of each manual job with `status: start` that `plan` created (SPEC
     2.2): see `start_created_manual_jobs`."""
-    added = [c.name for c in plan.changes if c.action is Action.ADD and c.kind == "Job"]
+    added = [
+        c.name
+        for c in plan.changes
+        if c.action is Action.ADD and c.kind == "Job" and _runs_once(c.after)
+    ]
     return start_created_manual_jobs(store, added, now=now)
 
 
 def jobs_added_by(saved_plan: Mapping[str, Any]) -> list[str]:
-    """The jobs a saved plan (`runner plan --out`) adds: those its apply creates."""
+    """The manual jobs with `status: start` that a saved plan (`runner plan --out`)
+    adds: those its apply creates and runs once."""
     return [
         str(c.get("name"))
         for c in saved_plan.get("changes") or ()
-        if isinstance(c, dict) and c.get("action") == Action.ADD and c.get("kind") == "Job"
+        if isinstance(c, dict)
+        and c.get("action") == Action.ADD
+        and c.get("kind") == "Job"
+        and _runs_once(c.get("after"))
     ]
+
+
+def _runs_once(spec: Any) -> bool:
+    """Whether a planned job's spec is a manual job whose file says `status: start`:
+    the plan already holds it, so an apply of 10,000 new jobs reads back from the
+    store only these (`start_created_manual_jobs` checks them there again)."""
+    if not isinstance(spec, Mapping):
+        return False
+    schedule = spec.get("schedule")
+    manual = isinstance(schedule, Mapping) and schedule.get("mode") == "manual"
+    return manual and spec.get("status") == "start"
 
 
 def start_created_manual_jobs(
