@@ -7,12 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from runner.domain.holds import hold_covers
+from runner.domain.holds import hold_covers, released_by
+from runner.domain.states import RunState, TaskState
 from runner.domain.timing import timing_of
 from runner.reconciler.planning import relative_source
 from runner.spec.schedules import ticks
 from runner.spec.types import format_timestamp
 from runner.store import Store
+from runner.store.interfaces import RunHistory
+
+FINISHED = (RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED, RunState.STALE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +69,17 @@ def list_jobs(
     hold_specs = store.specs((s.kind, s.name) for s in store.resources("Hold"))
     runtime = store.runtime_holds()
     last = store.last_runs()
+    met: dict[tuple[str, str | None], bool] = {}  # a dependency is read once per listing
+
+    def active(hold: Mapping[str, Any]) -> bool:
+        def read(depends: Mapping[str, Any]) -> bool:
+            key = (depends["job"], depends.get("task"))
+            if key not in met:
+                met[key] = dependency_met(store, depends)
+            return met[key]
+
+        return not released_by(hold, now=now, dependency_met=read)
+
     out = []
     for s in stored:
         spec = specs.get((s.kind, s.name), {})
@@ -72,11 +87,13 @@ def list_jobs(
             continue
         if state and (last.get(s.name, (0, "never"))[1] != state):
             continue
-        holds = [{"name": h["name"], "origin": "config"} for h in spec.get("holds", [])]
+        holds = [
+            {"name": h["name"], "origin": "config"} for h in spec.get("holds", []) if active(h)
+        ]
         holds += [
             {"name": name, "origin": "config"}
             for (_, name), h in hold_specs.items()
-            if hold_covers(h, spec)
+            if hold_covers(h, spec) and active(h)
         ]
         holds += [{"name": h.name, "origin": "runtime"} for h in runtime if h.job == s.name]
         schedule = spec.get("schedule", {})
@@ -106,3 +123,18 @@ def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
     if spec.get("disabled") or schedule.get("mode") != "auto" or not schedule.get("enabled"):
         return None
     return next(ticks(timing_of(schedule), after=now), None)
+
+
+def dependency_met(store: RunHistory, depends: Mapping[str, Any]) -> bool:
+    """A hold's `dependsOn` (SPEC 1.3): the latest finished run of the job ended
+    `success` (and so did the task, when one is named)."""
+    latest = store.history(job=depends["job"], states=FINISHED, limit=1)
+    if not latest or latest[0].state != RunState.SUCCESS:
+        return False
+    task = depends.get("task")
+    if not task:
+        return True
+    run = store.run(latest[0].id)
+    return run is not None and any(
+        t.name == task and t.state == TaskState.SUCCESS for t in run.tasks
+    )

@@ -7,15 +7,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from runner.domain.holds import covers, hold_covers
+from runner.domain.holds import covers, dependency, hold_covers, parse_until, released_by
 from runner.domain.jobs import JobView
-from runner.domain.states import RunState, TaskState
+from runner.reconciler.inventory import dependency_met
 from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
 from runner.store import Store
-from runner.store.interfaces import RunHistory
-
-FINISHED = (RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED, RunState.STALE)
 
 
 def job_holds(store: Store, job: Mapping[str, Any], *, now: datetime) -> list[dict[str, Any]]:
@@ -108,27 +105,16 @@ def run_held(
     )
 
 
-def parse_until(until: str) -> datetime:
-    """A hold's `until` (an ISO 8601 time, `Z` for UTC) as a datetime."""
-    return datetime.fromisoformat(until.replace("Z", "+00:00"))
-
-
 def _hold(
     store: Store, spec: Mapping[str, Any], *, job: str, origin: str, where: str, now: datetime
 ) -> dict[str, Any]:
-    until = spec.get("until")
-    depends = spec.get("dependsOn")
-    released = []
-    if until and parse_until(until) <= now:
-        released.append(f"until {until} has passed")
-    if depends and _dependency_met(store, depends):
-        released.append(f"{_dependency(depends)} succeeded")
+    released = released_by(spec, now=now, dependency_met=lambda d: dependency_met(store, d))
     return {
         "name": spec["name"],
         "job": job,
         "tasks": spec.get("tasks"),
-        "until": until,
-        "depends_on": depends,
+        "until": spec.get("until"),
+        "depends_on": spec.get("dependsOn"),
         "reason": spec.get("reason"),
         "origin": origin,
         "active": not released,
@@ -141,28 +127,9 @@ def _releases(spec: Mapping[str, Any], origin: str, job: str, where: str) -> str
     if spec.get("until"):
         ways.append(f"at {spec['until']}")
     if spec.get("dependsOn"):
-        ways.append(f"when {_dependency(spec['dependsOn'])} succeeds")
+        ways.append(f"when {dependency(spec['dependsOn'])} succeeds")
     if origin == "runtime":
         ways.append(f"runner release {job} {spec['name']}")
     else:
         ways.append(f"removed from {where}")
     return ", or ".join(ways)
-
-
-def _dependency(depends: Mapping[str, Any]) -> str:
-    task = depends.get("task")
-    return f"task {task} of {depends['job']}" if task else f"job {depends['job']}"
-
-
-def _dependency_met(store: RunHistory, depends: Mapping[str, Any]) -> bool:
-    """The latest finished run of the job ended `success` (and so did the task)."""
-    latest = store.history(job=depends["job"], states=FINISHED, limit=1)
-    if not latest or latest[0].state != RunState.SUCCESS:
-        return False
-    task = depends.get("task")
-    if not task:
-        return True
-    run = store.run(latest[0].id)
-    return run is not None and any(
-        t.name == task and t.state == TaskState.SUCCESS for t in run.tasks
-    )

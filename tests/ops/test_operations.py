@@ -225,3 +225,28 @@ def test_waiting_for_a_run_the_daemon_never_started(where: Home) -> None:
 
     request = RunRequest(job="ok", wait=True)
     assert code_of(lambda: run(where, request, on_queued=daemon_stops)) == "daemon-stopped"
+
+
+def test_jobs_lists_only_the_holds_still_active(where: Home) -> None:
+    """The HOLDS of `runner jobs` (issue 14): a `dependsOn` hold goes once its job has
+    succeeded, as SPEC 1.3 releases it; before that it is listed."""
+
+    def listed() -> list[dict[str, str]]:
+        return next(j for j in jobs(where) if j.name == "held").holds
+
+    assert listed() == [{"name": "wait-for-ok", "origin": "config"}]
+    assert run(where, RunRequest(job="ok")).succeeded
+    assert listed() == []
+    assert run(where, RunRequest(job="held")).succeeded  # released: the run is not refused
+
+
+def test_jobs_does_not_list_a_hold_whose_until_has_passed(write: WriteFile, home: Path) -> None:
+    write(
+        "jobs.yaml",
+        "apiVersion: runner/v1\nkind: Job\nname: j\ntasks: [{name: a, run: 'true'}]\n"
+        "holds:\n  - {name: past, until: '2020-01-01T00:00:00Z'}\n"
+        "  - {name: future, until: '2999-01-01T00:00:00Z'}\n",
+    )
+    apply(Home(home), ["jobs.d"])
+    (job,) = jobs(Home(home))
+    assert job.holds == [{"name": "future", "origin": "config"}]
