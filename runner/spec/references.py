@@ -37,6 +37,7 @@ class RefView:
     jobs: tuple[str, ...] = ()  # a Hold's jobs, by name
     selector: Mapping[str, str] | None = None  # a Hold's selector labels
     hold_tasks: tuple[str, ...] = ()
+    timed: bool = False  # a Hold with `until`: released by time whatever it waits for
 
     @classmethod
     def of(cls, resource: Resource) -> RefView:
@@ -61,6 +62,7 @@ class RefView:
             jobs=tuple(resource.jobs or ()),
             selector=dict(resource.selector.labels) if resource.selector else None,
             hold_tasks=tuple(resource.tasks or ()),
+            timed=resource.until is not None,
         )
 
     @classmethod
@@ -182,7 +184,7 @@ def _hold_refs(hold: RefView, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
         yield from _dependency(dep, jobs)
     covered = [j for j in jobs.values() if hold.selects(j)]
     for dep in hold.depends:
-        if any(j.name == dep.job for j in covered):
+        if not hold.timed and any(j.name == dep.job and _holds_some_task(hold, j) for j in covered):
             yield Finding(
                 (*dep.path, "job"),
                 "hold-self",
@@ -207,6 +209,14 @@ def _hold_refs(hold: RefView, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
                     f'no job this hold covers has a task "{name}"{did_you_mean(name, present)}',
                     Severity.WARNING,
                 )
+
+
+def _holds_some_task(hold: RefView, job: RefView) -> bool:
+    """Whether the hold keeps a task of `job` from starting: every task without a
+    `tasks` filter, else one it names (names a job lacks are ignored, SPEC 1.3)."""
+    if not hold.hold_tasks or job.tasks is None:
+        return True
+    return any(t in job.tasks for t in hold.hold_tasks)
 
 
 def _job_cycles(views: Sequence[RefView]) -> Iterator[tuple[int, Finding]]:

@@ -78,3 +78,27 @@ def test_a_reference_into_a_broken_file_is_not_unknown(write: WriteFile) -> None
     assert _texts() == ["jobs.d/a.yaml:5:1: error: bogus: unknown field"]
     loaded = load_config(["jobs.d"])
     assert [f.path for f in loaded.files if f.valid] == ["jobs.d/b.yaml"]
+
+
+def test_a_hold_that_can_end_may_cover_the_job_it_waits_for(write: WriteFile) -> None:
+    """Issue 14: refused only when the hold could really never end. With `until`, time
+    releases it; a `tasks` filter naming no task of the job does not hold that job."""
+    write("a.yaml", JOB.format(name="ledger", team="finance"))
+    write("b.yaml", JOB.format(name="export", team="finance").replace("name: a", "name: load"))
+    hold = """
+        apiVersion: runner/v1
+        kind: Hold
+        name: freeze
+        selector: {{labels: {{team: finance}}}}
+        dependsOn: {{job: ledger}}
+        {extra}
+        """
+    write("h.yaml", hold.format(extra="until: 2027-01-04T08:00:00+01:00"))
+    assert _texts() == []
+    write("h.yaml", hold.format(extra="tasks: [load]"))
+    assert _texts() == []
+    write("h.yaml", hold.format(extra="tasks: [load, a]"))
+    assert _texts() == [
+        'jobs.d/h.yaml:5:18: error: dependsOn.job: the hold covers "ledger" and waits for it, '
+        "so it could never be released; wait for another job"
+    ]
