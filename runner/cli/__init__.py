@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("runner.cli.tasks", "The last run of every task of a job."),
     "logs": ("runner.cli.logs", "The output of a run's tasks; --follow while it runs."),
     "cancel": ("runner.cli.cancel", "Cancel a run: stop its tasks, or discard it if not started."),
+    "release": ("runner.cli.release", "End runtime holds (a held job's runs start)."),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
 }
 

@@ -90,8 +90,8 @@ def hold_on_failure(store: Store, *, job: JobView, now: datetime) -> str | None:
     ids = ", ".join(str(run_id) for run_id, _ in reversed(recent))
     reason = (
         f"{limit} failed run{'s' if limit != 1 else ''} in a row (run {ids}): "
-        f"holdOnFailure stops it piling up failures; look, then release the hold "
-        f"{ON_FAILURE_HOLD}"
+        f"holdOnFailure stops it piling up failures; look, then `runner release "
+        f"{name} {ON_FAILURE_HOLD}`"
     )
     store.add_runtime_hold(
         job=name, name=ON_FAILURE_HOLD, now=now, reason=reason, created_by="holdOnFailure"

@@ -15,7 +15,7 @@ from runner.domain import RunState
 from runner.plan import Applied
 from runner.store.database import Database
 from runner.store.runs import discard_scheduled
-from runner.store.tables import file_cache, meta, reconciles, resources, revisions, runs
+from runner.store.tables import file_cache, holds, meta, reconciles, resources, revisions, runs
 
 KEEP_RECONCILES = 20
 RESOURCE_COLUMNS = (  # a StoredResource
@@ -249,6 +249,8 @@ class ConfigurationOperations(Database):
             conn.execute(
                 sa.delete(resources).where(resources.c.kind == kind, resources.c.name == name)
             )
+            if kind == "Job":  # its runtime holds go with it (docs/decisions.md)
+                conn.execute(sa.delete(holds).where(holds.c.job == name))
 
     def finish_deferred_deletes(self) -> list[str]:
         """Delete jobs marked `deleting` whose last running run has ended."""
@@ -266,6 +268,7 @@ class ConfigurationOperations(Database):
                         resources.c.kind == "Job", resources.c.name.in_(names)
                     )
                 )
+                conn.execute(sa.delete(holds).where(holds.c.job.in_(names)))
         return names
 
     # --- the file cache ----------------------------------------------------------------

@@ -48,3 +48,18 @@ class HoldOperations(Database):
         row = {"created": hold["now"], **{k: v for k, v in hold.items() if k != "now"}}
         with self.writing(f"placing hold {hold['name']} on {hold['job']}") as conn:
             conn.execute(sa.insert(holds).values(row))
+
+    def release_runtime_holds(
+        self, *, job: str | None = None, name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """End the runtime holds on `job` (all, or the one `name`d), or every runtime
+        hold named `name`; the rows ended."""
+        where = [holds.c.job == job] if job is not None else []
+        if name is not None:
+            where.append(holds.c.name == name)
+        what = f"releasing the runtime holds {name or ''} of {job or 'any job'}"
+        with self.writing(what) as conn:
+            rows = conn.execute(sa.select(holds).where(*where).order_by(holds.c.job)).all()
+            if rows:
+                conn.execute(sa.delete(holds).where(holds.c.id.in_([r.id for r in rows])))
+        return [dict(r._mapping) for r in rows]

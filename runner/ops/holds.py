@@ -1,0 +1,70 @@
+"""release (SPEC 3.1): runtime holds ended by hand. A hold a file defines is released
+by changing the file, and the refusal says which file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.daemon.lock import holder
+from runner.errors import NotFound
+from runner.ops.common import Home, now, opened_store
+from runner.runs.holds import job_holds
+from runner.runs.trigger import Refused
+from runner.store import Store
+from runner.system.wakeup import poke
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """The runtime holds a release ended, one result each (SPEC 3.1's shape)."""
+
+    holds: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "holds": [
+                {"name": h["name"], "job": h["job"], "origin": "runtime", "reason": h["reason"]}
+                for h in self.holds
+            ],
+            "results": [
+                {"hold": h["name"], "job": h["job"], "status": "ok", "detail": None}
+                for h in self.holds
+            ],
+        }
+
+
+def release(home: Home, *, job: str | None = None, hold: str | None = None) -> Released:
+    """End runtime holds: `job` alone, every one on that job; `job` and `hold`, that one;
+    `hold` alone (`--name`), every runtime hold so named. A daemon on the home is woken,
+    so that what they held starts now."""
+    with opened_store(home) as store:
+        known = job is None or store.resources("Job", names=[job])
+        if not known and job is not None and not store.runtime_hold_rows(job):
+            raise NotFound(f"no job {job}: `runner jobs` lists the jobs")
+        ended = store.release_runtime_holds(job=job, name=hold)
+        if not ended:
+            _refuse(store, job=job, hold=hold)
+    daemon = holder(home.path)
+    if daemon is not None and daemon.get("pid"):
+        poke(home.path, int(daemon["pid"]))
+    return Released(ended)
+
+
+def _refuse(store: Store, *, job: str | None, hold: str | None) -> None:
+    """Why nothing was released: the hold is a configured one (its file releases it),
+    or there is no such runtime hold."""
+    jobs = [job] if job is not None else [r.name for r in store.resources("Job")]
+    specs = store.specs(("Job", name) for name in jobs)
+    for (_, name), spec in sorted(specs.items()):
+        for h in job_holds(store, spec, now=now()):
+            if h["origin"] == "config" and (hold is None or h["name"] == hold):
+                raise Refused(
+                    f"hold {h['name']} on {name} is defined in the configuration, not placed "
+                    f"at run time: it is released {h['releases_when']}",
+                    code="hold-configured",
+                )
+    if job is None:
+        raise NotFound(f"no runtime hold named {hold}: `runner jobs` lists the holds")
+    what = f"hold {hold}" if hold else "runtime hold"
+    raise NotFound(f"no {what} on {job}: `runner status {job}` lists its holds")
