@@ -4,9 +4,10 @@ by changing the file, and the refusal says which file."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from runner.daemon.lock import holder
+from runner.domain.holds import hold_covers
 from runner.errors import NotFound
 from runner.ops.common import Home, now, opened_store
 from runner.runs.holds import job_holds
@@ -39,8 +40,11 @@ def release(home: Home, *, job: str | None = None, hold: str | None = None) -> R
     `hold` alone (`--name`), every runtime hold so named. A daemon on the home is woken,
     so that what they held starts now."""
     with opened_store(home) as store:
-        known = job is None or store.resources("Job", names=[job])
-        if not known and job is not None and not store.runtime_hold_rows(job):
+        if (
+            job is not None
+            and not store.resources("Job", names=[job])
+            and not store.runtime_hold_rows(job)
+        ):
             raise NotFound(f"no job {job}: `runner jobs` lists the jobs")
         ended = store.release_runtime_holds(job=job, name=hold)
         if not ended:
@@ -51,12 +55,10 @@ def release(home: Home, *, job: str | None = None, hold: str | None = None) -> R
     return Released(ended)
 
 
-def _refuse(store: Store, *, job: str | None, hold: str | None) -> None:
+def _refuse(store: Store, *, job: str | None, hold: str | None) -> NoReturn:
     """Why nothing was released: the hold is a configured one (its file releases it),
     or there is no such runtime hold."""
-    jobs = [job] if job is not None else [r.name for r in store.resources("Job")]
-    specs = store.specs(("Job", name) for name in jobs)
-    for (_, name), spec in sorted(specs.items()):
+    for name, spec in _configured(store, job=job, hold=hold):
         for h in job_holds(store, spec, now=now()):
             if h["origin"] == "config" and (hold is None or h["name"] == hold):
                 raise Refused(
@@ -68,3 +70,22 @@ def _refuse(store: Store, *, job: str | None, hold: str | None) -> None:
         raise NotFound(f"no runtime hold named {hold}: `runner jobs` lists the holds")
     what = f"hold {hold}" if hold else "runtime hold"
     raise NotFound(f"no {what} on {job}: `runner status {job}` lists its holds")
+
+
+def _configured(
+    store: Store, *, job: str | None, hold: str | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The jobs (name, spec) that a configured hold could be meant by: `job`, or with
+    `--name` only those with an inline hold or a `Hold` so named, so that a mistyped
+    name does not read every job's holds."""
+    if job is not None:
+        spec = store.specs([("Job", job)]).get(("Job", job))
+        return [(job, spec)] if spec is not None else []
+    specs = store.specs(("Job", r.name) for r in store.resources("Job"))
+    resource = store.specs([("Hold", hold or "")]).get(("Hold", hold or ""))
+    return [
+        (name, spec)
+        for (_, name), spec in sorted(specs.items())
+        if any(h["name"] == hold for h in spec.get("holds") or ())
+        or (resource is not None and hold_covers(resource, spec))
+    ]

@@ -107,6 +107,8 @@ def test_release_refusals(applied: WriteFile, capsys: pytest.CaptureFixture[str]
     err = one_error(call(capsys, "release", "gated", "gate"))
     assert "hold gate on gated is defined in the configuration" in err
     assert "jobs.d/jobs.yaml" in err
+    err = one_error(call(capsys, "release", "--name", "gate"))
+    assert "hold gate on gated is defined in the configuration" in err
     assert "no job nope" in one_error(call(capsys, "release", "nope"))
     one_error(call(capsys, "release"), code=2)
     one_error(call(capsys, "release", "fragile", "--name", "x"), code=2)
