@@ -27,7 +27,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tasks": ("runner.cli.tasks", "The last run of every task of a job."),
     "logs": ("runner.cli.logs", "The output of a run's tasks; --follow while it runs."),
     "cancel": ("runner.cli.cancel", "Cancel a run: stop its tasks, or discard it if not started."),
+    "finish": ("runner.cli.finish", "Finish a waiting or stopped task (or --reject it)."),
+    "stop": ("runner.cli.stop", "Stop a running task: it waits for finish, retry or cancel."),
+    "retry": ("runner.cli.retry", "Run a run again, keeping what succeeded (same run id)."),
+    "hold": ("runner.cli.hold", "Place a runtime hold on a job, its tasks, or jobs by label."),
     "release": ("runner.cli.release", "End runtime holds (a held job's runs start)."),
+    "audit": ("runner.cli.audit", "Who did what: actions, holds and releases, by user."),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
 }
 

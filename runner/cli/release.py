@@ -31,7 +31,7 @@ def command(
     --name N every runtime hold named N. A hold written in a file is released by
     changing the file."""
     from runner.ops.common import Home
-    from runner.ops.holds import release
+    from runner.ops.holds import release, target
 
     if (job is None) == (name is None):
         raise UsageError("give a JOB (and a HOLD), or --name N: `runner release --help`")
@@ -40,5 +40,5 @@ def command(
         click.echo(json.dumps(released.as_json(), indent=2))
     else:
         for h in released.holds:
-            click.echo(f"released {h['name']} (runtime) on {h['job']}")
+            click.echo(f"released {h['name']} (runtime) on {target(h)}")
     return ExitCode.OK

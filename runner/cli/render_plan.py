@@ -84,7 +84,7 @@ def _held(f: SkippedFile) -> str:
 def _unchanged_line(plan: Plan) -> str:
     text = f"  = {plan.unchanged:,} unchanged"
     if plan.runtime_holds:
-        shown = ", ".join(f"{h.job}: {h.name}" for h in plan.runtime_holds[:5])
+        shown = ", ".join(f"{h.target}: {h.name}" for h in plan.runtime_holds[:5])
         more = f" and {len(plan.runtime_holds) - 5} more" if len(plan.runtime_holds) > 5 else ""
         text += f"; {_count(len(plan.runtime_holds), 'runtime hold')} kept ({shown}{more})"
     return text

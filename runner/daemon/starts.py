@@ -12,6 +12,7 @@ from runner.domain import RunState
 from runner.domain.jobs import JobView, job_view
 from runner.executors.order import RunOrder, order_from_view
 from runner.runs.holds import run_held
+from runner.runs.retry import retry_order
 from runner.scheduler.admit import admit
 from runner.scheduler.jobs import Job
 from runner.scheduler.tick import TickReport
@@ -107,6 +108,11 @@ class Starts(LoopPart):
 
     def _order(self, run: QueuedRun) -> RunOrder:
         job = self.jobs.jobs[run.job]
+        if run.retried is not None:  # it goes on: the tasks that ended stay so
+            record = self.store.run(run.id)
+            order = record and retry_order(self.store, record, source_file=job.source_file)
+            if order:
+                return order
         view = job.view if job.revision == run.revision else self._view(run)
         return order_from_view(
             view,

@@ -16,6 +16,19 @@ class ActiveRun:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuntimeHold:
-    job: str
+    job: str  # "" for a freeze by label (`runner hold --selector`)
     name: str
     reason: str | None = None
+    selector: dict[str, str] | None = None  # the labels it covers, when by selector
+
+    @property
+    def target(self) -> str:
+        """What it covers, as shown: the job, or the labels it selects by."""
+        if self.selector is None:
+            return self.job
+        return ",".join(f"{k}={v}" for k, v in sorted(self.selector.items()))
+
+    def covers(self, name: str, labels: dict[str, str]) -> bool:
+        if self.selector is None:
+            return self.job == name
+        return all(labels.get(k) == v for k, v in self.selector.items())

@@ -11,7 +11,7 @@ before it still stops what follows it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from runner.domain import ENDED_TASK_STATES, TaskState
 from runner.executors.order import TaskSpec
@@ -21,11 +21,20 @@ from runner.executors.order import TaskSpec
 PENDING, RUNNING, SKIPPED = TaskState.PENDING, TaskState.RUNNING, TaskState.SKIPPED
 SUCCESS, FAILED = TaskState.SUCCESS, TaskState.FAILED
 RETRYING = "retrying"  # the graph's own: waiting out a retry's backoff (the store: pending)
-NOT_STARTED = frozenset({PENDING, TaskState.WAITING, RETRYING})
+# Not running and not ended: what a cancel ends (a stopped task waits, SPEC 3.1).
+NOT_STARTED = frozenset({PENDING, TaskState.WAITING, RETRYING, TaskState.STOPPED})
 
 
 class TaskGraph:
-    def __init__(self, tasks: Sequence[TaskSpec], selected: frozenset[str] | None) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[TaskSpec],
+        selected: frozenset[str] | None,
+        kept: Mapping[str, tuple[str, str | None]] | None = None,
+    ) -> None:
+        """`kept`: tasks that already ended in an earlier go of the run (`runner
+        retry`), with their state and reason: they stay so, and satisfy their
+        followers as they did."""
         self.tasks = {t.name: t for t in tasks}
         self.order = [t.name for t in tasks]
         self.position = {name: i for i, name in enumerate(self.order)}
@@ -49,9 +58,17 @@ class TaskGraph:
                 self._skip_from_start(t.name, "inactive (active: false)")
             elif selected is not None and t.name not in selected:
                 self._skip_from_start(t.name, "not selected")
+        # (an inactive or unselected task is the graph's own pass-through, as before)
+        kept = {n: how for n, how in (kept or {}).items() if n in self.tasks}
+        kept = {n: how for n, how in kept.items() if n not in self._passing}
+        for name, (state, reason) in kept.items():
+            self._end(name, state, reason)
         for name in self.order:
             if self.waiting_on[name] == 0:
                 self._unblocked(name)
+        for name in kept:
+            if self._satisfied(name):
+                self._release_followers(name)
 
     def initially_skipped(self) -> list[tuple[str, str]]:
         return [(n, self.reason[n] or "") for n in self.order if self.state[n] == SKIPPED]

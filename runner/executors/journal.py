@@ -74,14 +74,45 @@ class AttemptEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    """The answer to a task action asked by another process (`Request`)."""
+
+    request_id: int
+    at: datetime
+    status: str  # ok | refused
+    state: str  # the task's state after it
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     run_ids: tuple[int, ...]
     at: datetime
 
 
 Change = (
-    RunStarted | RunEnded | TaskSet | AttemptStarted | AttemptSpawned | AttemptEnded | Heartbeat
+    RunStarted
+    | RunEnded
+    | TaskSet
+    | AttemptStarted
+    | AttemptSpawned
+    | AttemptEnded
+    | Answered
+    | Heartbeat
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A task action asked by another process (SPEC 3.1): `finish` (with `arg`, the
+    reason of a reject), `stop`, or `retry` (of a stopped task)."""
+
+    id: int
+    run_id: int
+    action: str
+    task: str
+    arg: str | None
+    who: str
 
 
 class RunsTaken(Exception):
@@ -100,4 +131,8 @@ class Journal(Protocol):
 
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         """Which of these runs another process asked to cancel, with the reason."""
+        ...
+
+    def task_requests(self, run_ids: Sequence[int]) -> Sequence[Request]:
+        """The task actions other processes asked on these runs, not yet answered."""
         ...

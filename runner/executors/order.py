@@ -28,6 +28,10 @@ class RunOrder:
     run_env: Mapping[str, str] = field(default_factory=dict)  # `runner run --env`
     workdir: str = "."
     timeout: float | None = None
+    # A run that goes on (`runner retry`): the tasks that keep how they ended, with
+    # their state and reason, and every task's attempts so far (numbering goes on).
+    kept: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    attempts: Mapping[str, int] = field(default_factory=dict)
 
     def task_env(self, task: TaskSpec, *, attempt: int, base: Mapping[str, str]) -> dict[str, str]:
         """The daemon's environment, then the job's, the task's and the run's `--env`,
@@ -59,6 +63,8 @@ def order_from_view(
     source_file: str | None,
     selected: Sequence[str] | None = None,
     run_env: Mapping[str, str] | None = None,
+    kept: Mapping[str, tuple[str, str | None]] | None = None,
+    attempts: Mapping[str, int] | None = None,
 ) -> RunOrder:
     """A run order from a job's view. A relative `workdir` (and the default, none) is
     the folder of the job's file, so scripts kept beside the YAML are found."""
@@ -76,4 +82,6 @@ def order_from_view(
         selected=frozenset(selected) if selected else None,
         run_env=dict(run_env or {}),
         workdir=os.path.normpath(workdir),
+        kept=dict(kept or {}),
+        attempts=dict(attempts or {}),
     )

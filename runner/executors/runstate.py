@@ -20,8 +20,10 @@ class Attempt:
     number: int
     log: str  # the key of its log file
     child: Child | None = None
-    stopping: str | None = None  # why it is being killed: timeout, cancel, run-timeout
+    stopping: str | None = None  # why it is being killed: timeout, cancel, run-timeout, stop
     timers: list[Timer] = field(default_factory=list)
+    stopped_by: str | None = None  # `runner stop`: who asked
+    answer: int | None = None  # ... and the request to answer once it is stopped
 
 
 @dataclass(eq=False)
@@ -51,10 +53,11 @@ def finished(run: ActiveRun) -> bool:
 def outcome(attempt: Attempt, code: int, failure: str | None) -> tuple[TaskState, str | None]:
     """The attempt's state and reason, from its exit code or why it could not run."""
     run = attempt.run
-    if attempt.stopping == "cancel" and run.ending:
-        return TaskState.CANCELLED, run.ending[1]
-    if attempt.stopping == "run-timeout" and run.ending:
-        return TaskState.FAILED, run.ending[1]
+    if run.ending and attempt.stopping in ("cancel", "run-timeout", "stop"):
+        cancelled = run.ending[0] == RunState.CANCELLED
+        return (TaskState.CANCELLED if cancelled else TaskState.FAILED), run.ending[1]
+    if attempt.stopping == "stop":
+        return TaskState.STOPPED, f"stopped by {attempt.stopped_by}"
     if attempt.stopping == "timeout":
         return TaskState.FAILED, f"timed out after {seconds(attempt.task.timeout or 0)}"
     if failure is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from runner.clock import Clock
 from runner.domain import RunState, TaskState
+from runner.executors import actions
 from runner.executors import journal as j
 from runner.executors.graph import RETRYING, TaskGraph
 from runner.executors.logs import LogFiles
@@ -68,6 +69,7 @@ class Supervisor:
         self._killed: dict[int, float] = {}  # ... and when they were sent SIGKILL
         self._timers = Timers(clock)
         self._requests: deque[tuple[int, str]] = deque()
+        self._answering: set[int] = set()  # task actions answered once carried out
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
@@ -96,7 +98,8 @@ class Supervisor:
         another runner's since they were read), which do not start."""
         self._taken = set()
         for order in orders:
-            run = ActiveRun(order=order, graph=TaskGraph(order.tasks, order.selected))
+            graph = TaskGraph(order.tasks, order.selected, order.kept)
+            run = ActiveRun(order=order, graph=graph, attempts=dict(order.attempts))
             self.runs[order.run_id] = run
             self._buffer.append(j.RunStarted(order.run_id, self.clock.now(), self.owner))
             for name, reason in run.graph.initially_skipped():
@@ -114,8 +117,9 @@ class Supervisor:
             self.check_cancels()
 
     def check_cancels(self) -> None:
-        """Look in the journal for cancels asked for by others, and carry them out."""
-        self._look_for_cancels()
+        """Look in the journal for cancels and task actions asked for by others, and
+        carry them out."""
+        self._look_for_requests()
         self._handle_requests()
         self._settle()
 
@@ -345,7 +349,9 @@ class Supervisor:
                 retry_in,
             )
         )
-        if retry_in is None:
+        if state == TaskState.STOPPED:
+            actions.stopped(self, run, task.name, attempt.answer, reason or "")
+        elif retry_in is None:
             for name, why in run.graph.finish(task.name, state, reason):
                 self._buffer.append(j.TaskSet(run.order.run_id, name, TaskState.SKIPPED, why))
 
@@ -422,17 +428,22 @@ class Supervisor:
 
     def _external_wake(self, key: selectors.SelectorKey) -> None:
         self.pokes += self._listener.drain()
-        self._look_for_cancels()
+        self._look_for_requests()
 
-    def _look_for_cancels(self) -> None:
+    def _look_for_requests(self) -> None:
+        """Cancels asked for by others (carried out with the next requests handled), and
+        task actions, carried out now."""
         ids = [i for i, r in self.runs.items() if r.ending is None]
         for run_id, reason in self.journal.cancel_requests(ids).items():
             self._requests.append((run_id, reason))
+        for request in self.journal.task_requests(list(self.runs)):
+            if request.id not in self._answering:
+                actions.carry_out(self, request)
 
     def _heartbeat(self) -> None:
         if self.runs:
             self._buffer.append(j.Heartbeat(tuple(self.runs), self.clock.now()))
-            self._look_for_cancels()
+            self._look_for_requests()
         self._timers.after(self.heartbeat, self._heartbeat)
 
     def next_timer(self) -> float:

@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from runner.clock import Clock, SystemClock
 from runner.daemon.lock import holder
 from runner.domain.holds import hold_covers
-from runner.errors import NotFound
+from runner.errors import NotFound, RunnerError
+from runner.ops.audit import record
 from runner.ops.common import Home, now, opened_store
+from runner.ops.identity import Actor, local_actor
 from runner.runs.holds import job_holds
 from runner.runs.trigger import Refused
 from runner.store import Store
@@ -25,20 +28,46 @@ class Released:
     def as_json(self) -> dict[str, Any]:
         return {
             "holds": [
-                {"name": h["name"], "job": h["job"], "origin": "runtime", "reason": h["reason"]}
+                {
+                    "name": h["name"],
+                    "job": h["job"] or None,
+                    "selector": _labels(h),
+                    "origin": "runtime",
+                    "reason": h["reason"],
+                }
                 for h in self.holds
             ],
             "results": [
-                {"hold": h["name"], "job": h["job"], "status": "ok", "detail": None}
+                {"hold": h["name"], "job": h["job"] or None, "status": "ok", "detail": None}
                 for h in self.holds
             ],
         }
 
 
-def release(home: Home, *, job: str | None = None, hold: str | None = None) -> Released:
+def target(hold: dict[str, Any]) -> str:
+    """What a runtime hold (a row) is on, as shown: its job, or the labels it selects."""
+    labels = _labels(hold)
+    if labels is None:
+        return str(hold["job"])
+    return "jobs labelled " + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _labels(hold: dict[str, Any]) -> dict[str, str] | None:
+    return (hold.get("selector") or {}).get("labels") if not hold["job"] else None
+
+
+def release(
+    home: Home,
+    *,
+    job: str | None = None,
+    hold: str | None = None,
+    actor: Actor | None = None,
+    clock: Clock | None = None,
+) -> Released:
     """End runtime holds: `job` alone, every one on that job; `job` and `hold`, that one;
     `hold` alone (`--name`), every runtime hold so named. A daemon on the home is woken,
     so that what they held starts now."""
+    clock, actor = clock or SystemClock(), actor or local_actor()
     with opened_store(home) as store:
         if (
             job is not None
@@ -47,8 +76,32 @@ def release(home: Home, *, job: str | None = None, hold: str | None = None) -> R
         ):
             raise NotFound(f"no job {job}: `runner jobs` lists the jobs")
         ended = store.release_runtime_holds(job=job, name=hold)
+        for h in ended:
+            record(
+                store,
+                actor,
+                "release",
+                status="ok",
+                clock=clock,
+                job=h["job"] or None,
+                target=h["name"],
+                detail=f"released {h['name']} on {target(h)}",
+            )
         if not ended:
-            _refuse(store, job=job, hold=hold)
+            try:
+                _refuse(store, job=job, hold=hold)
+            except RunnerError as refused:
+                record(
+                    store,
+                    actor,
+                    "release",
+                    status="refused",
+                    clock=clock,
+                    job=job,
+                    target=hold,
+                    detail=refused.message,
+                )
+                raise
     daemon = holder(home.path)
     if daemon is not None and daemon.get("pid"):
         poke(home.path, int(daemon["pid"]))

@@ -15,13 +15,15 @@ from runner.daemon.lock import holder
 from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.errors import RunnerError, UsageError
 from runner.executors.journal import Change
+from runner.ops.audit import record as audit_record
 from runner.ops.common import Home, opened_store
+from runner.ops.identity import local_actor
 from runner.runs.cancel import cancel as cancel_run
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
 from runner.runs.reading import refuse_held_tasks
 from runner.runs.stale import mark_stale_runs
-from runner.runs.trigger import OVERLAPS, Triggered, trigger
+from runner.runs.trigger import OVERLAPS, Refused, Triggered, trigger
 from runner.runs.views import run_json
 from runner.store import RunRecord, Store
 from runner.system.procs import ProcessId, hostname, myself
@@ -111,16 +113,42 @@ def _trigger(
     store: Store, request: RunRequest, clock: Clock, owner: ProcessId | None = None
 ) -> Triggered:
     """The checks that can refuse the trigger, then its run; `owner`: the process that
-    executes it (none for a run queued to the daemon, which takes it when it starts)."""
-    return trigger(
+    executes it (none for a run queued to the daemon, which takes it when it starts).
+    Recorded in the audit, done or refused."""
+    actor = local_actor()
+    try:
+        triggered = trigger(
+            store,
+            job=request.job,
+            now=clock.now(),
+            tasks=request.tasks,
+            env=request.env,
+            overlap=request.overlap,
+            owner=owner,
+        )
+    except Refused as refused:
+        audit_record(
+            store,
+            actor,
+            "run",
+            status="refused",
+            clock=clock,
+            job=request.job,
+            detail=refused.message,
+        )
+        raise
+    how = f"tasks {', '.join(request.tasks)}" if request.tasks else None
+    audit_record(
         store,
+        actor,
+        "run",
+        status="ok",
+        clock=clock,
         job=request.job,
-        now=clock.now(),
-        tasks=request.tasks,
-        env=request.env,
-        overlap=request.overlap,
-        owner=owner,
+        run_id=triggered.run_id,
+        detail=how,
     )
+    return triggered
 
 
 def _queue(
@@ -172,11 +200,35 @@ def cancel(
 ) -> RunRecord:
     """Cancel a run: a running run's tasks are stopped and it ends cancelled (this
     waits for its owner to say so); a scheduled run is discarded."""
+    clock, actor = clock or SystemClock(), local_actor()
     with opened_store(home) as store:
-        return cancel_run(
+        try:
+            ended = cancel_run(
+                store,
+                home=home.path,
+                run_id=run_id,
+                clock=clock,
+                reason=reason or f"cancelled by {actor.who}",
+            )
+        except Refused as refused:
+            audit_record(
+                store,
+                actor,
+                "cancel",
+                status="refused",
+                clock=clock,
+                run_id=run_id,
+                detail=refused.message,
+            )
+            raise
+        audit_record(
             store,
-            home=home.path,
+            actor,
+            "cancel",
+            status="ok",
+            clock=clock,
+            job=ended.job,
             run_id=run_id,
-            clock=clock or SystemClock(),
-            reason=reason or "cancelled by runner cancel",
+            detail=f"{ended.state}: {ended.reason}",
         )
+        return ended

@@ -95,7 +95,10 @@ def list_jobs(
             for (_, name), h in hold_specs.items()
             if hold_covers(h, spec) and active(h)
         ]
-        holds += [{"name": h.name, "origin": "runtime"} for h in runtime if h.job == s.name]
+        job_labels = spec.get("labels") or {}
+        holds += [
+            {"name": h.name, "origin": "runtime"} for h in runtime if h.covers(s.name, job_labels)
+        ]
         schedule = spec.get("schedule", {})
         out.append(
             JobSummary(

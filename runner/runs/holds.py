@@ -38,7 +38,7 @@ def job_holds(store: Store, job: Mapping[str, Any], *, now: datetime) -> list[di
     for key, spec in sorted(store.specs(hold_keys).items()):
         if hold_covers(spec, job):
             found.append(_hold(store, spec, job=name, origin="config", where=sources[key], now=now))
-    for row in store.runtime_hold_rows(name):
+    for row in store.runtime_hold_rows(name, job.get("labels") or {}):
         spec = {
             "name": row["name"],
             "tasks": row["tasks"],
@@ -49,6 +49,7 @@ def job_holds(store: Store, job: Mapping[str, Any], *, now: datetime) -> list[di
                 else None
             ),
             "reason": row["reason"],
+            "selector": row["selector"] if row["job"] == "" else None,
         }
         found.append(_hold(store, spec, job=name, origin="runtime", where="", now=now))
     return found
@@ -87,6 +88,7 @@ def run_held(
     if (
         not job.holds
         and job.name not in runtime
+        and "" not in runtime  # a freeze by label
         and not any(covers(h, name=job.name, labels=job.labels) for h in holds)
     ):
         return None, None
@@ -128,7 +130,9 @@ def _releases(spec: Mapping[str, Any], origin: str, job: str, where: str) -> str
         ways.append(f"at {spec['until']}")
     if spec.get("dependsOn"):
         ways.append(f"when {dependency(spec['dependsOn'])} succeeds")
-    if origin == "runtime":
+    if origin == "runtime" and spec.get("selector"):
+        ways.append(f"runner release --name {spec['name']}")
+    elif origin == "runtime":
         ways.append(f"runner release {job} {spec['name']}")
     else:
         ways.append(f"removed from {where}")

@@ -31,6 +31,12 @@ class StoreJournal:
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         return self.store.cancel_requests(run_ids)
 
+    def task_requests(self, run_ids: Sequence[int]) -> list[j.Request]:
+        return [
+            j.Request(r.id, r.run_id, r.action, r.task, r.arg, r.who)
+            for r in self.store.task_requests(run_ids)
+        ]
+
     def _after_runs_ended(self, jobs: set[str], until: float | None = None) -> set[str]:
         """Deletes that waited for a run to end, and the history of the jobs whose runs
         ended, pruned: a job at a time, stopping once `until` (monotonic) has passed;
@@ -67,5 +73,7 @@ def _apply(w: RunWriter, c: j.Change) -> None:
             w.run_started(c.run_id, at=c.at, owner=c.owner)
         case j.RunEnded():
             w.run_ended(c.run_id, state=c.state, reason=c.reason, at=c.at)
+        case j.Answered():
+            w.answered(c.request_id, at=c.at, status=c.status, state=c.state, detail=c.detail)
         case j.Heartbeat():
             w.heartbeat(c.run_ids, at=c.at)

@@ -90,12 +90,14 @@ class _Gate:
         if job.view.disabled:
             return f"job {run.job} is disabled (disabled: true)"
         deadline = job.schedule.starting_deadline
-        if deadline is not None:
-            limit = run.due + timedelta(seconds=deadline)
+        if deadline is not None:  # a retried run's counts from its retry
+            since = run.retried or run.due
+            limit = since + timedelta(seconds=deadline)
             if self.now > limit:
+                what = "its retry at" if run.retried else "its due time"
                 return (
                     f"not started within startingDeadline {format_seconds(int(deadline))} "
-                    f"of its due time {run.due:%Y-%m-%d %H:%M:%S}Z"
+                    f"of {what} {since:%Y-%m-%d %H:%M:%S}Z"
                 )
             out._wake(limit)
         state = self._preceding(run)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from runner.domain.runs import ActiveRun
 from runner.store import interfaces
 from runner.store import lock as locks
+from runner.store.actions import ActionOperations
 from runner.store.configuration import (
     RESOURCE_COLUMNS,
     ConfigurationOperations,
@@ -54,6 +55,7 @@ class Store(
     HoldOperations,
     CursorOperations,
     QueueOperations,
+    ActionOperations,
     # and so every interface of `runner.store.interfaces`, as mypy checks:
     interfaces.Locking,
     interfaces.AppliedResources,
@@ -63,6 +65,7 @@ class Store(
     interfaces.RuntimeHolds,
     interfaces.Schedules,
     interfaces.Queue,
+    interfaces.Actions,
 ):
     def __init__(self, url: str, *, home: Path) -> None:
         self.url = url

@@ -3,6 +3,7 @@ opposed to the holds written in the configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
 
@@ -16,7 +17,7 @@ from runner.store.tables import holds
 class NewHold(TypedDict, total=False):
     """A runtime hold: `Store.add_runtime_hold`'s keywords (a row of the holds table)."""
 
-    job: Required[str]
+    job: Required[str]  # "" for a freeze by label
     name: Required[str]
     now: Required[datetime]  # when it was placed
     reason: str | None
@@ -25,24 +26,47 @@ class NewHold(TypedDict, total=False):
     depends_job: str | None  # released when that job's (task's) next run succeeds
     depends_task: str | None
     created_by: str | None
+    selector: dict[str, Any] | None  # {"labels": {...}}: the jobs it covers, by label
 
 
 class HoldOperations(Database):
     def runtime_holds(self) -> list[RuntimeHold]:
         with self.reading("reading the runtime holds") as conn:
             rows = conn.execute(
-                sa.select(holds.c.job, holds.c.name, holds.c.reason).order_by(
+                sa.select(holds.c.job, holds.c.name, holds.c.reason, holds.c.selector).order_by(
                     holds.c.job, holds.c.name
                 )
             ).all()
-        return [RuntimeHold(job=r.job, name=r.name, reason=r.reason) for r in rows]
+        return [
+            RuntimeHold(
+                job=r.job,
+                name=r.name,
+                reason=r.reason,
+                selector=(r.selector or {}).get("labels") if r.job == "" else None,
+            )
+            for r in rows
+        ]
 
-    def runtime_hold_rows(self, job: str) -> list[dict[str, Any]]:
+    def runtime_hold_rows(
+        self, job: str, labels: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The runtime holds on `job`; with its `labels`, the freezes by label that
+        cover it too."""
+        where = holds.c.job == job
+        if labels is not None:
+            where = sa.or_(where, holds.c.job == "")
         with self.reading(f"reading the runtime holds of {job}") as conn:
-            rows = conn.execute(
-                sa.select(holds).where(holds.c.job == job).order_by(holds.c.name)
-            ).all()
-        return [dict(r._mapping) for r in rows]
+            rows = conn.execute(sa.select(holds).where(where).order_by(holds.c.name)).all()
+        return [
+            dict(r._mapping)
+            for r in rows
+            if r.job == job or _selects((r.selector or {}).get("labels") or {}, labels or {})
+        ]
+
+    def runtime_hold_names(self, job: str) -> set[str]:
+        """The names taken by runtime holds on `job` ("" : by freezes by label)."""
+        with self.reading("reading the names of runtime holds") as conn:
+            return set(conn.execute(sa.select(holds.c.name).where(holds.c.job == job)).scalars())
 
     def add_runtime_hold(self, **hold: Unpack[NewHold]) -> None:
         row = {"created": hold["now"], **{k: v for k, v in hold.items() if k != "now"}}
@@ -63,3 +87,7 @@ class HoldOperations(Database):
             if rows:
                 conn.execute(sa.delete(holds).where(holds.c.id.in_([r.id for r in rows])))
         return [dict(r._mapping) for r in rows]
+
+
+def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())

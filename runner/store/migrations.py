@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from runner.errors import RunnerError
-from runner.store.tables import job_cursors, meta, metadata, runs
+from runner.store.tables import audit, holds, job_cursors, meta, metadata, run_requests, runs
 
 Migration = Callable[[sa.Connection], None]
 
@@ -32,8 +32,19 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "runs: the run a follow-up waits on, a trigger's overlap policy",
         lambda conn: _add_columns(conn, runs, "after_run", "overlap"),
     ),
+    (
+        5,
+        "task actions asked of a run's owner, the audit, retried runs, holds by selector",
+        lambda conn: _actions(conn),
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
+
+
+def _actions(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[run_requests, audit])
+    _add_columns(conn, runs, "retried")
+    _add_columns(conn, holds, "selector")
 
 
 class StoreTooNew(RunnerError):

@@ -33,6 +33,7 @@ class QueuedRun(NamedTuple):
     overlap: str | None
     selected: list[str] | None
     env: dict[str, str] | None
+    retried: datetime | None = None  # when `runner retry` put it back
 
 
 class QueueState(NamedTuple):
@@ -56,6 +57,7 @@ _QUEUED = (  # the runs waiting to be started by a daemon (not a foreground run'
         runs.c.overlap,
         runs.c.selected,
         runs.c.env,
+        runs.c.retried,
     )
     .where(runs.c.state == RunState.SCHEDULED, runs.c.owner_pid.is_(None))
     .order_by(runs.c.due, runs.c.id)

@@ -14,7 +14,7 @@ from runner.domain import RunState, TaskState
 from runner.store.cursors import rows_matched
 from runner.store.database import Database
 from runner.store.runs import Owner, discard
-from runner.store.tables import UTCTime, runs, task_attempts, task_runs, utc_param
+from runner.store.tables import UTCTime, run_requests, runs, task_attempts, task_runs, utc_param
 
 _B = sa.bindparam
 _RUN = runs.c.id == _B("b_run")
@@ -109,6 +109,18 @@ _TASK_ENDED = (
 )
 
 
+_ANSWERED = (
+    sa.update(run_requests)
+    .where(run_requests.c.id == _B("b_request"), run_requests.c.answered.is_(None))
+    .values(
+        answered=utc_param("b_at"),
+        status=_B("b_status"),
+        state=_B("b_state"),
+        detail=_B("b_detail"),
+    )
+)
+
+
 class RunsTaken(Exception):
     """Runs an executor was to start were not startable: the transaction is rolled back."""
 
@@ -179,6 +191,19 @@ class RunWriter:
         """A task that changes state without an attempt: skipped, cancelled, waiting."""
         params = {"b_run": run_id, "b_task": task, "b_state": state, "b_reason": reason}
         self._add(_TASK_SET, params, ("task", run_id, task))
+
+    def answered(
+        self, request_id: int, *, at: datetime, status: str, state: str, detail: str | None
+    ) -> None:
+        """The owner's answer to a task action (`ActionOperations.request_task_action`)."""
+        params = {
+            "b_request": request_id,
+            "b_at": at,
+            "b_status": status,
+            "b_state": state,
+            "b_detail": detail,
+        }
+        self._add(_ANSWERED, params, ("request", request_id))
 
     def attempt_started(
         self, run_id: int, task: str, *, attempt: int, at: datetime, log: str

@@ -141,6 +141,9 @@ runs = sa.Table(
     # trigger gave this one run (`runner run --overlap allow`) in place of the job's.
     sa.Column("after_run", sa.Integer, nullable=True),
     sa.Column("overlap", sa.String(16), nullable=True),
+    # Added in schema 5: when `runner retry` last put the run back to be started (its
+    # startingDeadline counts from then, not from its due time).
+    sa.Column("retried", UTCTime, nullable=True),
     sa.UniqueConstraint("job", "due", name="runs_job_due"),
 )
 
@@ -186,6 +189,8 @@ holds = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("created", UTCTime, nullable=False),
     sa.Column("created_by", sa.Text, nullable=True),
+    # Added in schema 5: a freeze by label (`runner hold --selector`), whose `job` is "".
+    sa.Column("selector", JSONType, nullable=True),
     sa.UniqueConstraint("job", "name", name="holds_job_name"),
 )
 
@@ -210,4 +215,39 @@ events = sa.Table(
     sa.Column("run_id", sa.Integer, nullable=True),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", JSONType, nullable=True),
+)
+
+# Added in schema 5: an action on a task of a running run (finish, stop, retry --only),
+# asked by another process and carried out by the run's owner, which writes its answer
+# in the same transaction as the task's new state.
+run_requests = sa.Table(
+    "run_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), index=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("task", sa.String(63), nullable=False),
+    sa.Column("arg", sa.Text, nullable=True),  # finish --reject's reason
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("requested", UTCTime, nullable=False),
+    sa.Column("answered", UTCTime, nullable=True),
+    sa.Column("status", sa.String(16), nullable=True),  # ok | refused
+    sa.Column("state", sa.String(16), nullable=True),  # the task's state after it
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+# Added in schema 5: who did what (SPEC 3.1), for `runner audit` and `GET /v1/audit`.
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("time", UTCTime, nullable=False, index=True),
+    sa.Column("who", sa.Text, nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),  # "cli on HOST", "api from ADDRESS"
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("job", sa.String(63), nullable=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("target", sa.Text, nullable=True),  # a task, a hold
+    sa.Column("status", sa.String(16), nullable=False),  # ok | refused
+    sa.Column("detail", sa.Text, nullable=True),
 )

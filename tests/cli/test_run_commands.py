@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from runner.cli import run
+from runner.ops.identity import local_actor
 from runner.store import RunRecord, opened
 from tests.conftest import WriteFile
 from tests.waiting import live_in_group, wait_for
@@ -129,6 +130,7 @@ SPEC_RUN_FIELDS = {
 }
 SPEC_TASK_FIELDS = {"name", "state", "attempt", "started", "ended", "exit_code", "reason"}
 STAMP = r"\d\d:\d\d:\d\d "
+WHO = local_actor().who  # who the audit, and the reasons, say did it
 
 
 # --- fixtures and helpers --------------------------------------------------------------
@@ -404,22 +406,19 @@ def test_cancel_from_another_terminal_stops_the_run_within_a_second(
     assert code == 0, err
     assert store_run(running.id).state == "cancelled"
     assert took < 1.0, f"the run was cancelled {took:.2f}s after runner cancel"
-    assert out == f"run {running.id} of slow: cancelled (cancelled by runner cancel)\n"
+    assert out == f"run {running.id} of slow: cancelled (cancelled by {WHO})\n"
 
     code, fg_out, fg_err = exits_within(foreground, DEADLINE)
     assert code == 1
     assert re.search(
-        rf"^{STAMP}run {running.id} cancelled in \d+\.\ds: cancelled by runner cancel$",
+        rf"^{STAMP}run {running.id} cancelled in \d+\.\ds: cancelled by {WHO}$",
         fg_out,
         re.M,
     ), fg_out
     assert f"logs: runner logs {running.id}" in fg_err
     record = store_run(running.id)
-    assert (record.state, record.reason) == ("cancelled", "cancelled by runner cancel")
-    assert (record.tasks[0].state, record.tasks[0].reason) == (
-        "cancelled",
-        "cancelled by runner cancel",
-    )
+    assert (record.state, record.reason) == ("cancelled", f"cancelled by {WHO}")
+    assert (record.tasks[0].state, record.tasks[0].reason) == ("cancelled", f"cancelled by {WHO}")
     wait_for("the task's processes to go", lambda: not live_in_group(pgid))
 
 

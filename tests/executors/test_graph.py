@@ -37,8 +37,9 @@ def play(
     *,
     fails: Sequence[str] = (),
     selected: frozenset[str] | None = None,
+    kept: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> Played:
-    graph = TaskGraph(tasks, selected)
+    graph = TaskGraph(tasks, selected, kept)
     played = Played()
     while ready := graph.ready():
         played.waves.append(ready)
@@ -199,3 +200,33 @@ def test_initially_skipped_lists_inactive_and_unselected_tasks() -> None:
     tasks = [task("a", []), task("b", ["a"], active=False), task("c", ["b"])]
     graph = TaskGraph(tasks, frozenset({"b", "c"}))
     assert graph.initially_skipped() == [("a", "not selected"), ("b", "inactive (active: false)")]
+
+
+# --- a run that goes on (`runner retry`): what ended keeps how it ended ------------------
+
+
+def test_a_retried_chain_starts_after_the_tasks_kept_as_succeeded() -> None:
+    played = play(chain("a", "b", "c"), kept={"a": ("success", None)})
+    assert played.waves == [["b"], ["c"]]
+    assert played.states == {"a": "success", "b": "success", "c": "success"}
+
+
+def test_a_join_waits_for_its_branch_that_runs_again_not_the_kept_one() -> None:
+    tasks = [task("a", []), task("b", []), task("join", ["a", "b"])]
+    played = play(tasks, kept={"a": ("success", None)})
+    assert played.waves == [["b"], ["join"]]
+
+
+def test_with_the_others_kept_as_they_ended_only_the_task_run_again_runs() -> None:
+    tasks = chain("a", "b", "c", "d")
+    kept = {"a": ("success", None), "b": ("failed", "exit code 1"), "c": ("skipped", "x")}
+    played = play(tasks, kept=kept)  # (--only d, say: d follows a skipped task)
+    assert played.waves == [["d"]]
+    assert played.states["b"] == "failed" and played.reasons["b"] == "exit code 1"
+
+
+def test_an_inactive_task_stays_a_pass_through_whatever_is_kept() -> None:
+    tasks = [task("a", []), task("b", ["a"], active=False), task("c", ["b"])]
+    played = play(tasks, kept={"a": ("success", None), "b": ("skipped", "inactive")})
+    assert played.waves == [["c"]]
+    assert played.states["b"] == "skipped"

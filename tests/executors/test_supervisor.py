@@ -46,6 +46,9 @@ class MemoryJournal:
     def cancel_requests(self, run_ids: Sequence[int]) -> dict[int, str]:
         return {}
 
+    def task_requests(self, run_ids: Sequence[int]) -> list[j.Request]:
+        return []
+
     def of(self, kind: type[C], task: str | None = None) -> list[C]:
         with self.lock:
             found = [c for c in self.changes if isinstance(c, kind)]

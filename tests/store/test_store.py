@@ -55,8 +55,11 @@ def test_a_version_1_store_is_migrated_keeping_its_runs(
 ) -> None:
     run = store.create_run(job="a", revision=1, trigger="manual", due=NOW, now=NOW)
     with store.engine.begin() as conn:  # make it what issue 3's runner left behind
-        for column in ("cancel_requested", "cancel_reason", "after_run", "overlap"):
+        for column in ("cancel_requested", "cancel_reason", "after_run", "overlap", "retried"):
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
+        conn.execute(sa.text("ALTER TABLE holds DROP COLUMN selector"))
+        conn.execute(sa.text("DROP TABLE run_requests"))
+        conn.execute(sa.text("DROP TABLE audit"))
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="1"))
     store.close()
     again = open_store(**store_spec)
