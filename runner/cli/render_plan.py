@@ -36,7 +36,7 @@ def _change(c: Change) -> list[str]:
     if c.action is Action.CHANGE and c.revision_before != c.revision_after:
         head += f"   revision {c.revision_before} -> {c.revision_after}"
     notes = list(c.notes)
-    if c.kind == "Hold" and c.action is Action.ADD and notes and not notes[0].warn:
+    if c.kind in ("Hold", "Pool") and c.action is Action.ADD and notes and not notes[0].warn:
         head += f"   {notes.pop(0).text}"
     fields = [f"      {_field(f)}" for f in c.fields]
     timing = [i for i, f in enumerate(c.fields) if f.path in TIMING]

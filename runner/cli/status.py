@@ -61,6 +61,8 @@ def _run(run: RunRecord, now: datetime) -> str:
     ]
     if run.owner is not None and run.state == RunState.RUNNING:
         lines.append(f"  owner {run.owner.label}")
+    if run.waiting:
+        lines.append(f"  {run.waiting}")  # "waiting for a slot in ...", "held by ..."
     rows = []
     for task in run.tasks:
         rows.append(task_row(task, now))

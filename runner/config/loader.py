@@ -437,11 +437,11 @@ def _check_across(files: list[SourceFile], known_jobs: Sequence[RefView]) -> Non
     loaded = [r for f in files for r in f.resources]
     known = list(known_jobs)
     for f in files:
-        parsed_names = {r.name for r in f.resources if r.kind == "Job"}
+        parsed = {(r.kind, r.name) for r in f.resources}
         known += [
-            RefView.existing_job(n.name)
+            RefView.existing_job(n.name, n.kind)
             for n in f.named
-            if n.kind == "Job" and n.name not in parsed_names
+            if n.kind in ("Job", "Pool") and (n.kind, n.name) not in parsed
         ]
     found = check_references([r.view for r in loaded], known_jobs=known)
     placed = [Placement(loaded[i].file, loaded[i].line, loaded[i].document, f) for i, f in found]

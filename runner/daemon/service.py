@@ -94,6 +94,8 @@ class Daemon:
         self._retry_at: float | None = None  # after a failed pass, monotonic
         self._last_pass: datetime | None = None
         self.supervisor: Supervisor | None = None
+        self._runs_ended = 0  # runs ended, for when to ask about holds again
+        self._holds_seen: tuple[int, int] = (0, 0)  # (job loads, runs ended) when asked
 
     # --- from any thread or a signal handler ------------------------------------------
 
@@ -171,6 +173,7 @@ class Daemon:
             say=self.say,
         )
         self.starts = Starts(parts)
+        supervisor.holds_of = self.starts.holds_of
         self.ticks = Ticks(parts, starts=self.starts)
         self._recover()
         self.ticks.up_since = self.clock.now()
@@ -252,14 +255,26 @@ class Daemon:
         if self.ticks.applied_elsewhere(mono):
             self.jobs.load(self.store, now=now)
         self._handle_changes()
+        self._look_at_holds()
         started = self._tick_and_start(now)
         self._handle_changes()
+        self._look_at_holds()
         if not started and self._idle_for() > TIDY_SLICE:  # prune history, deferred deletes
             self.journal.tidy(until=self.clock.monotonic() + TIDY_SLICE)
         if self.memory.refreeze_pending and not started and self._idle_for() > FREEZE_IDLE:
             self.memory.refreeze()
         if self._stopping is None:
             self.ticks.prepare()
+
+    def _look_at_holds(self) -> None:
+        """After a configuration was read again or a run ended (a `dependsOn` may be
+        met), the held tasks of the runs under way are asked about again."""
+        marker = (self.jobs.loads, self._runs_ended)
+        if marker == self._holds_seen or self.supervisor is None:
+            return
+        self._holds_seen = marker
+        with fatal_store_errors(self.supervisor, self.store.where):
+            self.supervisor.look_at_holds()
 
     def _reload_if_asked(self, mono: float) -> None:
         if self._hup or (self._reload_at is not None and mono >= self._reload_at):
@@ -365,6 +380,8 @@ class Daemon:
                 )
             elif isinstance(change, j.RunEnded):
                 self._run_ended(change)
+            elif isinstance(change, j.TaskSet) and change.state in ("held", "waiting"):
+                self.say.task_set(change, self.starts.runs.get(change.run_id, ("?", None))[0])
             self.changes.popleft()
 
     def _follow_ups(self, started: j.RunStarted) -> None:
@@ -383,6 +400,7 @@ class Daemon:
                 self.supervisor.check_cancels()
 
     def _run_ended(self, ended: j.RunEnded) -> None:
+        self._runs_ended += 1
         _, started = self.starts.runs.pop(ended.run_id, (ended.job, ended.at))
         self.say.run_ended(ended, started=started)
         if ended.state == RunState.FAILED:

@@ -79,6 +79,7 @@ class Ticks(LoopPart):
                 inputs=inputs,
                 made_at=made_at,
                 views=self.jobs.views,
+                held=lambda job: self.starts.held_whole(job, now),
             )
         except Exception:
             for name in due:  # decided again with the next pass

@@ -180,6 +180,16 @@ class EventWording:
 
     # --- what the executor reports -----------------------------------------------------
 
+    def task_set(self, change: j.TaskSet, job: str) -> None:
+        """A task held, or waiting for `runner finish`: what an operator acts on."""
+        self.log(
+            f"task-{change.state}",
+            f"run {change.run_id} of {job}: task {change.task} {change.state}: {change.reason}",
+            run=change.run_id,
+            job=job,
+            task=change.task,
+        )
+
     def task_ended(self, ended: j.AttemptEnded, job: str) -> None:
         code = ""
         if ended.exit_code is not None and ended.exit_code < 0:

@@ -79,6 +79,7 @@ class TaskView:
     retries: Retries = Retries()
     continue_on_error: bool = False
     prompt: str | None = None
+    pool: str | None = None  # the Pool it takes a slot of while it runs (its job's, or its own)
 
     @property
     def command(self) -> list[str]:
@@ -108,6 +109,13 @@ class JobView:
     env: Mapping[str, str]
     workdir: str | None
     timeout: float | None  # seconds, for the whole run
+    max_parallel: int | None = None  # its tasks at once, across its runs
+    pools: frozenset[str] = frozenset()  # the Pools its tasks take slots of
+
+    @property
+    def limited(self) -> bool:
+        """Whether its tasks wait for slots beyond the daemon's --max-parallel."""
+        return self.max_parallel is not None or bool(self.pools)
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -133,6 +141,8 @@ def job_view(spec: Mapping[str, Any]) -> JobView:
         env=_strings(spec.get("env")),
         workdir=spec.get("workdir"),
         timeout=seconds(spec.get("timeout")),
+        max_parallel=spec.get("maxParallel"),
+        pools=frozenset(t["pool"] for t in spec.get("tasks") or () if t.get("pool")),
     )
 
 
@@ -177,6 +187,7 @@ def _task(text: str) -> TaskView:
         retries=_retries(data.get("retries") or {}),
         continue_on_error=bool(data.get("continueOnError")),
         prompt=data.get("prompt"),
+        pool=data.get("pool"),
     )
 
 

@@ -60,6 +60,9 @@ def _refusal(run: ActiveRun, request: j.Request, state: str) -> str | None:
             return None
         if state == TaskState.RUNNING:
             return f"task {task} is running: `runner stop {request.run_id} {task}` first"
+        if state == TaskState.HELD:
+            why = run.graph.reason[task] or "held"
+            return f"task {task} is {why}: it starts once released, and is not finished"
         return f"task {task} {_described(state)}: only a waiting or stopped task is finished"
     if action == "stop":
         if state == TaskState.WAITING:

@@ -22,7 +22,7 @@ PENDING, RUNNING, SKIPPED = TaskState.PENDING, TaskState.RUNNING, TaskState.SKIP
 SUCCESS, FAILED = TaskState.SUCCESS, TaskState.FAILED
 RETRYING = "retrying"  # the graph's own: waiting out a retry's backoff (the store: pending)
 # Not running and not ended: what a cancel ends (a stopped task waits, SPEC 3.1).
-NOT_STARTED = frozenset({PENDING, TaskState.WAITING, RETRYING, TaskState.STOPPED})
+NOT_STARTED = frozenset({PENDING, TaskState.HELD, TaskState.WAITING, RETRYING, TaskState.STOPPED})
 
 
 class TaskGraph:
@@ -110,8 +110,8 @@ class TaskGraph:
         return sorted(skipped, key=lambda s: self.position[s[0]])
 
     def cancel_pending(self, state: str, reason: str) -> list[str]:
-        """Every task not running now (pending, waiting, or waiting to retry) becomes
-        `state`: cancelled by a cancel, skipped when the run timed out."""
+        """Every task not running now (pending, held, waiting, stopped, or waiting to
+        retry) becomes `state`: cancelled by a cancel, skipped when the run timed out."""
         names = [n for n in self.order if self.state[n] in NOT_STARTED]
         for n in names:
             self._end(n, state, reason)

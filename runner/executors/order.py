@@ -28,10 +28,16 @@ class RunOrder:
     run_env: Mapping[str, str] = field(default_factory=dict)  # `runner run --env`
     workdir: str = "."
     timeout: float | None = None
+    max_parallel: int | None = None  # the job's `maxParallel`: its tasks at once
     # A run that goes on (`runner retry`): the tasks that keep how they ended, with
     # their state and reason, and every task's attempts so far (numbering goes on).
     kept: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
     attempts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def limited(self) -> bool:
+        """Whether its tasks wait for slots beyond the executor's (maxParallel, pools)."""
+        return self.max_parallel is not None or any(t.pool for t in self.tasks)
 
     def task_env(self, task: TaskSpec, *, attempt: int, base: Mapping[str, str]) -> dict[str, str]:
         """The daemon's environment, then the job's, the task's and the run's `--env`,
@@ -75,6 +81,7 @@ def order_from_view(
         tasks=job.tasks,
         env=job.env,
         timeout=job.timeout,
+        max_parallel=job.max_parallel,
         run_id=run_id,
         revision=revision,
         trigger=trigger,

@@ -35,11 +35,16 @@ class ActiveRun:
     retries: dict[str, Timer] = field(default_factory=dict)
     ending: tuple[str, str] | None = None  # (final state, reason) once cancelled or timed out
     timers: list[Timer] = field(default_factory=list)
+    held: dict[str, str] = field(default_factory=dict)  # tasks a hold keeps from starting
+    hold_timer: Timer | None = None  # when the earliest `until` of those holds passes
+    limited: bool = False  # its tasks wait for slots beyond max_parallel (order.limited)
 
     def cancel_timers(self) -> None:
         """The run is over or not ours: none of its timers, nor its attempts', fires."""
         for timer in self.timers:
             timer.cancel()
+        if self.hold_timer is not None:
+            self.hold_timer.cancel()
         for attempt in self.running.values():
             for timer in attempt.timers:
                 timer.cancel()

@@ -21,13 +21,14 @@ from typing import Any
 
 from runner.clock import Clock
 from runner.domain import RunState, TaskState
-from runner.executors import actions
+from runner.executors import actions, holding
 from runner.executors import journal as j
 from runner.executors.graph import RETRYING, TaskGraph
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder
 from runner.executors.process import Programs, SpawnFailed, spawn
 from runner.executors.runstate import ActiveRun, Attempt, finished, outcome, seconds, verdict
+from runner.executors.slots import Slots
 from runner.executors.timers import Timers
 from runner.system.procs import ProcessId, group_alive, kill_group, myself
 
@@ -50,6 +51,7 @@ class Supervisor:
         owner: ProcessId | None = None,
         listener: Any = None,
         observer: Callable[[Sequence[j.Change]], None] | None = None,
+        holds_of: holding.HoldsOf | None = None,
     ) -> None:
         self.journal = journal
         self.logs = logs
@@ -60,6 +62,8 @@ class Supervisor:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.owner = owner or myself()
         self.observer = observer
+        self.holds_of = holds_of  # which tasks of a run holds keep from starting
+        self.slots = Slots()  # jobs' maxParallel and Pools (set `slots.pools`)
         self.runs: dict[int, ActiveRun] = {}
         self._taken: set[int] = set()  # runs `start` was given that were not to be taken
         self._buffer: list[j.Change] = []
@@ -99,13 +103,16 @@ class Supervisor:
         self._taken = set()
         for order in orders:
             graph = TaskGraph(order.tasks, order.selected, order.kept)
-            run = ActiveRun(order=order, graph=graph, attempts=dict(order.attempts))
+            run = ActiveRun(
+                order=order, graph=graph, attempts=dict(order.attempts), limited=order.limited
+            )
             self.runs[order.run_id] = run
             self._buffer.append(j.RunStarted(order.run_id, self.clock.now(), self.owner))
             for name, reason in run.graph.initially_skipped():
                 self._buffer.append(j.TaskSet(order.run_id, name, TaskState.SKIPPED, reason))
             if order.timeout:
                 run.timers.append(self._timers.after(order.timeout, self._time_out_later(run)))
+            holding.look(self, run)
         self._settle()
         return self._taken
 
@@ -115,12 +122,20 @@ class Supervisor:
         if self._listener is not None and (heard := self._listener.drain()):
             self.pokes += heard
             self.check_cancels()
+            self.look_at_holds()
 
     def check_cancels(self) -> None:
         """Look in the journal for cancels and task actions asked for by others, and
         carry them out."""
         self._look_for_requests()
         self._handle_requests()
+        self._settle()
+
+    def look_at_holds(self) -> None:
+        """Holds were placed or released (a configuration applied, a run ended that a
+        `dependsOn` may wait for): which tasks are held is asked again for every run."""
+        for run in list(self.runs.values()):
+            holding.look(self, run)
         self._settle()
 
     def free_slots(self) -> int:
@@ -200,6 +215,9 @@ class Supervisor:
                     )
                 )
             self._flush()
+            for attempt in launches:
+                if attempt.run.order.run_id in self._taken:  # never started
+                    self.slots.give_back(attempt.run.order, attempt.task)
             launches = [a for a in launches if a.run.order.run_id not in self._taken]
             self._programs.forget()
             for attempt in launches:
@@ -249,6 +267,8 @@ class Supervisor:
                 continue
             for name in run.graph.ready():
                 task = run.graph.tasks[name]
+                if holding.hold_if_held(self, run, name):
+                    continue
                 if task.kind == "manual":
                     run.graph.start(name, TaskState.WAITING)
                     self._buffer.append(
@@ -262,7 +282,16 @@ class Supervisor:
                     continue
                 if free <= 0:
                     continue
+                wait = self.slots.wait_for(run.order, task) if run.limited else None
+                if wait is not None:
+                    if run.graph.reason[name] != wait:  # said once
+                        run.graph.reason[name] = wait
+                        self._buffer.append(
+                            j.TaskSet(run.order.run_id, name, TaskState.PENDING, wait)
+                        )
+                    continue
                 free -= 1
+                self.slots.take(run.order, task)
                 number = run.attempts.get(name, 0) + 1
                 run.attempts[name] = number
                 run.graph.start(name)
@@ -326,6 +355,7 @@ class Supervisor:
         for timer in attempt.timers:
             timer.cancel()
         run.running.pop(task.name, None)
+        self.slots.give_back(run.order, task)
         state, reason = outcome(attempt, code, failure)
         retry_in = None
         limit = task.retries.limit
@@ -429,6 +459,8 @@ class Supervisor:
     def _external_wake(self, key: selectors.SelectorKey) -> None:
         self.pokes += self._listener.drain()
         self._look_for_requests()
+        for run in list(self.runs.values()):  # a hold placed or released, maybe
+            holding.look(self, run)
 
     def _look_for_requests(self) -> None:
         """Cancels asked for by others (carried out with the next requests handled), and

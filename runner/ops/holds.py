@@ -13,10 +13,10 @@ from runner.errors import NotFound, RunnerError
 from runner.ops.audit import record
 from runner.ops.common import Home, now, opened_store
 from runner.ops.identity import Actor, local_actor
+from runner.runs.cancel import wake_owners
 from runner.runs.holds import job_holds
 from runner.runs.trigger import Refused
 from runner.store import Store
-from runner.system.wakeup import poke
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +102,8 @@ def release(
                     detail=refused.message,
                 )
                 raise
-    daemon = holder(home.path)
-    if daemon is not None and daemon.get("pid"):
-        poke(home.path, int(daemon["pid"]))
+        daemon = holder(home.path)
+        wake_owners(store, home.path, int(daemon.get("pid") or 0) if daemon else None)
     return Released(ended)
 
 

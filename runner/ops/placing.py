@@ -22,13 +22,13 @@ from runner.errors import NotFound, UsageError
 from runner.ops.audit import record
 from runner.ops.common import Home, opened_store
 from runner.ops.identity import Actor, local_actor
+from runner.runs.cancel import wake_owners
 from runner.runs.reading import parse_time
 from runner.runs.trigger import Refused, applied_job
 from runner.spec.findings import did_you_mean
 from runner.spec.types import format_timestamp
 from runner.store import Store
 from runner.store.holds import NewHold
-from runner.system.wakeup import poke
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,8 @@ def hold(
         }
         store.add_runtime_hold(**row)
         placed = _shown(row, request)
+        daemon = holder(home.path)
+        wake_owners(store, home.path, int(daemon.get("pid") or 0) if daemon else None)
         record(
             store,
             actor,
@@ -116,9 +118,6 @@ def hold(
             target=name,
             detail=describe(placed),
         )
-    daemon = holder(home.path)
-    if daemon is not None and daemon.get("pid"):
-        poke(home.path, int(daemon["pid"]))
     return Placed(placed, tuple(covered))
 
 

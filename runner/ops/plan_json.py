@@ -25,7 +25,8 @@ def plan_as_json(plan: Plan) -> dict[str, Any]:
             for f in plan.skipped_files
         ],
         "runtime_holds": [
-            {"job": h.job, "name": h.name, "reason": h.reason} for h in plan.runtime_holds
+            {"job": h.job or None, "selector": h.selector, "name": h.name, "reason": h.reason}
+            for h in plan.runtime_holds
         ],
         "summary": {
             "add": plan.count(Action.ADD),

@@ -194,6 +194,8 @@ def _added(
 ) -> Change:
     if d.kind == "Job":
         notes = tuple(_job_start_notes(d.spec, context.now, new=True))
+    elif d.kind == "Pool":
+        notes = (Note(f"{d.spec['slots']} slot(s)"),)
     else:
         labels = context.job_labels if context.job_labels is not None else held_labels
         notes = (_covers_note(d.spec, labels),)
@@ -332,7 +334,7 @@ def _covers_note(spec: Mapping[str, Any], jobs: Mapping[str, Mapping[str, str]])
     return Note(f"covers {shown}")
 
 
-INHERITED = ("retries", "continueOnError")  # job fields each task inherits
+INHERITED = ("retries", "continueOnError", "pool")  # job fields each task inherits
 
 
 def _without_inherited(changes: Iterator[FieldChange]) -> Iterator[FieldChange]:

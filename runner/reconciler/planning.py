@@ -215,6 +215,7 @@ def _isolate(config: Configuration, stored: list[StoredResource], store: Store) 
     invalid files are skipped (their jobs as the store holds them), until no further file
     becomes invalid."""
     applied_jobs = {s.name for s in stored if s.kind == "Job"}
+    applied_pools = {s.name for s in stored if s.kind == "Pool"}
     views: dict[str, dict[str, Any]] = {}
     while True:
         skipped = [f for f in config.files if not f.valid]
@@ -226,6 +227,12 @@ def _isolate(config: Configuration, stored: list[StoredResource], store: Store) 
         wanted = {n for n in in_skipped if n in applied_jobs and n not in present}
         views.update(store.views(wanted - set(views)))
         known = [RefView.from_json(views[name]) for name in wanted if name in views]
+        known += [  # a Pool in a skipped file stays at its applied revision
+            RefView.existing_job(n.name, "Pool")
+            for f in skipped
+            for n in f.named
+            if n.kind == "Pool" and n.name in applied_pools
+        ]
         found = check_references([r.view for r in valid], known_jobs=known)
         placed = [Placement.of(valid[i], _explained(f, in_skipped)) for i, f in found if f.is_error]
         if not attach_findings(config.files, placed):

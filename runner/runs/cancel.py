@@ -65,3 +65,13 @@ def wake_owner(store: RunHistory, home: Path, run_id: int) -> None:
     run = store.run(run_id)
     if run is not None and run.owner is not None and run.owner.host == hostname():
         poke(home, run.owner.pid)
+
+
+def wake_owners(store: RunHistory, home: Path, daemon_pid: int | None) -> None:
+    """Tell the daemon (`daemon_pid`) and every process on this host that owns a run
+    under way to read the store now (holds were placed or released)."""
+    pids = {daemon_pid} if daemon_pid else set()
+    host = hostname()
+    pids |= {r.owner.pid for r in store.active_run_records() if r.owner and r.owner.host == host}
+    for pid in pids:
+        poke(home, pid)

@@ -13,15 +13,20 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 from runner.clock import Clock
 from runner.domain import ACTIVE_RUN_STATES, RunState
+from runner.domain.jobs import job_view
 from runner.executors import journal as j
+from runner.executors.holding import HoldsOf
 from runner.executors.logs import LogFiles
+from runner.executors.order import RunOrder
 from runner.executors.supervisor import KILL_GRACE, Supervisor
 from runner.runs.cancel import find_run, wake_owner
+from runner.runs.holds import held_tasks
 from runner.runs.journal import StoreJournal
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Triggered
@@ -55,7 +60,10 @@ def execute(
         kill_grace=kill_grace,
         listener=listener,
         observer=observer,
+        holds_of=_holds_of(store, clock),
     )
+    pools = store.specs(("Pool", r.name) for r in store.resources("Pool"))
+    supervisor.slots.pools = {name: int(spec["slots"]) for (_, name), spec in pools.items()}
     run_id = triggered.run_id
     try:
         with _cancel_on_signals(supervisor, run_id) as interrupted:
@@ -87,6 +95,29 @@ def execute(
         if listener is not None:
             listener.close()
     return find_run(store, run_id)
+
+
+def _holds_of(store: Store, clock: Clock) -> HoldsOf:
+    """Which tasks of the run holds keep from starting now, read from the store: a hold
+    placed while the run goes on applies from its tasks' next start (the run waits here
+    for its release, which wakes this process)."""
+
+    def holds_of(order: RunOrder) -> dict[str, tuple[str, datetime | None]]:
+        spec = store.specs([("Job", order.job)]).get(("Job", order.job))
+        if spec is None:
+            return {}
+        hold_specs = store.specs(("Hold", r.name) for r in store.resources("Hold"))
+        held = held_tasks(
+            store,
+            job=job_view(spec),
+            holds=hold_specs.values(),
+            runtime={h.job for h in store.runtime_holds()},
+            selected=order.selected,
+            now=clock.now(),
+        )
+        return {name: (h.reason, h.until) for name, h in held.items()}
+
+    return holds_of
 
 
 def _lingering(on_wait: Callable[[str], None] | None, grace: float) -> Callable[[int], None] | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.domain.holds import covers, dependency, hold_covers, parse_until, released_by
 from runner.domain.jobs import JobView
+from runner.executors.graph import TaskGraph
 from runner.reconciler.inventory import dependency_met
 from runner.reconciler.planning import relative_source
 from runner.spec.types import format_timestamp
@@ -72,6 +73,74 @@ def blocking_hold(
     return None
 
 
+class Held(NamedTuple):
+    """Why a task may not start (every active hold on it), and when the earliest of
+    their `until`s passes (when to look again)."""
+
+    reason: str
+    until: datetime | None
+
+
+def could_be_held(
+    job: JobView, *, holds: Iterable[Mapping[str, Any]], runtime: Collection[str]
+) -> bool:
+    """Whether any hold could cover `job`, from what the caller keeps in memory: its
+    inline holds, the Hold resources (`holds`), the jobs with a runtime hold (`runtime`,
+    "" for a freeze by label)."""
+    return bool(
+        job.holds
+        or job.name in runtime
+        or "" in runtime
+        or any(covers(h, name=job.name, labels=job.labels) for h in holds)
+    )
+
+
+def held_tasks(
+    store: Store,
+    *,
+    job: JobView,
+    holds: Iterable[Mapping[str, Any]],
+    runtime: Collection[str],
+    selected: Collection[str] | None,
+    now: datetime,
+) -> dict[str, Held]:
+    """The tasks of a run of `job` (its active tasks, or those `selected`) that active
+    holds keep from starting; the store is read only when a hold could cover the job."""
+    if not could_be_held(job, holds=holds, runtime=runtime):
+        return {}
+    full = store.specs([("Job", job.name)]).get(("Job", job.name))
+    if full is None:
+        return {}
+    wanted = [t.name for t in job.tasks if t.active and (not selected or t.name in selected)]
+    on: dict[str, list[dict[str, Any]]] = {}
+    for hold in job_holds(store, full, now=now):
+        if hold["active"]:
+            for name in wanted:
+                if not hold["tasks"] or name in hold["tasks"]:
+                    on.setdefault(name, []).append(hold)
+    return {name: _held(found) for name, found in on.items()}
+
+
+def _held(holds: Sequence[Mapping[str, Any]]) -> Held:
+    untils = [parse_until(h["until"]) for h in holds if h.get("until")]
+    why = "; ".join(
+        f"{h['name']}{' (runtime)' if h['origin'] == 'runtime' else ''} "
+        f"({released(h['releases_when'])})"
+        for h in holds
+    )
+    return Held(f"held by {why}", min(untils) if untils else None)
+
+
+def released(when: str) -> str:
+    """ "released ..." before what releases a hold ("at T", "when J succeeds", "removed
+    from F", "runner release J H"), as a sentence."""
+    if when.startswith("removed"):
+        return f"released when {when}"
+    if when.startswith("runner "):
+        return f"released by {when}"
+    return f"released {when}"
+
+
 def run_held(
     store: Store,
     *,
@@ -81,30 +150,20 @@ def run_held(
     selected: Sequence[str] | None,
     now: datetime,
 ) -> tuple[str | None, datetime | None]:
-    """Why a run of `job` waits for a hold ("held by ..."), and when that hold's `until`
-    passes; (None, None) when nothing holds it. `holds`: the Hold resources, `runtime`:
-    the jobs with a runtime hold; the store is read only when one of them could hold
-    the run."""
-    if (
-        not job.holds
-        and job.name not in runtime
-        and "" not in runtime  # a freeze by label
-        and not any(covers(h, name=job.name, labels=job.labels) for h in holds)
-    ):
+    """Why a run of `job` waits, whole, for a hold ("held by ..."), and when to look
+    again; (None, None) when it may start. A run waits whole only when every task it
+    would start first is held (a freeze, a hold on the job): otherwise it starts, its
+    other tasks run, and a held task waits in it as `held` (SPEC 1.3)."""
+    held = held_tasks(store, job=job, holds=holds, runtime=runtime, selected=selected, now=now)
+    if not held:
         return None, None
-    full = store.specs([("Job", job.name)]).get(("Job", job.name))
-    if full is None:
+    first = TaskGraph(job.tasks, frozenset(selected) if selected else None).ready()
+    if not first or any(name not in held for name in first):
         return None, None
-    found = blocking_hold(store, full, selected=selected, now=now)
-    if found is None:
-        return None, None
-    hold, covered = found
-    origin = " (runtime)" if hold["origin"] == "runtime" else ""
-    return (
-        f"held by {hold['name']}{origin} on {', '.join(covered)} "
-        f"(released {hold['releases_when']})",
-        parse_until(hold["until"]) if hold.get("until") else None,
-    )
+    reasons = dict.fromkeys(held[name].reason for name in first)
+    untils = [u for name in first if (u := held[name].until) is not None]
+    what = " and ".join(reasons).removeprefix("held by ")
+    return f"held by {what} on {', '.join(first)}", min(untils) if untils else None
 
 
 def _hold(

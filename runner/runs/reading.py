@@ -26,7 +26,7 @@ from runner.spec.schedules import NEXT_RUNS, first_n, ticks
 from runner.store import RunRecord, Store, TaskRecord
 from runner.system.procs import hostname
 
-MISSED_REASONS = ("overlap", "deadline", "catchup")
+MISSED_REASONS = ("overlap", "deadline", "catchup", "held")
 
 
 def refresh(store: Store, now: datetime) -> None:

@@ -53,6 +53,7 @@ def run_json(run: RunRecord, *, attempts: bool = False) -> dict[str, Any]:
         "trigger": run.trigger,
         "state": run.state,
         "reason": run.reason,
+        "waiting": run.waiting,
         "due": when(run.due),
         "created": when(run.created),
         "started": when(run.started),

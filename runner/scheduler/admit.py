@@ -23,6 +23,7 @@ from runner.scheduler.overlap import must_wait, policy_of
 from runner.spec.durations import format_seconds
 from runner.store import QueuedRun
 
+FREE_SLOT = "waiting for a free slot (--max-parallel)"
 NOT_SUCCESS = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.DISCARDED, RunState.STALE})
 
 
@@ -39,6 +40,9 @@ class Admission:
 
 
 HoldCheck = Callable[[Job, QueuedRun], tuple[str | None, datetime | None]]
+# Why a run of a job with `maxParallel` or pools cannot start a first task now (None:
+# it can); asked once per run in a pass, in order, so it counts what it let through.
+SlotCheck = Callable[[Job, QueuedRun], str | None]
 
 
 def admit(
@@ -50,11 +54,12 @@ def admit(
     held: HoldCheck,
     free: int,
     now: datetime,
+    slots: SlotCheck | None = None,
 ) -> Admission:
     """`preceding`: the states of the runs follow-ups wait on. `held(job, run)`: what
     holds the run's tasks (None: nothing) and when that hold's `until` passes."""
     out = Admission()
-    gate = _Gate(preceding=preceding, held=held, free=free, now=now)
+    gate = _Gate(preceding=preceding, held=held, free=free, now=now, slots=slots)
     gate.running.update(r.job for r in active if r.state == RunState.RUNNING)
     for run in queued:  # oldest first: what one takes (a slot, a turn), the next lacks
         job = jobs.get(run.job)
@@ -79,6 +84,7 @@ class _Gate:
     held: HoldCheck
     free: int
     now: datetime
+    slots: SlotCheck | None = None
     running: Counter[str] = field(default_factory=Counter)  # runs of each job running
     discarded: set[int] = field(default_factory=set)  # in this pass
     catching_up: set[str] = field(default_factory=set)  # jobs with an older catch-up run
@@ -127,7 +133,9 @@ class _Gate:
             if until is not None:
                 out._wake(until)
             return hold
-        return "waiting for a free slot (--max-parallel)" if self.free <= 0 else None
+        if self.free <= 0:
+            return FREE_SLOT
+        return self.slots(job, run) if self.slots is not None else None
 
     def _preceding(self, run: QueuedRun) -> str | None:
         """The state of the run a follow-up waits on (None: gone)."""

@@ -58,6 +58,7 @@ class JobTable:
         self.jobs: dict[str, Job] = {}
         self.followers: dict[str, list[str]] = {}
         self.holds: dict[str, Mapping[str, Any]] = {}  # the Hold resources, by name
+        self.pools: dict[str, int] = {}  # the Pool resources' slots, by name
         self.views = JobViews()  # each job's view, made once per revision
         self.generation = -1
         self.loads = 0  # how many times it was read: what a reader of it before can compare
@@ -76,6 +77,9 @@ class JobTable:
         if names is None or any(r.kind == "Hold" for r in everything):
             holds = [("Hold", r.name) for r in store.resources("Hold") if not r.deleting]
             self.holds = {name: spec for (_, name), spec in store.specs(holds).items()}
+        if names is None or any(r.kind == "Pool" for r in everything):
+            pools = [("Pool", r.name) for r in store.resources("Pool") if not r.deleting]
+            self.pools = {name: int(s["slots"]) for (_, name), s in store.specs(pools).items()}
         if names is None:
             self.jobs = {}
         else:

@@ -10,12 +10,12 @@ tick again, and finds its run already there.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from runner.domain.jobs import JobViews
+from runner.domain.jobs import JobView, JobViews
 from runner.scheduler.tick_decision import TickDecision, TickFacts, decide_tick
 from runner.store import Store, StoredResource, TickInputs
 
@@ -49,14 +49,18 @@ def tick(
     inputs: TickInputs | None = None,
     made_at: datetime | None = None,
     views: JobViews | None = None,
+    held: Callable[[JobView], bool] | None = None,
 ) -> TickReport:
     """Create the runs that are due at `now` for every auto job (or those in `only`:
     the daemon knows which are due), count the ticks that make none, and say when the
     next tick falls. `inputs`: what `store.tick_inputs` returned for (at least) these
     jobs, read just before by a caller that knows nothing changed since. `made_at`: the
     time the runs are created, when that is before `now` (made ahead of their tick).
-    `views`: the jobs' views kept between ticks (else made for this one)."""
+    `views`: the jobs' views kept between ticks (else made for this one). `held`: whether
+    a hold keeps a job's runs from starting (its missed ticks are then not caught up)."""
     facts = read_facts(store, up_since=up_since, only=only, inputs=inputs, views=views)
+    if held is not None:
+        facts = replace(facts, held=held)
     decision = decide_tick(facts, now)
     if decision.unstarted:  # new jobs, changed schedules: one query for them all
         applied = store.applied_at(decision.unstarted)

@@ -8,8 +8,8 @@ decision to the store.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,10 @@ class TickFacts:
     applied: Mapping[str, datetime | None] = field(default_factory=dict)
     up_since: datetime  # ticks after it were live; the ones before it are caught up
     views: JobViews = field(default_factory=JobViews)  # the jobs' views, kept by the caller
+    # Whether a hold keeps a job's runs from starting at all (a freeze, a hold on the
+    # whole job): its missed ticks are then not caught up (SPEC 2.3). Asked only of a
+    # job with ticks to catch up.
+    held: Callable[[JobView], bool] = field(default=lambda job: False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,22 @@ def _cursor(name: str, job: JobView, facts: TickFacts, now: datetime) -> Cursor 
     )
 
 
+def _held_through(decision: Decision) -> Decision:
+    """The decision for a job held while its ticks passed: its catch-up runs are not
+    made (they would wait for the release, one more on every restart), and count as
+    missed because `held`."""
+    caught = [d.due for d in decision.runs if d.trigger == "catchup"]
+    first, last = caught[0], caught[-1]
+    if decision.missed_between is not None:
+        first, last = min(first, decision.missed_between[0]), max(last, decision.missed_between[1])
+    return replace(
+        decision,
+        runs=tuple(d for d in decision.runs if d.trigger != "catchup"),
+        missed={**decision.missed, "held": len(caught)},
+        missed_between=(first, last),
+    )
+
+
 def _off(job: JobView, cursor: Cursor) -> bool:
     """Nothing runs, nothing piles up: re-enabling resumes from then (SPEC 2.3)."""
     return job.disabled or not job.schedule.enabled or cursor.paused
@@ -149,6 +169,8 @@ class _Decisions:
         name, schedule = resource.name, job.schedule
         stored = facts.cursors.get(name)
         decision = decide(schedule, cursor=cursor.cursor, up_since=facts.up_since, now=now)
+        if any(d.trigger == "catchup" for d in decision.runs) and facts.held(job):
+            decision = _held_through(decision)
         # The cursor is written only when a tick passed (not on every call), and after
         # the tick's runs exist, so that a crash in between decides the tick again.
         moved = cursor._replace(cursor=decision.cursor or cursor.cursor)

@@ -12,7 +12,7 @@ from runner.spec.checks import check_resource
 from runner.spec.durations import Duration, describe
 from runner.spec.findings import Finding
 from runner.spec.messages import findings_from_errors
-from runner.spec.models import API_VERSION, MODELS, Hold, Job, Resource
+from runner.spec.models import API_VERSION, MODELS, Hold, Job, Pool, Resource
 from runner.spec.normalize import dump, normal_form, normalize
 from runner.spec.references import RefView, check_references, duplicate_names
 
@@ -23,6 +23,7 @@ __all__ = [
     "Hold",
     "Job",
     "Parsed",
+    "Pool",
     "RefView",
     "Resource",
     "check_references",
@@ -61,9 +62,9 @@ def parse_resource(data: Any) -> Parsed:
     kind = data.get("kind")
     if not isinstance(kind, str) or kind not in MODELS:
         message = (
-            "required field is missing; use Job or Hold"
+            "required field is missing; use Job, Hold or Pool"
             if "kind" not in data
-            else f"must be one of Job, Hold; got {describe(kind)}"
+            else f"must be one of Job, Hold, Pool; got {describe(kind)}"
         )
         return Parsed(None, findings=[Finding(("kind",), "kind", message)])
     model = MODELS[kind]
@@ -85,7 +86,7 @@ def parse_resource(data: Any) -> Parsed:
 
 
 def _salvaged_findings(
-    model: type[Job] | type[Hold],
+    model: type[Job] | type[Hold] | type[Pool],
     data: dict[str, Any],
     exc: ValidationError,
     known: list[Finding],

@@ -11,13 +11,15 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from runner.spec.diagnostics import JsonPath, dotted
 from runner.spec.findings import Finding, did_you_mean
-from runner.spec.models import Hold, Job, Resource, Schedule
+from runner.spec.models import Hold, Job, Pool, Resource, Schedule
 from runner.spec.schedules import cron_error, timezone_error
 
 
 def check_resource(resource: Resource) -> list[Finding]:
     if isinstance(resource, Job):
         return list(_check_job(resource))
+    if isinstance(resource, Pool):
+        return []  # its schema says all: a name and at least one slot
     return list(_check_hold(resource))
 
 

@@ -122,6 +122,8 @@ class Task(Model):
     Default: the job's."""
     prompt: Text | None = None
     """For a manual task: what the person finishing it should check."""
+    pool: Name | None = None
+    """A Pool this task takes a slot of while it runs. Default: the job's."""
 
 
 class InlineHold(Model):
@@ -182,6 +184,12 @@ class Job(Model):
     """The working directory of every task."""
     history: History | None = None
     """How many runs and days of history to keep."""
+    max_parallel: Positive | None = Field(None, alias="maxParallel")
+    """At most this many of the job's tasks run at once, across its runs. Default: no
+    limit but the daemon's --max-parallel."""
+    pool: Name | None = None
+    """A Pool every task of the job takes a slot of while it runs (a task's own `pool`
+    overrides it)."""
     tasks: Annotated[list[Task], Field(min_length=1)]
     """The steps, run in the order written unless `after` says otherwise."""
     holds: list[InlineHold] = Field(default_factory=list)
@@ -210,5 +218,20 @@ class Hold(Model):
     """Why the jobs are held; shown wherever the hold is."""
 
 
-Resource = Job | Hold
-MODELS: dict[str, type[Job] | type[Hold]] = {"Job": Job, "Hold": Hold}
+class Pool(Model):
+    """Slots shared by the tasks of the jobs that name it: a database that takes four
+    loads at a time, say. A task that finds every slot taken waits for one."""
+
+    api_version: Literal["runner/v1"] = Field(alias="apiVersion")
+    """Always runner/v1."""
+    kind: Literal["Pool"]
+    name: Name
+    """Unique among Pools across the whole configuration folder."""
+    description: str | None = None
+    """What the slots stand for, for people."""
+    slots: Positive
+    """How many tasks may hold a slot at once."""
+
+
+Resource = Job | Hold | Pool
+MODELS: dict[str, type[Job] | type[Hold] | type[Pool]] = {"Job": Job, "Hold": Hold, "Pool": Pool}

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.spec.models import Hold, Job, Resource
+from runner.spec.models import Hold, Job, Pool, Resource
 from runner.spec.schedules import cron_fields
 
 DEFAULT_RETRIES: dict[str, Any] = {"limit": 0, "delay": "10s", "backoff": 2.0, "maxDelay": "10m"}
+# Fields added after jobs were first applied: left out of the normal form when unset.
+UNSET_LEFT_OUT = ("maxParallel", "pool")
 DEFAULT_KEEP_RUNS = 100
 DEFAULT_KEEP_DAYS = 30
 SCHEDULE_DEFAULTS: dict[str, Any] = {
@@ -32,12 +34,14 @@ SCHEDULE_DEFAULTS: dict[str, Any] = {
 def normal_form(resource: Resource) -> dict[str, Any]:
     """The normalised resource as plain data, with the files' field names."""
     data = resource.model_dump(mode="json", by_alias=True)
+    if isinstance(resource, Pool):
+        return data
     return _job(data) if isinstance(resource, Job) else _hold(data)
 
 
 def normalize(resource: Resource) -> Resource:
     """The normalised resource as a model."""
-    model = Job if isinstance(resource, Job) else Hold
+    model: type[Job] | type[Hold] | type[Pool] = type(resource)
     return model.model_validate(normal_form(resource))
 
 
@@ -66,6 +70,9 @@ def _job(data: dict[str, Any]) -> dict[str, Any]:
     for hold in data["holds"]:
         hold["tasks"] = sorted(set(hold["tasks"])) if hold.get("tasks") else None
     data["after"] = sorted(set(data["after"]))
+    for key in UNSET_LEFT_OUT:  # so that jobs applied before these fields existed
+        if data.get(key) is None:  # are no change
+            data.pop(key, None)
     data["labels"] = dict(sorted(data["labels"].items()))
     data["env"] = dict(sorted(data["env"].items()))
     return data
@@ -97,6 +104,9 @@ def _task(
     if task.get("continueOnError") is None:
         task["continueOnError"] = job["continueOnError"]
     task["env"] = dict(sorted(task["env"].items()))
+    task["pool"] = task.get("pool") or job.get("pool")
+    if task["pool"] is None:
+        del task["pool"]
 
 
 def _hold(data: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from runner.spec.checks import find_cycles
 from runner.spec.diagnostics import JsonPath, Severity
 from runner.spec.findings import Finding, did_you_mean
-from runner.spec.models import Job, Resource
+from runner.spec.models import Job, Pool, Resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ class RefView:
     selector: Mapping[str, str] | None = None  # a Hold's selector labels
     hold_tasks: tuple[str, ...] = ()
     timed: bool = False  # a Hold with `until`: released by time whatever it waits for
+    pools: tuple[tuple[JsonPath, str], ...] = ()  # a job's `pool`s, with their paths
 
     @classmethod
     def of(cls, resource: Resource) -> RefView:
@@ -53,7 +54,10 @@ class RefView:
                     for i, h in enumerate(resource.holds)
                     if h.depends_on
                 ),
+                pools=_pools(resource),
             )
+        if isinstance(resource, Pool):
+            return cls(kind="Pool", name=resource.name)
         dep = resource.depends_on
         return cls(
             kind="Hold",
@@ -66,9 +70,9 @@ class RefView:
         )
 
     @classmethod
-    def existing_job(cls, name: str) -> RefView:
-        """A job known to exist whose document did not pass the schema."""
-        return cls(kind="Job", name=name)
+    def existing_job(cls, name: str, kind: str = "Job") -> RefView:
+        """A job (or pool) known to exist whose document did not pass the schema."""
+        return cls(kind=kind, name=name)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +85,7 @@ class RefView:
             "jobs": list(self.jobs),
             "selector": self.selector,
             "hold_tasks": list(self.hold_tasks),
+            "pools": [[list(path), name] for path, name in self.pools],
         }
 
     @classmethod
@@ -96,6 +101,7 @@ class RefView:
             jobs=tuple(data.get("jobs") or ()),
             selector=data.get("selector"),
             hold_tasks=tuple(data.get("hold_tasks") or ()),
+            pools=tuple((tuple(p), n) for p, n in data.get("pools") or ()),
         )
 
     def selects(self, job: RefView) -> bool:
@@ -116,11 +122,17 @@ def check_references(
     `known_jobs` are jobs that exist but are not among `views` (a file that failed
     validation, or what the store holds for it).
     """
-    jobs: dict[str, RefView] = {j.name: j for j in known_jobs}
+    jobs: dict[str, RefView] = {j.name: j for j in known_jobs if j.kind == "Job"}
     jobs.update({v.name: v for v in views if v.kind == "Job"})
+    pools = {v.name for v in [*known_jobs, *views] if v.kind == "Pool"}
     out: list[tuple[int, Finding]] = []
     for i, view in enumerate(views):
-        found = _job_refs(view, jobs) if view.kind == "Job" else _hold_refs(view, jobs)
+        if view.kind == "Job":
+            found = [*_job_refs(view, jobs), *_pool_refs(view, pools)]
+        elif view.kind == "Hold":
+            found = list(_hold_refs(view, jobs))
+        else:
+            found = []
         out += [(i, f) for f in found]
     out += _job_cycles(views)
     return out
@@ -156,6 +168,24 @@ def _job_refs(job: RefView, jobs: Mapping[str, RefView]) -> Iterator[Finding]:
             yield _unknown_job(("after", k), name, jobs)
     for dep in job.depends:
         yield from _dependency(dep, jobs)
+
+
+def _pool_refs(job: RefView, pools: set[str]) -> Iterator[Finding]:
+    for path, name in job.pools:
+        if name not in pools:
+            yield Finding(
+                path,
+                "unknown-pool",
+                f'unknown pool "{name}"{did_you_mean(name, pools)}: a Pool resource '
+                "(kind: Pool, name, slots) defines it",
+                subject=name,
+            )
+
+
+def _pools(job: Job) -> tuple[tuple[JsonPath, str], ...]:
+    found: list[tuple[JsonPath, str]] = [(("pool",), job.pool)] if job.pool else []
+    found += [(("tasks", i, "pool"), t.pool) for i, t in enumerate(job.tasks) if t.pool]
+    return tuple(found)
 
 
 def _unknown_job(path: JsonPath, name: str, jobs: Mapping[str, RefView]) -> Finding:

@@ -5,32 +5,32 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from runner.spec.models import Hold, Job
+from runner.spec.models import MODELS
 
 SCHEMA_ID = "https://runner.dev/schemas/runner.schema.json"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
 
 
 def json_schema() -> dict[str, Any]:
-    """One schema for any document: a Job or a Hold, chosen by `kind`."""
+    """One schema for any document: a Job, a Hold or a Pool, chosen by `kind`."""
     definitions: dict[str, Any] = {}
-    for model in (Job, Hold):
+    for model in MODELS.values():
         schema = model.model_json_schema(by_alias=True, ref_template="#/definitions/{model}")
         definitions.update(schema.pop("$defs", {}))
         definitions[model.__name__] = schema
     return {
         "$schema": DRAFT7,
         "$id": SCHEMA_ID,
-        "title": "runner resource (Job or Hold)",
+        "title": "runner resource (Job, Hold or Pool)",
         "type": "object",
         "required": ["apiVersion", "kind", "name"],
-        "properties": {"kind": {"enum": ["Job", "Hold"]}},
+        "properties": {"kind": {"enum": list(MODELS)}},
         "allOf": [
             {
                 "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
                 "then": {"$ref": f"#/definitions/{name}"},
             }
-            for name in ("Job", "Hold")
+            for name in MODELS
         ],
         "definitions": _without_titles(dict(sorted(definitions.items()))),
     }

@@ -10,6 +10,8 @@ caller needs of it is written down as small interfaces in `runner.store.interfac
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -160,15 +162,35 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+WAL_WAIT = 10.0  # how long another process switching a new store to WAL is waited for
+
+
+def _wal(cursor: Any) -> None:
+    """The store in WAL mode. A store being created by another process at this moment
+    (a command run as its daemon starts) may not be in WAL yet, and that process holds
+    the lock the switch needs: wait for it, as the busy timeout would, rather than fail
+    with "database is locked"."""
+    deadline = time.monotonic() + WAL_WAIT
+    while True:
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()
+        if mode and str(mode[0]).lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")
     # Switching to WAL takes a lock that the busy timeout does not wait for, so a
     # command opening the store while a daemon writes to it failed with "database is
     # locked": the mode is persistent, so it is set only on a store not yet in WAL.
-    mode = cursor.execute("PRAGMA journal_mode").fetchone()
-    if not mode or str(mode[0]).lower() != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

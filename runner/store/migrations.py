@@ -34,7 +34,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     ),
     (
         5,
-        "task actions asked of a run's owner, the audit, retried runs, holds by selector",
+        "task actions asked of a run's owner, the audit, retried runs, what a scheduled run "
+        "waits for, holds by selector",
         lambda conn: _actions(conn),
     ),
 ]
@@ -43,7 +44,7 @@ LATEST = MIGRATIONS[-1][0]
 
 def _actions(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[run_requests, audit])
-    _add_columns(conn, runs, "retried")
+    _add_columns(conn, runs, "retried", "waiting")
     _add_columns(conn, holds, "selector")
 
 

@@ -7,7 +7,7 @@ own health record."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -64,6 +64,11 @@ _QUEUED = (  # the runs waiting to be started by a daemon (not a foreground run'
 )
 
 _HELD_JOBS = sa.select(holds.c.job).distinct()
+_NOTE_WAITING = (
+    sa.update(runs)
+    .where(runs.c.id == sa.bindparam("b_id"), runs.c.state == RunState.SCHEDULED)
+    .values(waiting=sa.bindparam("b_reason"))
+)
 
 
 class QueueOperations(Database):
@@ -93,6 +98,15 @@ class QueueOperations(Database):
         )
         with self.reading(f"reading the last outcomes of {job}") as conn:
             return [(r.id, r.state) for r in conn.execute(query).all()]
+
+    def note_waiting(self, reasons: Mapping[int, str]) -> None:
+        """What scheduled runs wait for (a hold, a pool's slot), so that `status` says it;
+        a run that started meanwhile is left alone."""
+        if not reasons:
+            return
+        params = [{"b_id": run_id, "b_reason": why} for run_id, why in reasons.items()]
+        with self.writing("noting what the scheduled runs wait for") as conn:
+            conn.execute(_NOTE_WAITING, params)
 
     def disarm_pause(self, job: str) -> None:
         """A manual run of a paused job: its schedule runs from now on (SPEC 2.2)."""

@@ -62,6 +62,7 @@ class RunRecord:
     heartbeat: datetime | None
     cancel_requested: datetime | None
     tasks: tuple[TaskRecord, ...] = ()
+    waiting: str | None = None  # scheduled: what it waits for (a hold, a pool's slot)
 
 
 class RunFilter(TypedDict, total=False):
@@ -274,4 +275,5 @@ def _run(m: Any, tasks: tuple[TaskRecord, ...]) -> RunRecord:
         heartbeat=m["heartbeat"],
         cancel_requested=m["cancel_requested"],
         tasks=tasks,
+        waiting=m.get("waiting") if m["state"] == RunState.SCHEDULED else None,
     )

@@ -27,6 +27,7 @@ _TASK = (task_runs.c.run_id == _B("b_run"), task_runs.c.task == _B("b_task"))
 # statement costs more than executing it.
 _OWNED = {  # a run that starts: running, since `b_at`, by its owner
     "state": RunState.RUNNING,
+    "waiting": None,  # what it waited for, if anything
     "started": utc_param("b_at"),
     "heartbeat": utc_param("b_at"),
     "owner": _B("b_owner"),

@@ -144,6 +144,8 @@ runs = sa.Table(
     # Added in schema 5: when `runner retry` last put the run back to be started (its
     # startingDeadline counts from then, not from its due time).
     sa.Column("retried", UTCTime, nullable=True),
+    # ... and what a scheduled run waits for (a hold, a pool's slot), as the daemon said.
+    sa.Column("waiting", sa.Text, nullable=True),
     sa.UniqueConstraint("job", "due", name="runs_job_due"),
 )
 

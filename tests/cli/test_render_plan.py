@@ -246,7 +246,7 @@ def test_plan_as_json_is_versioned_data() -> None:
         }
     ]
     assert data["runtime_holds"] == [
-        {"job": "nightly-export", "name": "incident-2231", "reason": None}
+        {"job": "nightly-export", "selector": None, "name": "incident-2231", "reason": None}
     ]
     assert data["summary"] == {
         "add": 0,

@@ -571,14 +571,14 @@ def test_status_of_a_job(jobs: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert re.search(r"^  next runs  (\d{4}-\d\d-\d\d 06:30 CES?T(, )?){3}$", text, re.M), text
     assert "    freeze: active, releases at 2099-01-01T00:00:00Z" in text
     assert "  active     -" in lines and "  last run   -" in lines
-    assert "  missed     0 ticks (overlap 0, deadline 0, catchup 0)" in lines
+    assert "  missed     0 ticks (overlap 0, deadline 0, catchup 0, held 0)" in lines
 
     data = call_json(capsys, "status", "nightly")
     assert [(h["name"], h["origin"], h["active"]) for h in data["holds"]] == [
         ("freeze", "config", True)
     ]
     assert data["active_runs"] == []
-    assert data["missed"] == {"overlap": 0, "deadline": 0, "catchup": 0}
+    assert data["missed"] == {"overlap": 0, "deadline": 0, "catchup": 0, "held": 0}
     assert len(data["next_runs"]) == 3 and all(t.endswith("Z") for t in data["next_runs"])
 
     call(capsys, "run", "ok")

@@ -102,3 +102,40 @@ def test_a_hold_that_can_end_may_cover_the_job_it_waits_for(write: WriteFile) ->
         'jobs.d/h.yaml:5:18: error: dependsOn.job: the hold covers "ledger" and waits for it, '
         "so it could never be released; wait for another job"
     ]
+
+
+POOLED = """
+apiVersion: runner/v1
+kind: Job
+name: load
+pool: {job_pool}
+maxParallel: 2
+tasks:
+  - {{name: a, run: "true"}}
+  - {{name: b, run: "true", pool: {task_pool}}}
+"""
+POOL = """
+apiVersion: runner/v1
+kind: Pool
+name: warehouse-db
+slots: 4
+"""
+
+
+def test_a_pool_a_job_or_task_names_must_be_defined(write: WriteFile) -> None:
+    write("p.yaml", POOL)
+    write("a.yaml", POOLED.format(job_pool="warehouse-db", task_pool="warehouse"))
+    assert _texts() == [
+        'jobs.d/a.yaml:8:34: error: tasks[1].pool: unknown pool "warehouse" (did you mean '
+        '"warehouse-db"?): a Pool resource (kind: Pool, name, slots) defines it'
+    ]
+    write("a.yaml", POOLED.format(job_pool="warehouse-db", task_pool="warehouse-db"))
+    assert _texts() == []
+
+
+def test_a_pool_in_a_file_that_fails_the_schema_still_exists_for_its_jobs(
+    write: WriteFile,
+) -> None:
+    write("p.yaml", POOL.replace("slots: 4", "slots: 0"))
+    write("a.yaml", POOLED.format(job_pool="warehouse-db", task_pool="warehouse-db"))
+    assert _texts() == ["jobs.d/p.yaml:4:8: error: slots: must be at least 1; got integer 0"]

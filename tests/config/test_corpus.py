@@ -131,10 +131,10 @@ EXPECTED: dict[str, list[str]] = {
         'api-version.yaml:1:13: error: apiVersion: must be "runner/v1"; got "runner/v2"',
     ],
     "kind-list.yaml": [
-        "kind-list.yaml:2:7: error: kind: must be one of Job, Hold; got a list",
+        "kind-list.yaml:2:7: error: kind: must be one of Job, Hold, Pool; got a list",
     ],
     "missing-kind.yaml": [
-        "missing-kind.yaml:1:1: error: kind: required field is missing; use Job or Hold",
+        "missing-kind.yaml:1:1: error: kind: required field is missing; use Job, Hold or Pool",
     ],
     "missing-name.yaml": [
         "missing-name.yaml:1:1: error: name: required field is missing",

@@ -431,3 +431,70 @@ def test_a_task_that_cannot_start_fails_saying_why(make: Make, fields: str, reas
     else:
         assert ended.exit_code is None
         assert h.log("t") == f"runner: {want}\n"
+
+
+# --- holds on tasks of a run under way -------------------------------------------------
+
+
+def test_a_held_task_waits_held_while_the_others_run_and_starts_once_released(
+    make: Make,
+) -> None:
+    holds: dict[str, tuple[str, datetime | None]] = {"b": ("held by freeze", None)}
+    h = make(holds_of=lambda order: dict(holds))
+    tasks = "  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}\n  - {name: c, run: 'true'}\n"
+    h.supervisor.start(order(h.folder, tasks))
+    h.until(lambda: h.journal.task_states().get("b", ("",))[0] == "held", "b to be held")
+    assert h.journal.task_states()["a"][0] == "success"
+    assert h.journal.task_states()["b"] == ("held", "held by freeze")
+    assert "c" not in h.journal.task_states()
+    assert h.supervisor.free_slots() == 4  # a held task takes no slot
+    h.supervisor.look_at_holds()  # nothing changed: still held
+    assert h.journal.task_states()["b"][0] == "held"
+    holds.clear()
+    h.supervisor.look_at_holds()
+    h.until(lambda: not h.supervisor.runs, "the run to end")
+    assert h.journal.ended().state == "success"
+
+
+def test_a_held_task_is_cancelled_with_its_run(make: Make) -> None:
+    h = make(holds_of=lambda order: {"b": ("held by freeze", None)})
+    tasks = "  - {name: a, run: 'true'}\n  - {name: b, run: 'true'}\n"
+    h.supervisor.start(order(h.folder, tasks))
+    h.until(lambda: h.journal.task_states().get("b", ("",))[0] == "held", "b to be held")
+    h.supervisor.request_cancel(1, "by hand")
+    h.until(lambda: not h.supervisor.runs, "the run to end")
+    assert h.journal.ended().state == "cancelled"
+    assert h.journal.task_states()["b"] == ("cancelled", "by hand")
+
+
+# --- slots beyond max_parallel: a job's maxParallel, pools ------------------------------
+
+
+def test_a_job_max_parallel_runs_its_tasks_that_many_at_a_time(make: Make) -> None:
+    h = make(max_parallel=4)
+    tasks = "".join(f"  - {{name: {n}, run: sleep 0.2, after: []}}\n" for n in "abc")
+    h.run(order(h.folder, tasks, job="maxParallel: 2"))
+    spans = sorted(interval(h.journal, t) for t in "abc")
+    assert spans[2][0] >= min(spans[0][1], spans[1][1])  # the third after one of the two
+    waits = [c for c in h.journal.of(j.TaskSet) if c.reason and "waiting for a slot" in c.reason]
+    assert [w.reason for w in waits] == [
+        "waiting for a slot: job job runs at most 2 task(s) at once"
+    ]
+
+
+def test_a_pool_is_shared_by_the_runs_of_several_jobs(make: Make) -> None:
+    h = make(max_parallel=4)
+    h.supervisor.slots.pools = {"db": 1}
+    load = "  - {name: load, run: sleep 0.2, pool: db}\n  - {name: after, run: 'true'}\n"
+    h.supervisor.start(order(h.folder, load, run_id=1), order(h.folder, load, run_id=2))
+    h.until(lambda: not h.supervisor.runs, "both runs to end")
+    first, second = (
+        (c.at for c in h.journal.of(j.AttemptStarted, "load") if c.run_id == r) for r in (1, 2)
+    )
+    ended = {c.run_id: c.at for c in h.journal.of(j.AttemptEnded, "load")}
+    starts = {1: next(first), 2: next(second)}
+    one, other = sorted(starts, key=starts.__getitem__)
+    assert starts[other] >= ended[one]  # one slot: one load at a time
+    (wait,) = [c for c in h.journal.of(j.TaskSet, "load") if c.state == "pending"]
+    assert wait.reason == "waiting for a slot in pool db (1 of 1 in use)"
+    assert h.supervisor.slots.by_pool == {} and h.supervisor.slots.by_job == {}

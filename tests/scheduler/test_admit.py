@@ -188,6 +188,14 @@ def test_a_waiting_run_wakes_the_daemon_at_its_deadline() -> None:
     assert admission.wake_at == T0 + 5 * MIN
 
 
+def test_a_retried_runs_deadline_counts_from_its_retry_not_its_due_time() -> None:
+    job = make_job(schedule={"startingDeadline": "5m"})
+    run = queued(1)._replace(retried=T0 + 60 * MIN)  # `runner retry` an hour later
+    assert started(decide([run], [job], now=T0 + 61 * MIN)) == [1]
+    reason = discarded(decide([run], [job], now=T0 + 66 * MIN))[1]
+    assert "of its retry at 2026-12-01 13:00:00Z" in reason
+
+
 @pytest.mark.parametrize("why", ["held", "preceding", "queued", "slot"])
 def test_the_deadline_discards_whatever_the_run_waits_for(why: str) -> None:
     job = make_job(schedule={"startingDeadline": "2m"})

@@ -94,4 +94,26 @@ def test_until_is_kept_in_utc() -> None:
 def test_a_kind_that_is_not_a_string_is_a_finding_not_a_crash() -> None:
     parsed = parse_resource({"apiVersion": "runner/v1", "kind": ["Job"], "name": "x"})
     assert parsed.resource is None
-    assert [f.message for f in parsed.findings] == ["must be one of Job, Hold; got a list"]
+    assert [f.message for f in parsed.findings] == ["must be one of Job, Hold, Pool; got a list"]
+
+
+def test_a_job_without_pool_or_max_parallel_has_the_normal_form_it_had() -> None:
+    """Jobs applied before `pool` and `maxParallel` existed are no change after it."""
+    from runner.spec import normal_form
+
+    parsed = parse_resource(_job())
+    assert parsed.resource is not None
+    form = normal_form(parsed.resource)
+    assert "pool" not in form and "maxParallel" not in form
+    assert all("pool" not in task for task in form["tasks"])
+
+
+def test_a_task_takes_its_job_pool_unless_it_names_its_own() -> None:
+    from runner.spec import normal_form
+
+    tasks = [{"name": "a", "run": "true"}, {"name": "b", "run": "true", "pool": "other"}]
+    parsed = parse_resource(_job(pool="db", maxParallel=2, tasks=tasks))
+    assert parsed.resource is not None
+    form = normal_form(parsed.resource)
+    assert [t["pool"] for t in form["tasks"]] == ["db", "other"]
+    assert (form["pool"], form["maxParallel"]) == ("db", 2)

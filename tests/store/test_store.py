@@ -55,7 +55,14 @@ def test_a_version_1_store_is_migrated_keeping_its_runs(
 ) -> None:
     run = store.create_run(job="a", revision=1, trigger="manual", due=NOW, now=NOW)
     with store.engine.begin() as conn:  # make it what issue 3's runner left behind
-        for column in ("cancel_requested", "cancel_reason", "after_run", "overlap", "retried"):
+        for column in (
+            "cancel_requested",
+            "cancel_reason",
+            "after_run",
+            "overlap",
+            "retried",
+            "waiting",
+        ):
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
         conn.execute(sa.text("ALTER TABLE holds DROP COLUMN selector"))
         conn.execute(sa.text("DROP TABLE run_requests"))
