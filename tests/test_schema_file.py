@@ -36,3 +36,18 @@ def test_schema_rejects_a_misspelt_field() -> None:
     }
     errors = list(validator.iter_errors(doc))
     assert any("timout" in e.message for e in errors)
+
+
+def test_committed_openapi_document_matches_the_api() -> None:
+    from runner.api.app import openapi_text
+
+    assert (ROOT / "schemas" / "openapi.json").read_text() == openapi_text(), (
+        "schemas/openapi.json is stale: run `runner schema --openapi > schemas/openapi.json`"
+    )
+
+
+def test_docs_api_lists_every_path_of_the_openapi_document() -> None:
+    doc = json.loads((ROOT / "schemas" / "openapi.json").read_text())
+    text = (ROOT / "docs" / "api.md").read_text()
+    for path in doc["paths"]:
+        assert f"{path}" in text, f"docs/api.md does not describe {path}"

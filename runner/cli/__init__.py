@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hold": ("runner.cli.hold", "Place a runtime hold on a job, its tasks, or jobs by label."),
     "release": ("runner.cli.release", "End runtime holds (a held job's runs start)."),
     "audit": ("runner.cli.audit", "Who did what: actions, holds and releases, by user."),
+    "token": ("runner.cli.token", "API tokens: add, list, revoke (kept hashed)."),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
 }
 

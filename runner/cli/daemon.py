@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,6 +36,21 @@ from runner.ops.daemon import DEBOUNCE, GRACE
     help="How long changes in the folder must settle before they are applied (100ms, 1s).",
 )
 @click.option(
+    "--api",
+    "api",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve the HTTP API there (127.0.0.1:8080); tokens: --api-tokens, RUNNER_API_TOKEN.",
+)
+@click.option(
+    "--api-tokens",
+    "api_tokens",
+    default=None,
+    envvar="RUNNER_API_TOKENS",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The token file `runner token add` keeps (default: HOME/api-tokens.yaml).",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -48,6 +64,8 @@ def command(
     max_parallel: int | None,
     grace: str,
     debounce: str,
+    api: str | None,
+    api_tokens: Path | None,
     log_format: str,
 ) -> int:
     """Run the scheduler: apply the folder, re-apply on every change, run what is due.
@@ -58,15 +76,40 @@ def command(
     from runner.ops.common import Home
     from runner.ops.daemon import DaemonOptions, serve
 
+    where = Home(Path(home), store_url)
     options = DaemonOptions(
         config=config,
         max_parallel=max_parallel,
         grace=duration(grace, "--grace"),
         debounce=_millis(debounce),
         log_format=log_format,
+        services=[_api(where, api, api_tokens, config)] if api else [],
     )
-    serve(Home(Path(home), store_url), options)
+    serve(where, options)
     return ExitCode.OK
+
+
+def _api(home: Any, address: str, tokens_file: Path | None, config: str) -> Any:
+    """The HTTP API's server; without a token it listens on the loopback only."""
+    import os
+
+    from runner.api.app import create_app
+    from runner.api.server import ApiServer, loopback, parse_address
+    from runner.errors import UsageError
+    from runner.ops.tokens import ENV_TOKEN, TokenSet
+
+    host, port = parse_address(address)
+    from runner.cli.token import TOKENS_FILE
+
+    default = Path(home.path) / TOKENS_FILE
+    tokens = TokenSet.load(tokens_file or default, os.environ.get(ENV_TOKEN))
+    if not tokens and not loopback(host):
+        raise UsageError(
+            f"--api {address}: no API token is configured, so the API listens on a loopback "
+            "address only; add one (`runner token add NAME --role admin`, then "
+            "--api-tokens FILE, or RUNNER_API_TOKEN)"
+        )
+    return ApiServer(create_app(home, tokens, config=[config]), host, port)
 
 
 def _millis(text: str) -> float:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from runner.clock import Clock
 from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
@@ -56,6 +56,15 @@ TIDY_AGAIN = 0.1  # and goes on this much later
 SHUTDOWN = "daemon shutdown"
 
 
+class Service(Protocol):
+    """Something that runs beside the scheduler (the HTTP API): started once the daemon
+    holds its home and has applied the folder, stopped when it stops."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def describe(self) -> str: ...
+
+
 class Daemon:
     # Made by `start`, with the executor they drive:
     journal: DaemonJournal
@@ -74,8 +83,10 @@ class Daemon:
         grace: float = GRACE,
         debounce: float = DEBOUNCE,
         kill_grace: float = KILL_GRACE,
+        services: Sequence[Service] = (),
     ) -> None:
         self.store = store
+        self.services = list(services)
         self.home = home
         self.config = list(config)
         self.clock = clock
@@ -135,6 +146,9 @@ class Daemon:
         watch: FolderWatch | None = None
         try:
             self.start(listener)
+            for service in self.services:
+                service.start()
+                self.say.service_up(service.describe())
             watch = FolderWatch(self.config, self.folder_changed)
             watch.start()
             self.store.record_daemon(self._record())
@@ -150,6 +164,9 @@ class Daemon:
                 self.wait()
             self._shut_down(self._stopping)
         finally:
+            for service in self.services:
+                with contextlib.suppress(Exception):
+                    service.stop()
             if watch is not None:
                 watch.stop()
             with contextlib.suppress(Exception):

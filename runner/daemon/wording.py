@@ -155,6 +155,9 @@ class EventWording:
     def run_discarded(self, run_id: int, *, job: str, reason: str) -> None:
         self.log("run-discarded", f"run {run_id} of {job}: {reason}", run=run_id, job=job)
 
+    def service_up(self, what: str) -> None:
+        self.log("service-up", what)
+
     def run_waiting(self, run_id: int, why: str) -> None:
         self.log("run-waiting", f"run {run_id}: {why}", run=run_id)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.clock import SystemClock
 from runner.daemon.eventlog import EventLog
-from runner.daemon.service import DEBOUNCE, GRACE, Daemon
+from runner.daemon.service import DEBOUNCE, GRACE, Daemon, Service
 from runner.ops.common import Home
 from runner.store import open_store
 
@@ -20,6 +21,8 @@ class DaemonOptions:
     grace: float = GRACE  # seconds running tasks get to end on SIGTERM
     debounce: float = DEBOUNCE  # seconds the folder must be quiet before an apply
     log_format: str = "text"  # text, or JSON lines
+    # Run beside the scheduler once it holds the home, stopped with it (the HTTP API).
+    services: Sequence[Service] = ()
 
 
 def serve(home: Home, options: DaemonOptions) -> None:
@@ -37,6 +40,7 @@ def serve(home: Home, options: DaemonOptions) -> None:
             max_parallel=options.max_parallel,
             grace=options.grace,
             debounce=options.debounce,
+            services=options.services,
         ).run()
     finally:
         store.close()

@@ -17,7 +17,7 @@ from runner.errors import RunnerError, UsageError
 from runner.executors.journal import Change
 from runner.ops.audit import record as audit_record
 from runner.ops.common import Home, opened_store
-from runner.ops.identity import local_actor
+from runner.ops.identity import Actor, local_actor
 from runner.runs.cancel import cancel as cancel_run
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.foreground import execute
@@ -56,6 +56,7 @@ class RunRequest:
     overlap: str | None = None  # overrides the job's overlap policy for this trigger
     wait: bool = False  # queued to a daemon: follow the run to its end
     max_parallel: int | None = None  # executed here: tasks at once
+    actor: Actor | None = None  # who asks (the audit's); None: the OS user here
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def _trigger(
     """The checks that can refuse the trigger, then its run; `owner`: the process that
     executes it (none for a run queued to the daemon, which takes it when it starts).
     Recorded in the audit, done or refused."""
-    actor = local_actor()
+    actor = request.actor or local_actor()
     try:
         triggered = trigger(
             store,
@@ -196,11 +197,16 @@ def _wait_for_end(store: Store, run_id: int, clock: Clock, home: Path) -> RunRec
 
 
 def cancel(
-    home: Home, run_id: int, *, reason: str | None = None, clock: Clock | None = None
+    home: Home,
+    run_id: int,
+    *,
+    reason: str | None = None,
+    clock: Clock | None = None,
+    actor: Actor | None = None,
 ) -> RunRecord:
     """Cancel a run: a running run's tasks are stopped and it ends cancelled (this
     waits for its owner to say so); a scheduled run is discarded."""
-    clock, actor = clock or SystemClock(), local_actor()
+    clock, actor = clock or SystemClock(), actor or local_actor()
     with opened_store(home) as store:
         try:
             ended = cancel_run(

@@ -108,12 +108,13 @@ def _check_tasks(job: Job) -> Iterator[Finding]:
                     "no-command",
                     f'task "{task.name}" needs run (a shell command) or argv (a list)',
                 )
-            if task.prompt is not None:
-                yield Finding(
-                    (*here, "prompt"),
-                    "prompt-on-command",
-                    "prompt is only for manual tasks (kind: manual)",
-                )
+            for field in ("prompt", "assignee"):
+                if getattr(task, field) is not None:
+                    yield Finding(
+                        (*here, field),
+                        f"{field}-on-command",
+                        f"{field} is only for manual tasks (kind: manual)",
+                    )
         else:
             for field in ("run", "argv"):
                 if getattr(task, field) is not None:

@@ -122,6 +122,9 @@ class Task(Model):
     Default: the job's."""
     prompt: Text | None = None
     """For a manual task: what the person finishing it should check."""
+    assignee: Name | None = None
+    """For a manual task: the API token name or role that may finish it (an admin
+    token always may)."""
     pool: Name | None = None
     """A Pool this task takes a slot of while it runs. Default: the job's."""
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from runner.domain import RunState, TaskState
 from runner.store.database import Database
-from runner.store.tables import audit, run_requests, runs, task_runs
+from runner.store.tables import audit, events, run_requests, runs, task_attempts, task_runs
 
 # What a retry may put back (which of them it does is the caller's rule): a run that
 # ended and started.
@@ -149,6 +149,11 @@ class ActionOperations(Database):
         with self.writing(f"recording {entry['action']} in the audit") as conn:
             conn.execute(sa.insert(audit).values(dict(entry)))
 
+    def figures(self) -> Figures:
+        """Counts for the metrics: runs by job and state, missed ticks, task durations."""
+        with self.reading("reading the figures for the metrics") as conn:
+            return figures(conn)
+
     def audit(
         self, *, since: datetime | None = None, who: str | None = None, limit: int = 200
     ) -> list[dict[str, Any]]:
@@ -164,3 +169,36 @@ class ActionOperations(Database):
             {k: v for k, v in r._mapping.items() if k != "id"} | {"id": r.id}
             for r in reversed(rows)
         ]
+
+
+class Figures(TypedDict):
+    """What `/metrics` reads, in one connection (`ActionOperations.figures`)."""
+
+    runs: list[tuple[str, str, int]]  # (job, state, runs)
+    missed: dict[str, int]  # ticks that did not run, by reason
+    durations: list[tuple[str, float]]  # (job, seconds) of the task attempts that ended
+    queued: int
+
+
+def figures(conn: sa.Connection) -> Figures:
+    counted = sa.select(runs.c.job, runs.c.state, sa.func.count()).group_by(
+        runs.c.job, runs.c.state
+    )
+    missed: dict[str, int] = {}
+    for (data,) in conn.execute(sa.select(events.c.data).where(events.c.kind == "missed")):
+        reason = (data or {}).get("reason", "other")
+        missed[reason] = missed.get(reason, 0) + int((data or {}).get("count", 1))
+    ended = (
+        sa.select(runs.c.job, task_attempts.c.started, task_attempts.c.ended)
+        .join(runs, runs.c.id == task_attempts.c.run_id)
+        .where(task_attempts.c.ended.is_not(None), task_attempts.c.started.is_not(None))
+        .order_by(task_attempts.c.ended.desc())
+        .limit(10_000)  # the latest: a scrape stays cheap whatever the history
+    )
+    queued = sa.select(sa.func.count()).where(runs.c.state == RunState.SCHEDULED)
+    return {
+        "runs": [(r[0], r[1], int(r[2])) for r in conn.execute(counted)],
+        "missed": missed,
+        "durations": [(r.job, (r.ended - r.started).total_seconds()) for r in conn.execute(ended)],
+        "queued": int(conn.execute(queued).scalar_one()),
+    }

@@ -31,6 +31,7 @@ from runner.store.configuration import (
 from runner.store.cursors import Cursor, CursorOperations, read_cursors
 from runner.store.database import failing_as
 from runner.store.holds import HoldOperations
+from runner.store.idempotency import IdempotencyOperations
 from runner.store.migrations import migrate
 from runner.store.queue import QueueOperations
 from runner.store.run_reads import RunQueries
@@ -58,6 +59,7 @@ class Store(
     CursorOperations,
     QueueOperations,
     ActionOperations,
+    IdempotencyOperations,
     # and so every interface of `runner.store.interfaces`, as mypy checks:
     interfaces.Locking,
     interfaces.AppliedResources,

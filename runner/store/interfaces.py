@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from runner.domain.runs import ActiveRun, RuntimeHold
 from runner.plan import Applied
-from runner.store.actions import Answer, AuditEntry, TaskRequest
+from runner.store.actions import Answer, AuditEntry, Figures, TaskRequest
 from runner.store.configuration import ConfigurationChange, Reconcile, StoredResource
 from runner.store.cursors import Cursor, NewEvent
 from runner.store.holds import NewHold
@@ -160,6 +160,7 @@ class Actions(Protocol):
         self, run_id: int, *, again: Sequence[str], now: datetime, reason: str
     ) -> str | None: ...
     def record_audit(self, **entry: Unpack[AuditEntry]) -> None: ...
+    def figures(self) -> Figures: ...
     def audit(
         self, *, since: datetime | None = ..., who: str | None = ..., limit: int = ...
     ) -> list[dict[str, Any]]: ...

@@ -14,7 +14,16 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from runner.errors import RunnerError
-from runner.store.tables import audit, holds, job_cursors, meta, metadata, run_requests, runs
+from runner.store.tables import (
+    audit,
+    holds,
+    idempotency,
+    job_cursors,
+    meta,
+    metadata,
+    run_requests,
+    runs,
+)
 
 Migration = Callable[[sa.Connection], None]
 
@@ -38,6 +47,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         "waits for, holds by selector",
         lambda conn: _actions(conn),
     ),
+    (6, "idempotency keys", lambda conn: metadata.create_all(conn, tables=[idempotency])),
 ]
 LATEST = MIGRATIONS[-1][0]
 

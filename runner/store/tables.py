@@ -253,3 +253,17 @@ audit = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # ok | refused
     sa.Column("detail", sa.Text, nullable=True),
 )
+
+# Added in schema 6: the answers to API requests that carried an `Idempotency-Key`, kept
+# 24 h, so that a client that retries after a timeout gets the first answer again (and
+# any daemon on a shared store gives it).
+idempotency = sa.Table(
+    "idempotency",
+    metadata,
+    sa.Column("token", sa.String(63), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request", sa.Text, nullable=False),  # method and path
+    sa.Column("created", UTCTime, nullable=False, index=True),
+    sa.Column("status", sa.Integer, nullable=True),  # None: being answered
+    sa.Column("body", JSONType, nullable=True),
+)

@@ -139,3 +139,21 @@ def test_a_pool_in_a_file_that_fails_the_schema_still_exists_for_its_jobs(
     write("p.yaml", POOL.replace("slots: 4", "slots: 0"))
     write("a.yaml", POOLED.format(job_pool="warehouse-db", task_pool="warehouse-db"))
     assert _texts() == ["jobs.d/p.yaml:4:8: error: slots: must be at least 1; got integer 0"]
+
+
+def test_an_assignee_is_for_manual_tasks_only(write: WriteFile) -> None:
+    write(
+        "a.yaml",
+        """
+        apiVersion: runner/v1
+        kind: Job
+        name: a
+        tasks:
+          - {name: build, run: "true", assignee: releasers}
+          - {name: approve, kind: manual, assignee: releasers}
+        """,
+    )
+    assert _texts() == [
+        "jobs.d/a.yaml:5:42: error: tasks[0].assignee: assignee is only for manual tasks "
+        "(kind: manual)"
+    ]

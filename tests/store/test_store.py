@@ -67,6 +67,7 @@ def test_a_version_1_store_is_migrated_keeping_its_runs(
         conn.execute(sa.text("ALTER TABLE holds DROP COLUMN selector"))
         conn.execute(sa.text("DROP TABLE run_requests"))
         conn.execute(sa.text("DROP TABLE audit"))
+        conn.execute(sa.text("DROP TABLE idempotency"))
         conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="1"))
     store.close()
     again = open_store(**store_spec)

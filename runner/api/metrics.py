@@ -1,0 +1,56 @@
+"""`/metrics` (SPEC 7), with prometheus_client: every name prefixed `runner_`, read from
+the store at each scrape (so any daemon on a shared store answers the same). Labels are
+jobs, states and reasons: never a run id, so their number stays that of the jobs."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from runner.ops.common import Home, opened_store
+
+DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, float("inf"))
+
+
+def exposition(home: Home, *, started: float) -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, and its content type."""
+    with opened_store(home) as store:
+        figures = store.figures()
+        reconciles = store.reconciles()
+    registry = CollectorRegistry()
+    runs = Gauge(
+        "runner_runs",
+        "Runs kept in the store, by job and state",
+        ["job", "state"],
+        registry=registry,
+    )
+    for job, state, count in figures["runs"]:
+        runs.labels(job=job, state=state).set(count)
+    missed = Counter(
+        "runner_ticks_missed", "Ticks that started no run, by reason", ["reason"], registry=registry
+    )
+    for reason, count in figures["missed"].items():
+        missed.labels(reason=reason).inc(count)
+    durations = Histogram(
+        "runner_task_duration_seconds",
+        "Task attempts that ended, by job",
+        ["job"],
+        buckets=DURATION_BUCKETS,
+        registry=registry,
+    )
+    for job, seconds in figures["durations"]:
+        durations.labels(job=job).observe(seconds)
+    outcomes = Gauge(
+        "runner_reconciles", "The last reconciles kept, by outcome", ["outcome"], registry=registry
+    )
+    for r in reconciles:
+        outcomes.labels(outcome=r["outcome"]).inc()
+    Gauge("runner_queue_length", "Runs scheduled, not started", registry=registry).set(
+        figures["queued"]
+    )
+    Gauge("runner_uptime_seconds", "Seconds since the daemon started", registry=registry).set(
+        time.time() - started
+    )
+    return generate_latest(registry), CONTENT_TYPE_LATEST

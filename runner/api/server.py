@@ -1,0 +1,68 @@
+"""The API served by uvicorn on a thread of the daemon (`runner daemon --api`): it shares
+the daemon's home and store, and stops with it."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI
+
+from runner.errors import RunnerError, UsageError
+
+START_WAIT = 10.0
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:8080` for IPv6), or `:PORT` for the loopback address."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f'--api "{text}": give HOST:PORT, e.g. 127.0.0.1:8080')
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiServer:
+    """uvicorn on a thread; `start` returns once it listens (or raises why it cannot)."""
+
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + START_WAIT
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RunnerError(
+                    f"the API cannot listen on {self.host}:{self.port} (in use, or not an "
+                    "address of this host): pick another --api",
+                    code="api-listen",
+                )
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+    def describe(self) -> str:
+        return f"API on {self.url}"
