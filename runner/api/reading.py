@@ -11,9 +11,9 @@ from fastapi.responses import PlainTextResponse, Response
 
 from runner.api.app import ApiError, Read
 from runner.api.models import AuditEntry, Job, Run
-from runner.errors import UsageError
 from runner.ops import audit as audit_ops
 from runner.ops import configuration, jobs, reading, status
+from runner.ops.common import labels_from
 from runner.runs.views import run_json
 
 router = APIRouter(prefix="/v1", tags=["read"])
@@ -26,12 +26,7 @@ def list_jobs(
     state: str | None = Query(None, description="the last run's state"),
 ) -> list[dict[str, Any]]:
     """The applied jobs, as `runner jobs`."""
-    labels = {}
-    for item in label:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f'label "{item}": give it as key=value')
-        labels[key] = value
+    labels = labels_from(label, "label")
     return [j.as_json() for j in jobs.jobs(ctx.home, labels=labels, state=state)]
 
 

@@ -10,7 +10,7 @@ import click
 
 from runner.cli import complete
 from runner.cli.options import home_option, json_option, store_option
-from runner.errors import ExitCode, UsageError
+from runner.errors import ExitCode
 
 
 @click.command("hold")
@@ -47,15 +47,10 @@ def command(
     """Place a runtime hold: JOB's tasks (all, or each --task) do not start until it is
     released: at --until, once --on succeeds, or by `runner release`. A hold on the
     whole job is accepted while its tasks run and applies from their next start."""
-    from runner.ops.common import Home
+    from runner.ops.common import Home, labels_from
     from runner.ops.placing import HoldRequest, hold
 
-    labels = {}
-    for item in selector:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f'--selector "{item}": give a label as KEY=VALUE (team=finance)')
-        labels[key] = value
+    labels = labels_from(selector, "--selector")
     request = HoldRequest(
         job=job,
         selector=labels or None,

@@ -4,7 +4,7 @@ the length of one operation, and the time."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,3 +39,16 @@ def opened_store(home: Home) -> Iterator[Store]:
 
 def now() -> datetime:
     return SystemClock().now()
+
+
+def labels_from(items: Iterable[str], option: str) -> dict[str, str]:
+    """`K=V` items (`--selector`, `?label=`) as labels; a usage error naming `option`."""
+    from runner.errors import UsageError
+
+    labels = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f'{option} "{item}": give a label as KEY=VALUE (team=finance)')
+        labels[key] = value
+    return labels
