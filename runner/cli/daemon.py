@@ -109,7 +109,12 @@ def _api(home: Any, address: str, tokens_file: Path | None, config: str) -> Any:
             "address only; add one (`runner token add NAME --role admin`, then "
             "--api-tokens FILE, or RUNNER_API_TOKEN)"
         )
-    return ApiServer(create_app(home, tokens, config=[config]), host, port)
+    from runner.ops.common import Home
+    from runner.store import open_store
+
+    # one store for every request (opening one per request costs more than most requests)
+    shared = Home(home.path, home.store_url, open_store(home=home.path, url=home.store_url))
+    return ApiServer(create_app(shared, tokens, config=[config]), host, port)
 
 
 def _millis(text: str) -> float:

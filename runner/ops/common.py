@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -22,13 +22,20 @@ class Home:
 
     path: Path
     store_url: str | None = None
+    # A store kept open for many operations (the API's, in a daemon that marks its own
+    # runs stale): used as it is, and not closed after each.
+    shared: Store | None = field(default=None, compare=False)
 
 
 @contextlib.contextmanager
 def opened_store(home: Home) -> Iterator[Store]:
     """The store, for the length of an operation (a database error on the way is the
     store's own one-line `StoreError`). Every operation that opens it first marks the
-    runs on this host whose runner died `stale` (SPEC 3: whoever notices first)."""
+    runs on this host whose runner died `stale` (SPEC 3: whoever notices first); on a
+    `shared` store, the process that keeps it open (a daemon) does that itself."""
+    if home.shared is not None:
+        yield home.shared
+        return
     store = open_store(home=home.path, url=home.store_url)
     try:
         mark_stale_runs(store, host=hostname(), now=now())

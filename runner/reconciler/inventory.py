@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,7 +126,22 @@ def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
     schedule = spec.get("schedule") or {}
     if spec.get("disabled") or schedule.get("mode") != "auto" or not schedule.get("enabled"):
         return None
-    return next(ticks(timing_of(schedule), after=now), None)
+    key = json.dumps(schedule, sort_keys=True)
+    known = _NEXT.get(key)
+    if known is not None and known[0] <= now < known[1]:
+        return known[1]  # the same tick as last time: no cron walked again
+    found = next(ticks(timing_of(schedule), after=now), None)
+    if found is not None:
+        if len(_NEXT) >= NEXT_KEPT:
+            _NEXT.clear()
+        _NEXT[key] = (now, found)
+    return found
+
+
+# The next tick last found for each schedule, and when it was asked: valid until that
+# tick (listing 1,000 jobs again within a minute walks no cron; the API's `GET /v1/jobs`).
+_NEXT: dict[str, tuple[datetime, datetime]] = {}
+NEXT_KEPT = 50_000
 
 
 def dependency_met(store: RunHistory, depends: Mapping[str, Any]) -> bool:
