@@ -59,3 +59,13 @@ def labels_from(items: Iterable[str], option: str) -> dict[str, str]:
             raise UsageError(f'{option} "{item}": give a label as KEY=VALUE (team=finance)')
         labels[key] = value
     return labels
+
+
+def wake_everyone(store: Store, home: Home) -> None:
+    """Wake the daemon on the home and every process here that owns a run under way:
+    holds were placed or released, and what they hold is looked at again now."""
+    from runner.daemon.lock import holder
+    from runner.runs.cancel import wake_owners
+
+    daemon = holder(home.path)
+    wake_owners(store, home.path, int(daemon.get("pid") or 0) if daemon else None)

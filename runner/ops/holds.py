@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from runner.clock import Clock, SystemClock
-from runner.daemon.lock import holder
 from runner.domain.holds import hold_covers
 from runner.errors import NotFound, RunnerError
 from runner.ops.audit import record
-from runner.ops.common import Home, now, opened_store
+from runner.ops.common import Home, now, opened_store, wake_everyone
 from runner.ops.identity import Actor, local_actor
-from runner.runs.cancel import wake_owners
 from runner.runs.holds import job_holds
 from runner.runs.trigger import Refused
 from runner.store import Store
@@ -102,8 +100,7 @@ def release(
                     detail=refused.message,
                 )
                 raise
-        daemon = holder(home.path)
-        wake_owners(store, home.path, int(daemon.get("pid") or 0) if daemon else None)
+        wake_everyone(store, home)
     return Released(ended)
 
 

@@ -16,13 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from runner.clock import Clock, SystemClock
-from runner.daemon.lock import holder
 from runner.domain import TaskState
 from runner.errors import NotFound, UsageError
 from runner.ops.audit import record
-from runner.ops.common import Home, opened_store
+from runner.ops.common import Home, opened_store, wake_everyone
 from runner.ops.identity import Actor, local_actor
-from runner.runs.cancel import wake_owners
 from runner.runs.reading import parse_time
 from runner.runs.trigger import Refused, applied_job
 from runner.spec.findings import did_you_mean
@@ -69,17 +67,10 @@ def hold(
     with opened_store(home) as store:
         depends = _dependency(store, request.on)
         covered = _covered(store, request)
+        job = request.job or ""
         try:
             _refuse_running_tasks(store, covered, request.tasks)
-            job = request.job or ""
-            name = request.name or _default_name(store, job)
-            if name in store.runtime_hold_names(job):
-                where = f"on {job}" if job else "by selector"
-                raise Refused(
-                    f"a runtime hold named {name} is already {where}: pick another --name, "
-                    f"or `runner release {job + ' ' if job else '--name '}{name}` first",
-                    code="hold-exists",
-                )
+            name = _free_name(store, job, request.name)
         except Refused as refused:
             record(
                 store,
@@ -106,8 +97,7 @@ def hold(
         }
         store.add_runtime_hold(**row)
         placed = _shown(row, request)
-        daemon = holder(home.path)
-        wake_owners(store, home.path, int(daemon.get("pid") or 0) if daemon else None)
+        wake_everyone(store, home)
         record(
             store,
             actor,
@@ -185,6 +175,19 @@ def _refuse_running_tasks(store: Store, jobs: Sequence[str], tasks: Sequence[str
                 "whole job (without --task), which applies from the next start",
                 code="task-running",
             )
+
+
+def _free_name(store: Store, job: str, asked: str | None) -> str:
+    """The hold's name: `asked`, unless taken on `job` ("": the freezes), or JOB-N."""
+    name = asked or _default_name(store, job)
+    if name in store.runtime_hold_names(job):
+        where = f"on {job}" if job else "by selector"
+        raise Refused(
+            f"a runtime hold named {name} is already {where}: pick another --name, "
+            f"or `runner release {job + ' ' if job else '--name '}{name}` first",
+            code="hold-exists",
+        )
+    return name
 
 
 def _default_name(store: Store, job: str) -> str:
