@@ -36,9 +36,15 @@ class ApiServer:
     """uvicorn on a thread; `start` returns once it listens (or raises why it cannot)."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        self.host, self.port = host, port
+        self.host, self.port, self.app = host, port, app
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,  # event streams never end by themselves
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
@@ -61,6 +67,9 @@ class ApiServer:
             time.sleep(0.01)
 
     def stop(self) -> None:
+        tail = getattr(self.app.state, "tail", None)
+        if tail is not None:
+            tail.close()  # the event streams end, so that the server stops at once
         self.server.should_exit = True
         self.thread.join(timeout=5)
 

@@ -3,6 +3,7 @@ by changing the file, and the refusal says which file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -41,6 +42,21 @@ class Released:
             ],
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Released:
+        """`as_json`'s answer read back (the CLI's `--server`) as the rows it was made of."""
+        return cls(
+            [
+                {
+                    "name": h["name"],
+                    "job": h["job"] or "",
+                    "selector": {"labels": h["selector"]} if h["selector"] else None,
+                    "reason": h["reason"],
+                }
+                for h in data["holds"]
+            ]
+        )
+
 
 def target(hold: dict[str, Any]) -> str:
     """What a runtime hold (a row) is on, as shown: its job, or the labels it selects."""
@@ -73,7 +89,7 @@ def release(
             and not store.runtime_hold_rows(job)
         ):
             raise NotFound(f"no job {job}: `runner jobs` lists the jobs")
-        ended = store.release_runtime_holds(job=job, name=hold)
+        ended = store.release_runtime_holds(job=job, name=hold, now=clock.now())
         for h in ended:
             record(
                 store,
@@ -115,10 +131,15 @@ def _refuse(store: Store, *, job: str | None, hold: str | None) -> NoReturn:
                     f"at run time: it is released {h['releases_when']}",
                     code="hold-configured",
                 )
+    raise nothing_to_release(job=job, hold=hold)
+
+
+def nothing_to_release(*, job: str | None, hold: str | None) -> NotFound:
+    """No runtime hold named `hold` (on `job`), or none at all on `job`."""
     if job is None:
-        raise NotFound(f"no runtime hold named {hold}: `runner jobs` lists the holds")
+        return NotFound(f"no runtime hold named {hold}: `runner jobs` lists the holds")
     what = f"hold {hold}" if hold else "runtime hold"
-    raise NotFound(f"no {what} on {job}: `runner status {job}` lists its holds")
+    return NotFound(f"no {what} on {job}: `runner status {job}` lists its holds")
 
 
 def _configured(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from runner.clock import Clock
 from runner.executors import journal as j
@@ -19,9 +20,10 @@ class StoreJournal:
 
     def write(self, changes: Sequence[j.Change]) -> None:
         try:
+            now = self.clock.now()  # when a task set without an attempt changed
             with self.store.run_writes() as writer:
                 for change in changes:
-                    _apply(writer, change)
+                    _apply(writer, change, now)
         except RunsTaken as taken:
             raise j.RunsTaken(taken.run_ids) from None
         ended = {c.job for c in changes if isinstance(c, j.RunEnded)}
@@ -51,7 +53,7 @@ class StoreJournal:
         return set(left)
 
 
-def _apply(w: RunWriter, c: j.Change) -> None:
+def _apply(w: RunWriter, c: j.Change, now: datetime) -> None:
     match c:
         case j.AttemptEnded():
             w.attempt_ended(
@@ -68,7 +70,7 @@ def _apply(w: RunWriter, c: j.Change) -> None:
         case j.AttemptSpawned():
             w.attempt_spawned(c.run_id, c.task, pid=c.pid, pid_started=c.pid_started)
         case j.TaskSet():
-            w.task_set(c.run_id, c.task, state=c.state, reason=c.reason)
+            w.task_set(c.run_id, c.task, state=c.state, reason=c.reason, at=now)
         case j.RunStarted():
             w.run_started(c.run_id, at=c.at, owner=c.owner)
         case j.RunEnded():

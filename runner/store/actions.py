@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from runner.domain import RunState, TaskState
 from runner.store.database import Database
+from runner.store.events import record, run_event
 from runner.store.tables import audit, events, run_requests, runs, task_attempts, task_runs
 
 # What a retry may put back (which of them it does is the caller's rule): a run that
@@ -130,6 +131,7 @@ class ActionOperations(Database):
             if not put_back:
                 state = conn.execute(sa.select(runs.c.state).where(runs.c.id == run_id)).scalar()
                 return str(state) if state is not None else "gone"
+            record(conn, [run_event(run_id, RunState.SCHEDULED, at=now, reason=reason)])
             if again:
                 conn.execute(
                     sa.update(task_runs)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from runner.domain import RunState
 from runner.plan import Applied
 from runner.store.database import Database
+from runner.store.events import CONFIG, other_event, record
 from runner.store.runs import discard_scheduled
 from runner.store.tables import file_cache, holds, meta, reconciles, resources, revisions, runs
 
@@ -292,6 +293,8 @@ class ConfigurationOperations(Database):
         row = {**reconcile, "errors": reconcile["errors"][:200]}
         with self.writing("recording the reconcile") as conn:
             conn.execute(sa.insert(reconciles).values(row))
+            if reconcile["outcome"] != "unchanged":  # an event for what changed or failed
+                record(conn, [_config_event(reconcile)])
             write_meta(conn, "attempted_digest", reconcile["digest"] or "")
             ids = [
                 r.id
@@ -355,6 +358,22 @@ def _row(w: ResourceWrite, now: datetime, created: datetime | None = None) -> di
         "created": created,
         "updated": now,
     }
+
+
+def _config_event(reconcile: Reconcile) -> dict[str, Any]:
+    outcome, summary = reconcile["outcome"], reconcile["summary"]
+    counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("add", "change", "delete"))
+    first_error = reconcile["errors"][0] if reconcile["errors"] else None
+    return other_event(
+        CONFIG,
+        f"configuration {outcome} by {reconcile['origin']}: {counts}",
+        at=reconcile["ended"],
+        state=outcome,
+        detail=first_error,
+        origin=reconcile["origin"],
+        digest=reconcile["digest"],
+        summary={k: summary.get(k, 0) for k in ("add", "change", "delete")},
+    )
 
 
 def read_meta(conn: sa.Connection, key: str, *, lock: bool = False) -> str | None:

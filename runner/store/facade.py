@@ -30,6 +30,7 @@ from runner.store.configuration import (
 )
 from runner.store.cursors import Cursor, CursorOperations, read_cursors
 from runner.store.database import failing_as
+from runner.store.events import EventOperations
 from runner.store.holds import HoldOperations
 from runner.store.idempotency import IdempotencyOperations
 from runner.store.migrations import migrate
@@ -60,6 +61,7 @@ class Store(
     QueueOperations,
     ActionOperations,
     IdempotencyOperations,
+    EventOperations,
     # and so every interface of `runner.store.interfaces`, as mypy checks:
     interfaces.Locking,
     interfaces.AppliedResources,

@@ -4,13 +4,14 @@ opposed to the holds written in the configuration."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
 from runner.domain.runs import RuntimeHold
 from runner.store.database import Database
+from runner.store.events import HOLD, other_event, record
 from runner.store.tables import holds
 
 
@@ -72,9 +73,10 @@ class HoldOperations(Database):
         row = {"created": hold["now"], **{k: v for k, v in hold.items() if k != "now"}}
         with self.writing(f"placing hold {hold['name']} on {hold['job']}") as conn:
             conn.execute(sa.insert(holds).values(row))
+            record(conn, [_hold_event(row, "placed", hold["now"])])
 
     def release_runtime_holds(
-        self, *, job: str | None = None, name: str | None = None
+        self, *, job: str | None = None, name: str | None = None, now: datetime | None = None
     ) -> list[dict[str, Any]]:
         """End the runtime holds on `job` (all, or the one `name`d), or every runtime
         hold named `name`; the rows ended."""
@@ -86,7 +88,26 @@ class HoldOperations(Database):
             rows = conn.execute(sa.select(holds).where(*where).order_by(holds.c.job)).all()
             if rows:
                 conn.execute(sa.delete(holds).where(holds.c.id.in_([r.id for r in rows])))
+                at = now or datetime.now(UTC)
+                record(conn, [_hold_event(dict(r._mapping), "released", at) for r in rows])
         return [dict(r._mapping) for r in rows]
+
+
+def _hold_event(row: Mapping[str, Any], state: str, at: datetime) -> dict[str, Any]:
+    """A hold placed or released (a freeze, on job "", names no job)."""
+    job, name = row["job"] or None, row["name"]
+    on = f"on {job}" if job else "by label"
+    return other_event(
+        HOLD,
+        f"hold {name} {on} {state}",
+        at=at,
+        job=job,
+        name=name,
+        state=state,
+        reason=row.get("reason"),
+        tasks=row.get("tasks"),
+        selector=row.get("selector"),
+    )
 
 
 def _selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from runner.errors import RunnerError
 from runner.store.tables import (
     audit,
+    events,
     holds,
     idempotency,
     job_cursors,
@@ -48,6 +49,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         lambda conn: _actions(conn),
     ),
     (6, "idempotency keys", lambda conn: metadata.create_all(conn, tables=[idempotency])),
+    (
+        7,
+        "events: by run (a run's events streamed, pruned with it)",
+        lambda conn: _index(conn, events, "run_id"),
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -103,6 +109,13 @@ def _stamp(conn: sa.Connection, version: int, *, new: bool) -> None:
         conn.execute(
             sa.update(meta).where(meta.c.key == "schema_version").values(value=str(version))
         )
+
+
+def _index(conn: sa.Connection, table: sa.Table, column: str) -> None:
+    """The index that `index=True` on a column added later makes in a new store."""
+    for index in table.indexes:
+        if [c.name for c in index.columns] == [column]:
+            index.create(conn, checkfirst=True)  # step 1 makes it in a new store
 
 
 def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from runner.domain import ACTIVE_RUN_STATES, ENDED_RUN_STATES, RunState, TaskState
 from runner.store.database import Database
+from runner.store.events import record, run_event
 from runner.store.runs import Owner
 from runner.store.tables import events, runs, task_attempts, task_runs
 
@@ -167,6 +168,7 @@ class RunQueries(Database):
                 conn.execute(sa.delete(task_attempts).where(task_attempts.c.run_id.in_(ids)))
                 conn.execute(sa.delete(task_runs).where(task_runs.c.run_id.in_(ids)))
                 conn.execute(sa.delete(runs).where(runs.c.id.in_(ids)))
+                conn.execute(sa.delete(events).where(events.c.run_id.in_(ids)))
 
     def mark_stale(self, run_id: int, *, now: datetime, reason: str) -> bool:
         """A running run whose owner is gone becomes `stale`: its running tasks failed,
@@ -194,6 +196,7 @@ class RunQueries(Database):
                 .where(task_attempts.c.run_id == run_id, task_attempts.c.ended.is_(None))
                 .values(ended=now, reason=reason)
             )
+            record(conn, [run_event(run_id, RunState.STALE, at=now, reason=reason)])
             return True
 
     def _runs(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from runner.domain import RunState, TaskState
 from runner.store.cursors import rows_matched
 from runner.store.database import Database
+from runner.store.events import EVENT, run_event, task_event
 from runner.store.runs import Owner, discard
 from runner.store.tables import UTCTime, run_requests, runs, task_attempts, task_runs, utc_param
 
@@ -143,6 +144,11 @@ class RunWriter:
         self._batch: dict[Any, list[dict[str, Any]]] = {}
         self._rows: set[tuple[Any, ...]] = set()
         self._claims: dict[int, str] = {}  # runs started: by whom
+        self._events = 0
+
+    def _event(self, params: dict[str, Any]) -> None:
+        self._events += 1
+        self._add(EVENT, params, ("event", self._events))
 
     def _add(self, statement: Any, params: dict[str, Any], *rows: tuple[Any, ...]) -> None:
         if not self._rows.isdisjoint(rows):
@@ -179,19 +185,24 @@ class RunWriter:
         it was not startable (ended, or another's)."""
         self._add(_RUN_STARTED, _owned(run_id, at, owner), ("run", run_id))
         self._claims[run_id] = owner.label
+        self._event(run_event(run_id, RunState.RUNNING, at=at))
 
     def run_ended(self, run_id: int, *, state: str, reason: str | None, at: datetime) -> None:
         params = {"b_run": run_id, "b_state": state, "b_reason": reason, "b_at": at}
         self._add(_RUN_ENDED, params, ("run", run_id))
+        self._event(run_event(run_id, state, at=at, reason=reason))
 
     def heartbeat(self, run_ids: Sequence[int], *, at: datetime) -> None:
         for run_id in run_ids:
             self._add(_HEARTBEAT, {"b_run": run_id, "b_at": at}, ("run", run_id))
 
-    def task_set(self, run_id: int, task: str, *, state: str, reason: str | None) -> None:
+    def task_set(
+        self, run_id: int, task: str, *, state: str, reason: str | None, at: datetime
+    ) -> None:
         """A task that changes state without an attempt: skipped, cancelled, waiting."""
         params = {"b_run": run_id, "b_task": task, "b_state": state, "b_reason": reason}
         self._add(_TASK_SET, params, ("task", run_id, task))
+        self._event(task_event(run_id, task, state, at=at, reason=reason))
 
     def answered(
         self, request_id: int, *, at: datetime, status: str, state: str, detail: str | None
@@ -212,6 +223,7 @@ class RunWriter:
         params = {"b_run": run_id, "b_task": task, "b_attempt": attempt, "b_at": at}
         self._add(_TASK_STARTED, params, ("task", run_id, task))
         self._add(_ATTEMPT_STARTED, {**params, "b_log": log}, ("attempt", run_id, task, attempt))
+        self._event(task_event(run_id, task, TaskState.RUNNING, at=at, attempt=attempt))
 
     def attempt_spawned(self, run_id: int, task: str, *, pid: int, pid_started: float) -> None:
         params = {"b_run": run_id, "b_task": task, "b_pid": pid, "b_pid_started": pid_started}
@@ -240,6 +252,10 @@ class RunWriter:
         }
         self._add(_ATTEMPT_ENDED, params, ("attempt", run_id, task, attempt))
         self._add(_TASK_ENDED, {**params, "b_state": task_state}, ("task", run_id, task))
+        event = task_event(
+            run_id, task, task_state, at=at, reason=reason, attempt=attempt, exit_code=exit_code
+        )
+        self._event(event)
 
 
 class RunWriteOperations(Database):

@@ -14,6 +14,7 @@ from runner.domain import ACTIVE_RUN_STATES, RunState, TaskState
 from runner.domain.runs import ActiveRun
 from runner.store.cursors import Cursor, write_cursors
 from runner.store.database import Database
+from runner.store.events import record, run_event
 from runner.store.tables import events as events_table
 from runner.store.tables import resources, runs, task_runs, utc_param
 from runner.system.procs import ProcessId as Owner
@@ -123,6 +124,7 @@ class RunOperations(Database):
                 .where(runs.c.id == run_id)
                 .values(state=state, reason=reason, ended=ended)
             )
+            record(conn, [run_event(run_id, state, at=now, reason=reason)])
 
 
 _TICK_KEYS = frozenset(("job", "revision", "trigger", "due", "now", "tasks"))
@@ -179,12 +181,14 @@ def insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) ->
         conn.execute(_NEW_TICK_RUN, params)
         wanted = {"jobs": sorted({i["job"] for i in new}), "dues": sorted({i["due"] for i in new})}
         made = {(r.job, r.due): int(r.id) for r in conn.execute(_TICK_RUNS, wanted)}
-    tasks = []
+    tasks, told = [], []
     for item in new:
         run_id = found[(item["job"], item["due"])] = made[(item["job"], item["due"])]
         tasks += _task_rows(run_id, item["tasks"])
+        told.append(run_event(run_id, RunState.SCHEDULED, at=item["now"], job=item["job"]))
     if tasks:
         conn.execute(_NEW_TASK, tasks)
+    record(conn, told)
     return [found[(i["job"], i["due"])] for i in items]
 
 
@@ -201,6 +205,10 @@ def _insert_run(conn: sa.Connection, run: Mapping[str, Any]) -> int:
     run_id = int(key[0])
     if run.get("tasks"):
         conn.execute(_NEW_TASK, _task_rows(run_id, run["tasks"]))
+    state = run.get("state", RunState.SCHEDULED)
+    record(
+        conn, [run_event(run_id, state, at=run["now"], job=run["job"], reason=run.get("reason"))]
+    )
     return run_id
 
 
@@ -292,6 +300,7 @@ def discard(conn: sa.Connection, run_id: int, *, now: datetime, reason: str) -> 
             .where(task_runs.c.run_id == run_id, task_runs.c.state == TaskState.PENDING)
             .values(state=TaskState.SKIPPED, reason=reason)
         )
+        record(conn, [run_event(run_id, RunState.DISCARDED, at=now, reason=reason)])
     return bool(done)
 
 

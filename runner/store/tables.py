@@ -214,7 +214,7 @@ events = sa.Table(
     sa.Column("time", UTCTime, nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("job", sa.String(63), nullable=True, index=True),
-    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("run_id", sa.Integer, nullable=True, index=True),  # since schema 7
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", JSONType, nullable=True),
 )

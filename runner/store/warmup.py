@@ -33,7 +33,7 @@ def send_busiest_writes(conn: sa.Connection) -> None:
         write_cursors(conn, {job: Cursor(at, "", False)}, stored=[job])
     writer = RunWriter(conn)
     writer.run_started(run_id, at=at, owner=Owner(host="", pid=0, started=0.0))
-    writer.task_set(run_id, "task", state=TaskState.PENDING, reason=None)
+    writer.task_set(run_id, "task", state=TaskState.PENDING, reason=None, at=at)
     writer.flush()
     writer.attempt_started(run_id, "task", attempt=1, at=at, log="")
     writer.flush()

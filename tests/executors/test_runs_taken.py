@@ -195,7 +195,7 @@ def test_a_run_not_startable_is_refused_and_the_whole_block_rolls_back(
         for run_id in starts:
             writer.run_started(run_id, at=at, owner=ME)
         writer.attempt_started(good, "hello", attempt=1, at=at, log="logs/alpha/1/hello.1.log")
-        writer.task_set(bad, "hello", state="running", reason=None)
+        writer.task_set(bad, "hello", state="running", reason=None, at=at)
 
     assert refused.value.run_ids == frozenset({bad})
     assert stored(store, bad) == bad_before  # untouched

@@ -355,7 +355,7 @@ def test_no_task_of_a_stale_run_is_left_waiting(
     run_id = trigger(store, job="gated", now=CLOCK.now()).run_id
     started_by(store, run_id, owner)
     with store.run_writes() as writer:  # what the executor writes for a manual task
-        writer.task_set(run_id, "approve", state="waiting", reason="Check it")
+        writer.task_set(run_id, "approve", state="waiting", reason="Check it", at=CLOCK.now())
     assert mark_stale_runs(store, host=hostname(), now=CLOCK.now()) == [run_id]
     record = stored(store, run_id)
     assert [(t.name, t.state) for t in record.tasks if t.state in ACTIVE_TASK_STATES] == []

@@ -30,7 +30,7 @@ def test_a_task_action_is_asked_of_a_running_run_and_answered_once(store: Store)
     assert (request.action, request.task, request.who) == ("finish", "b", "alice")
     assert store.task_answer(asked) is None
     with store.run_writes() as w:
-        w.task_set(run_id, "b", state="success", reason="finished by alice")
+        w.task_set(run_id, "b", state="success", reason="finished by alice", at=NOW)
         w.answered(asked, at=NOW, status="ok", state="success", detail="finished by alice")
     answer = store.task_answer(asked)
     assert answer is not None and (answer.status, answer.state) == ("ok", "success")

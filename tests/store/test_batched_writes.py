@@ -91,7 +91,7 @@ def test_runs_started_in_one_block_and_ended_in_another(store: Store) -> None:
                 task_state="failed" if fails else "success",
             )
             if fails:
-                writer.task_set(run_id, "b", state="skipped", reason="a failed")
+                writer.task_set(run_id, "b", state="skipped", reason="a failed", at=LATER)
             writer.run_ended(
                 run_id,
                 state="failed" if fails else "success",

@@ -44,7 +44,7 @@ def test_an_executor_batch_that_fails_is_a_store_error_and_writes_nothing(store:
     drop(store, "task_attempts")
     failing = pytest.raises(StoreError, match="recording what the runs did failed")
     with failing, store.run_writes() as writer:
-        writer.task_set(run_id, "t", state="held", reason="first write of the batch")
+        writer.task_set(run_id, "t", state="held", reason="first write of the batch", at=NOW)
         writer.attempt_started(run_id, "t", attempt=1, at=NOW, log="a/1/t.1.log")
     (run,) = store.history(job="a")
     assert [(t.state, t.reason) for t in run.tasks] == [("pending", None)]  # rolled back

@@ -1,0 +1,170 @@
+"""`GET /v1/events`: Server-Sent Events of what happens (runs' and tasks' states, holds,
+configurations applied), each with its id in the store, so that a client that reconnects
+with `Last-Event-ID` gets what it missed, from any daemon on the store.
+
+One `Tail` per app reads the new events from the store for every client at once (a few
+reads a second while a client is connected, none otherwise), and keeps the latest in
+memory: a hundred clients cost one read, not a hundred. A client that starts further
+back than the tail holds reads its backlog from the store first."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from runner.api.app import ApiError, Read
+from runner.ops import events as event_ops
+from runner.ops.common import Home
+from runner.store.events import PAGE, StoredEvent
+
+log = logging.getLogger("runner.api")
+router = APIRouter(prefix="/v1", tags=["read"])
+
+TAIL_EVERY = 0.2  # seconds between the tail's reads while a client listens
+KEPT = 10_000  # events the tail keeps in memory
+
+
+class Tail:
+    """The newest events, read from the store while anyone listens."""
+
+    def __init__(self, home: Home, every: float = TAIL_EVERY) -> None:
+        self.home, self.every = home, every
+        self.kept: deque[StoredEvent] = deque(maxlen=KEPT)
+        self.floor = -1  # every event after this id is in `kept` (-1: not read yet)
+        self.listeners = 0
+        self.closing = False
+        self._news: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def close(self) -> None:
+        """End every stream (the server stops): from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._closed)
+
+    def _closed(self) -> None:
+        self.closing = True
+        self.news().set()
+
+    @contextlib.asynccontextmanager
+    async def listening(self) -> AsyncIterator[None]:
+        """While a client listens: the tail reads (started by the first client)."""
+        self.listeners += 1
+        self._loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done():
+            self.floor = await to_thread.run_sync(event_ops.newest_event, self.home)
+            self.kept.clear()
+            self._task = asyncio.create_task(self._follow())
+        try:
+            yield
+        finally:
+            self.listeners -= 1
+
+    def news(self) -> asyncio.Event:
+        """Set when the tail has read something new (wait on it, then look again)."""
+        if self._news is None:
+            self._news = asyncio.Event()
+        return self._news
+
+    @property
+    def newest(self) -> int:
+        """The newest event's id that the tail has read."""
+        return self.kept[-1].id if self.kept else self.floor
+
+    def since(self, after: int, job: str | None, run: int | None) -> list[StoredEvent] | None:
+        """The kept events after `after`, of `job`/`run`; None when the tail does not
+        reach back that far (read the store)."""
+        if after < self.floor:
+            return None
+        return [
+            e
+            for e in self.kept
+            if e.id > after and (job is None or e.job == job) and (run is None or e.run == run)
+        ]
+
+    async def _follow(self) -> None:
+        while self.listeners > 0 and not self.closing:
+            try:
+                found = await to_thread.run_sync(event_ops.events_after, self.home, self.newest)
+            except Exception:  # the store is away: the clients wait, the tail tries again
+                log.warning("the event stream cannot read the store", exc_info=True)
+                found = []
+            if found:
+                for event in found:
+                    if len(self.kept) == self.kept.maxlen:
+                        self.floor = self.kept[0].id
+                    self.kept.append(event)
+                news, self._news = self.news(), asyncio.Event()
+                news.set()
+            if len(found) < PAGE:
+                await asyncio.sleep(self.every)
+        self._task = None
+
+
+def _start(
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: int | None = Query(None, ge=0, le=2**63 - 1, description="as Last-Event-ID"),
+) -> int | None:
+    """Where a stream starts: after `Last-Event-ID` (or `?after=`), else None. (A
+    dependency: a bad one is refused before the stream begins.)"""
+    if last_event_id is not None and last_event_id.strip():
+        if not last_event_id.strip().isdigit():
+            raise ApiError(422, "bad-event-id", f"Last-Event-ID {last_event_id!r} is not an id")
+        return int(last_event_id)
+    return after
+
+
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={422: {"description": "a bad Last-Event-ID"}},
+)
+async def events(
+    request: Request,
+    ctx: Read,
+    job: str | None = Query(None, description="only this job's events"),
+    run: int | None = Query(None, ge=1, le=2**63 - 1, description="only this run's events"),
+    start: int | None = Depends(_start),
+) -> AsyncIterator[ServerSentEvent]:
+    """What happens, as Server-Sent Events: `event:` is the kind (`run`, `task`, `hold`,
+    `config`, `missed`), `id:` the event's id, `data:` `{id, at, kind, job, run, task,
+    state, detail, message}`. It starts after `Last-Event-ID` (or `?after=`); without
+    one, from now, or with `?run=`, from that run's first event."""
+    tail: Tail = request.app.state.tail
+    async with tail.listening():
+        if start is None:
+            start = 0 if run is not None else tail.newest
+        async for event in _stream(tail, ctx.home, start, job, run):
+            yield ServerSentEvent(data=event.as_json(), event=event.kind, id=str(event.id))
+
+
+async def _stream(
+    tail: Tail, home: Home, after: int, job: str | None, run: int | None
+) -> AsyncIterator[StoredEvent]:
+    while not tail.closing:
+        news = tail.news()
+        found = tail.since(after, job, run)
+        reached = after
+        if found is None:  # further back than the tail: the store's backlog, a page at a time
+            floor = tail.floor  # every event up to it was written before this read
+            read = functools.partial(event_ops.events_after, home, after, job=job, run=run)
+            found = await to_thread.run_sync(read)
+            if len(found) == PAGE:
+                news.set()  # more to read at once
+            else:
+                reached = max(after, floor)
+        for event in found:
+            yield event
+            after = event.id
+        after = max(after, reached)
+        await news.wait()
