@@ -52,9 +52,10 @@ class Triggered:
 
 def applied_job(store: Store, name: str) -> tuple[StoredResource, dict[str, Any]]:
     """The applied job `name` and its spec, or an error naming the close ones."""
-    jobs = {r.name: r for r in store.resources("Job")}
-    found = jobs.get(name)
+    here = store.resources("Job", names=[name])  # not all of them: a trigger is frequent
+    found = here[0] if here else None
     if found is None:
+        jobs = {r.name: r for r in store.resources("Job")}
         raise NotFound(
             f'unknown job "{name}"{did_you_mean(name, jobs)}: `runner jobs` lists the '
             "applied jobs (a job in a file exists once `runner apply` has run)"
@@ -101,7 +102,7 @@ def trigger(
         overlap=overlap,
         reason=reason,
     )
-    if trigger in ("manual", "api"):
+    if trigger in ("manual", "api") and spec.get("status") == "paused":
         store.disarm_pause(job)  # the first run by hand starts a paused schedule (SPEC 2.2)
     order = order_from_view(
         view,
