@@ -11,6 +11,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from runner.ops.common import Home, opened_store
 
+DELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, float("inf"))
 DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, float("inf"))
 
 
@@ -42,6 +43,15 @@ def exposition(home: Home, *, started: float) -> tuple[bytes, str]:
     )
     for job, seconds in figures["durations"]:
         durations.labels(job=job).observe(seconds)
+    delays = Histogram(
+        "runner_firing_delay_seconds",
+        "From a scheduled run's due time to its start, by job (the latest 10,000)",
+        ["job"],
+        buckets=DELAY_BUCKETS,
+        registry=registry,
+    )
+    for job, seconds in figures["delays"]:
+        delays.labels(job=job).observe(max(seconds, 0.0))
     outcomes = Gauge(
         "runner_reconciles", "The last reconciles kept, by outcome", ["outcome"], registry=registry
     )

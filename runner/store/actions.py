@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from runner.domain import RunState, TaskState
 from runner.store.database import Database
 from runner.store.events import record, run_event
+from runner.store.runs import TICK_TRIGGERS
 from runner.store.tables import audit, events, run_requests, runs, task_attempts, task_runs
 
 # What a retry may put back (which of them it does is the caller's rule): a run that
@@ -180,6 +181,7 @@ class Figures(TypedDict):
     missed: dict[str, int]  # ticks that did not run, by reason
     durations: list[tuple[str, float]]  # (job, seconds) of the task attempts that ended
     queued: int
+    delays: list[tuple[str, float]]  # (job, seconds from due to start) of scheduled runs
 
 
 def figures(conn: sa.Connection) -> Figures:
@@ -197,10 +199,17 @@ def figures(conn: sa.Connection) -> Figures:
         .order_by(task_attempts.c.ended.desc())
         .limit(10_000)  # the latest: a scrape stays cheap whatever the history
     )
+    fired = (
+        sa.select(runs.c.job, runs.c.due, runs.c.started)
+        .where(runs.c.trigger.in_(TICK_TRIGGERS), runs.c.started.is_not(None))
+        .order_by(runs.c.id.desc())
+        .limit(10_000)
+    )
     queued = sa.select(sa.func.count()).where(runs.c.state == RunState.SCHEDULED)
     return {
         "runs": [(r[0], r[1], int(r[2])) for r in conn.execute(counted)],
         "missed": missed,
         "durations": [(r.job, (r.ended - r.started).total_seconds()) for r in conn.execute(ended)],
         "queued": int(conn.execute(queued).scalar_one()),
+        "delays": [(r.job, (r.started - r.due).total_seconds()) for r in conn.execute(fired)],
     }

@@ -51,8 +51,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "idempotency keys", lambda conn: metadata.create_all(conn, tables=[idempotency])),
     (
         7,
-        "events: by run (a run's events streamed, pruned with it)",
-        lambda conn: _index(conn, events, "run_id"),
+        "events: by run (a run's events streamed, pruned with it), by kind and job",
+        lambda conn: _indexes(conn, events, "ix_events_run_id", "ix_events_kind_job"),
     ),
 ]
 LATEST = MIGRATIONS[-1][0]
@@ -111,11 +111,11 @@ def _stamp(conn: sa.Connection, version: int, *, new: bool) -> None:
         )
 
 
-def _index(conn: sa.Connection, table: sa.Table, column: str) -> None:
-    """The index that `index=True` on a column added later makes in a new store."""
+def _indexes(conn: sa.Connection, table: sa.Table, *names: str) -> None:
+    """Indexes of the table's definition added later (step 1 makes them in a new store)."""
     for index in table.indexes:
-        if [c.name for c in index.columns] == [column]:
-            index.create(conn, checkfirst=True)  # step 1 makes it in a new store
+        if index.name in names:
+            index.create(conn, checkfirst=True)
 
 
 def _add_columns(conn: sa.Connection, table: sa.Table, *names: str) -> None:

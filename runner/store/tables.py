@@ -217,6 +217,8 @@ events = sa.Table(
     sa.Column("run_id", sa.Integer, nullable=True, index=True),  # since schema 7
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", JSONType, nullable=True),
+    # since schema 7: the ticks missed, among every run's and task's events
+    sa.Index("ix_events_kind_job", "kind", "job"),
 )
 
 # Added in schema 5: an action on a task of a running run (finish, stop, retry --only),

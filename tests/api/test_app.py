@@ -171,6 +171,34 @@ def test_metrics_are_prefixed_and_labelled_by_job(api: Api) -> None:
     assert 'runner_runs{job="export",state="success"} 1.0' in text
     assert 'runner_task_duration_seconds_count{job="export"} 2.0' in text
     assert "runner_queue_length 0.0" in text
+    assert "runner_firing_delay_seconds_count" not in text.replace("# ", "")  # none fired
+
+
+def test_metrics_give_the_firing_delay_of_scheduled_runs(api: Api) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from runner.store import Owner
+
+    due = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    with opened(home=api.home) as store:
+        (run_id,) = store.create_runs(
+            [
+                {
+                    "job": "export",
+                    "revision": 1,
+                    "trigger": "schedule",
+                    "due": due,
+                    "now": due,
+                    "tasks": ["extract", "load"],
+                }
+            ]
+        )
+        owner = Owner(host="h", pid=1, started=1.0)
+        assert store.claim_run(run_id, owner=owner, now=due + timedelta(milliseconds=20))
+    text = api.get("/metrics").text
+    assert 'runner_firing_delay_seconds_count{job="export"} 1.0' in text
+    assert 'runner_firing_delay_seconds_bucket{job="export",le="0.01"} 0.0' in text
+    assert 'runner_firing_delay_seconds_bucket{job="export",le="0.025"} 1.0' in text
     names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
     assert names and all(n.startswith("runner_") for n in names)
 
