@@ -3,12 +3,14 @@
 shown once, when it is made; it is compared in constant time and never logged.
 
 `runner token add NAME --role R`, `runner token list` and `runner token revoke NAME`
-keep the file; the daemon reads it when it starts (and again on SIGHUP)."""
+keep the file; the daemon reads it when it starts, and again at the first request after
+it changed."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -24,6 +26,7 @@ from runner.errors import NotFound, RunnerError, UsageError
 ROLES = ("read", "operate", "admin")  # each may do what the ones before it may
 ENV_TOKEN = "RUNNER_API_TOKEN"
 ENV_NAME = "env"  # the name RUNNER_API_TOKEN's token goes by (in the audit, say)
+log = logging.getLogger("runner.api")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 
 
@@ -48,33 +51,67 @@ class _Entry:
 
 
 class TokenSet:
-    """The tokens the API accepts."""
+    """The tokens the API accepts: the file's, read again when it changes (so that
+    `runner token revoke` takes effect at the next request), and the env's."""
 
-    def __init__(self, entries: list[_Entry]) -> None:
+    def __init__(
+        self, entries: list[_Entry], path: Path | None = None, env: str | None = None
+    ) -> None:
         self._entries = entries
+        self._path, self._env = path, env
+        self._seen = _signature(path)
 
     @classmethod
     def load(cls, path: Path | None, env: str | None = None) -> TokenSet:
         """The tokens of the file at `path` (none: no file), and `env`'s one admin token."""
-        entries = [
-            _Entry(Token(t["name"], t["role"]), bytes.fromhex(t["sha256"])) for t in read(path)
-        ]
-        if env:
-            entries.append(_Entry(Token(ENV_NAME, "admin"), _digest(env)))
-        return cls(entries)
+        return cls(_entries(path, env), path, env)
 
     def __bool__(self) -> bool:
         return bool(self._entries)
+
+    def _fresh(self) -> list[_Entry]:
+        """The entries, read again first if the file changed since. A file that became
+        unreadable keeps the tokens read before (logged), rather than letting no one or
+        anyone in."""
+        now = _signature(self._path)
+        if now != self._seen:
+            self._seen = now
+            try:
+                self._entries = _entries(self._path, self._env)
+                log.info("the API read its token file %s again", self._path)
+            except TokenFileError as exc:
+                log.warning("%s; the tokens read before stay in force", exc.message)
+        return self._entries
 
     def verify(self, secret: str) -> Token | None:
         """The token `secret` is, or None. Every entry is compared, in constant time, so
         the time taken says nothing of which one matched or how much of it."""
         digest = _digest(secret)
         found = None
-        for entry in self._entries:
+        for entry in self._fresh():
             if hmac.compare_digest(digest, entry.sha256) and found is None:
                 found = entry.token
         return found
+
+
+def _entries(path: Path | None, env: str | None) -> list[_Entry]:
+    entries = [
+        _Entry(Token(t["name"], t["role"]), bytes.fromhex(t["sha256"])) for t in read(path)
+    ]
+    if env:
+        entries.append(_Entry(Token(ENV_NAME, "admin"), _digest(env)))
+    return entries
+
+
+def _signature(path: Path | None) -> tuple[int, int, int] | None:
+    """What changes when the file is rewritten (`_write` replaces it: a new inode)."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def add(path: Path, name: str, role: str) -> str:

@@ -61,3 +61,23 @@ def test_the_env_token_is_one_admin_token() -> None:
     token = TokenSet.load(None, "from-env").verify("from-env")
     assert token is not None and (token.name, token.role) == ("env", "admin")
     assert not TokenSet.load(None, None)
+
+
+def test_a_running_set_reads_the_file_again_when_it_changes(
+    home: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    file = home / "api-tokens.yaml"
+    _, first, _ = call(capsys, "token", "add", "ci", "--role", "operate")
+    served = TokenSet.load(file, env="from-env")  # what a daemon holds
+    assert served.verify(first.strip()) is not None
+    _, second, _ = call(capsys, "token", "add", "dash", "--role", "read")
+    added = served.verify(second.strip())
+    assert added is not None and added.name == "dash"  # no restart needed
+    assert call(capsys, "token", "revoke", "ci")[0] == 0
+    assert served.verify(first.strip()) is None  # revoked: refused at the next request
+    file.write_text("tokens: nonsense\n")
+    assert served.verify(second.strip()) is not None  # a broken file keeps what was read
+    assert "the tokens read before stay in force" in caplog.text
+    file.unlink()
+    assert served.verify(second.strip()) is None
+    assert served.verify("from-env") is not None  # the env's token stays
