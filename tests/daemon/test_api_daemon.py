@@ -88,3 +88,67 @@ def test_the_api_refuses_a_public_address_without_a_token(
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "no API token is configured" in done.stderr
+
+
+def test_the_daemons_event_stream_follows_a_run_it_executes(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon's executor writes the events; the stream of its API delivers them in
+    order, while the run goes on, and every read answers on the same daemon."""
+    import queue
+    import threading
+
+    from tests.api.test_events import read_events, take
+
+    monkeypatch.setenv("RUNNER_API_TOKEN", "s3cret-token")
+    env.write("gated.yaml", GATED)
+    port = free_port()
+    daemon = env.start("--api", f"127.0.0.1:{port}")
+    daemon.wait_up()
+    auth = {"Authorization": "Bearer s3cret-token"}
+    url = f"http://127.0.0.1:{port}"
+    events: queue.Queue[dict[str, object]] = queue.Queue()
+    stop = threading.Event()
+    listener = httpx.Client(base_url=url, headers=auth, timeout=10)
+    reader = threading.Thread(
+        target=read_events, args=(listener, events, stop), kwargs={"params": {"job": "gated"}}
+    )
+    reader.start()
+    with httpx.Client(base_url=url, headers=auth, timeout=10) as api:
+        run_id = api.post("/v1/jobs/gated/runs", json={}).json()["id"]
+        told = take(events, 5)
+        assert [(e["kind"], e["task"], e["state"]) for e in told] == [
+            ("run", None, "scheduled"),
+            ("run", None, "running"),
+            ("task", "build", "running"),
+            ("task", "build", "success"),
+            ("task", "approve", "waiting"),
+        ]
+        assert {e["run"] for e in told} == {run_id}
+        finish = {"type": "finish", "task": "approve"}
+        assert api.post(f"/v1/runs/{run_id}/actions", json=finish).status_code == 200
+        rest = take(events, 4)
+        assert [(e["kind"], e["task"], e["state"]) for e in rest] == [
+            ("task", "approve", "success"),
+            ("task", "publish", "running"),
+            ("task", "publish", "success"),
+            ("run", None, "success"),
+        ]
+        for path in (
+            "/v1/jobs",
+            "/v1/jobs/gated",
+            "/v1/jobs/gated/status",
+            "/v1/jobs/gated/tasks",
+            "/v1/runs",
+            f"/v1/runs/{run_id}",
+            f"/v1/runs/{run_id}/tasks/build/log",
+            "/v1/plan",
+            "/v1/audit",
+            "/v1/status",
+            "/metrics",
+        ):
+            assert api.get(path).status_code == 200, path
+    daemon.stop()  # the server ends the open stream as it stops
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    listener.close()
