@@ -17,11 +17,12 @@ from runner.api.models import (
     ActionAnswer,
     ActionBody,
     CancelBody,
-    Error,
     HoldBody,
     HoldsAnswer,
     Run,
     RunBody,
+    RunId,
+    refusals,
 )
 from runner.errors import RunnerError, UsageError
 from runner.ops import actions, holds, placing
@@ -30,7 +31,7 @@ from runner.ops.common import now, opened_store
 from runner.runs.views import run_json
 
 router = APIRouter(prefix="/v1", tags=["act"])
-REFUSED: dict[int | str, dict[str, Any]] = {s: {"model": Error} for s in (404, 409, 422)}
+REFUSED = refusals(403, 404, 409, 422)
 WAIT_FOR_FIRST = 30.0  # a repeat while the first request is being answered waits this long
 
 Answer = tuple[int, Any]
@@ -55,7 +56,7 @@ def execute(ctx: Operate, job: str, body: RunBody) -> JSONResponse:
 
 
 @router.post("/runs/{run_id}/cancel", response_model=Run, responses=REFUSED)
-def cancel(ctx: Operate, run_id: int, body: CancelBody | None = None) -> JSONResponse:
+def cancel(ctx: Operate, run_id: RunId, body: CancelBody | None = None) -> JSONResponse:
     """Cancel a run: a running one's tasks are stopped, a scheduled one is discarded."""
 
     def act() -> Answer:
@@ -66,7 +67,7 @@ def cancel(ctx: Operate, run_id: int, body: CancelBody | None = None) -> JSONRes
 
 
 @router.post("/runs/{run_id}/actions", response_model=ActionAnswer, responses=REFUSED)
-def act_on_run(ctx: Operate, run_id: int, body: ActionBody) -> JSONResponse:
+def act_on_run(ctx: Operate, run_id: RunId, body: ActionBody) -> JSONResponse:
     """finish, stop or retry, answered per task (SPEC 3.1); 409 when refused by state,
     with the per-task answer beside the error."""
 

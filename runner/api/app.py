@@ -65,6 +65,7 @@ def create_app(
         version=__version__,
         description="The HTTP API of `runner daemon --api` (SPEC 7).",
         responses={401: {"description": "no valid token"}},
+        dependencies=[Depends(_no_nul)],
     )
     app.state.home, app.state.tokens, app.state.config = home, tokens, list(config)
     app.state.started = started if started is not None else time.time()
@@ -81,6 +82,40 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+async def _no_nul(request: Request) -> None:
+    """A NUL character in the path, the query or the body's text is refused (422): no
+    name holds one, and PostgreSQL cannot keep one in text."""
+    texts = [request.url.path, *request.query_params.values()]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        body = await request.body()
+        if b"\x00" in body or b"\\u0000" in body:
+            texts.append(_all_text(body))
+    if any("\x00" in t for t in texts):
+        raise ApiError(422, "invalid", "a NUL character is not allowed in a name or a text")
+
+
+def _all_text(body: bytes) -> str:
+    """Every string of a JSON body, joined (the body itself when it is not JSON)."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    out: list[str] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return "\n".join(out)
 
 
 def role(needed: str) -> Callable[..., Context]:
@@ -124,12 +159,15 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, say)
+            detail = [{"loc": ["body"], "msg": "the body is not JSON (in UTF-8)"}]
+            return JSONResponse({"error": "invalid", "detail": detail}, 422)
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
         return JSONResponse({"error": code, "detail": exc.detail}, exc.status_code)
 
     @app.exception_handler(Exception)
     def bug(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("the API hit a bug")
+        log.error("the API hit a bug", exc_info=exc)
         return JSONResponse({"error": "internal", "detail": "runner hit a bug"}, 500)
 
 

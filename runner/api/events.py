@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from runner.api.app import ApiError, Read
+from runner.domain import MAX_ID
 from runner.ops import events as event_ops
 from runner.ops.common import Home
 from runner.store.events import PAGE, StoredEvent
@@ -113,7 +114,7 @@ class Tail:
 
 def _start(
     last_event_id: Annotated[str | None, Header()] = None,
-    after: int | None = Query(None, ge=0, le=2**63 - 1, description="as Last-Event-ID"),
+    after: int | None = Query(None, ge=0, le=MAX_ID, description="as Last-Event-ID"),
 ) -> int | None:
     """Where a stream starts: after `Last-Event-ID` (or `?after=`), else None. (A
     dependency: a bad one is refused before the stream begins.)"""
@@ -133,7 +134,7 @@ async def events(
     request: Request,
     ctx: Read,
     job: str | None = Query(None, description="only this job's events"),
-    run: int | None = Query(None, ge=1, le=2**63 - 1, description="only this run's events"),
+    run: int | None = Query(None, ge=1, le=MAX_ID, description="only this run's events"),
     start: int | None = Depends(_start),
 ) -> AsyncIterator[ServerSentEvent]:
     """What happens, as Server-Sent Events: `event:` is the kind (`run`, `task`, `hold`,

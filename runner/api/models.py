@@ -5,9 +5,12 @@ adds is answered, not dropped."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
+
+from runner.domain import MAX_ID
 
 
 class Body(BaseModel):
@@ -16,6 +19,11 @@ class Body(BaseModel):
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+# A run's id, in the range of the store's column (an INTEGER: 32 bits on PostgreSQL): one
+# beyond it is malformed (422), not a store error
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="the run's id")]
 
 
 # --- bodies ----------------------------------------------------------------------------
@@ -121,3 +129,25 @@ class AuditEntry(Answer):
     origin: str
     action: str
     status: str
+
+
+REFUSAL_MEANING: dict[int, str] = {
+    403: "the token's role may not do this",
+    404: "an unknown job, run, task or hold",
+    409: "refused by state (disabled, being deleted, ended run, hold on a running task)",
+    422: "a malformed parameter, body or date",
+}
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: each of `statuses` answers an `Error` (which replaces
+    FastAPI's own 422 schema: the app answers its validation errors as `Error` too)."""
+    return {s: {"model": Error, "description": REFUSAL_MEANING[s]} for s in statuses}
+
+
+def plain_text(description: str) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=` for a 200 in plain text, on a route whose `response_class`
+    is `Response` (no media type of its own), so that its refusals stay JSON."""
+    return {
+        200: {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    }

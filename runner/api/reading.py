@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from runner.api.app import ApiError, Read
-from runner.api.models import AuditEntry, Job, Run
+from runner.api.models import AuditEntry, Job, Run, RunId, plain_text, refusals
 from runner.ops import audit as audit_ops
 from runner.ops import configuration, jobs, reading, status
 from runner.ops.common import labels_from
@@ -19,7 +19,11 @@ from runner.runs.views import run_json
 router = APIRouter(prefix="/v1", tags=["read"])
 
 
-@router.get("/jobs", response_class=JSONResponse, responses={200: {"model": list[Job]}})
+@router.get(
+    "/jobs",
+    response_class=JSONResponse,
+    responses={200: {"model": list[Job]}, **refusals(422)},
+)
 def list_jobs(
     ctx: Read,
     label: Annotated[list[str], Query(description="k=v; repeat for several")] = [],  # noqa: B006
@@ -32,7 +36,7 @@ def list_jobs(
     return JSONResponse([j.as_json() for j in jobs.jobs(ctx.home, labels=labels, state=state)])
 
 
-@router.get("/jobs/{job}", response_model=Job)
+@router.get("/jobs/{job}", response_model=Job, responses=refusals(404, 422))
 def one_job(ctx: Read, job: str) -> dict[str, Any]:
     """One job: as `runner status JOB`, with its normalised spec."""
     from runner.ops.common import opened_store
@@ -52,20 +56,20 @@ def _job_named(ctx: Read, job: str) -> Any:
         return job_status(store, job, now=now())
 
 
-@router.get("/jobs/{job}/status", response_model=Job)
+@router.get("/jobs/{job}/status", response_model=Job, responses=refusals(404, 422))
 def job_status(ctx: Read, job: str) -> dict[str, Any]:
     """As `runner status JOB`: schedule, next runs, holds, active runs, missed ticks."""
     result: dict[str, Any] = _job_named(ctx, job).as_json()
     return result
 
 
-@router.get("/jobs/{job}/tasks")
+@router.get("/jobs/{job}/tasks", responses=refusals(404, 422))
 def job_tasks(ctx: Read, job: str) -> list[dict[str, Any]]:
     """The last run of every task, as `runner tasks JOB`."""
     return [t.as_json() for t in reading.tasks(ctx.home, job)]
 
 
-@router.get("/runs", response_model=list[Run])
+@router.get("/runs", response_model=list[Run], responses=refusals(404, 422))
 def runs(
     ctx: Read,
     job: str | None = None,
@@ -81,8 +85,8 @@ def runs(
     return [run_json(r) for r in found]
 
 
-@router.get("/runs/{run_id}", response_model=Run)
-def one_run(ctx: Read, run_id: int) -> dict[str, Any]:
+@router.get("/runs/{run_id}", response_model=Run, responses=refusals(404, 422))
+def one_run(ctx: Read, run_id: RunId) -> dict[str, Any]:
     """One run with its tasks and their attempts, as `runner status RUN`."""
     from runner.ops.common import opened_store
     from runner.runs.cancel import find_run
@@ -91,13 +95,19 @@ def one_run(ctx: Read, run_id: int) -> dict[str, Any]:
         return run_json(find_run(store, run_id), attempts=True)
 
 
-@router.get("/runs/{run_id}/tasks/{task}/log", response_class=PlainTextResponse)
-def task_log(ctx: Read, run_id: int, task: str, attempt: int | None = Query(None, ge=1)) -> str:
+@router.get(
+    "/runs/{run_id}/tasks/{task}/log",
+    response_class=Response,
+    responses={**plain_text("What the task wrote."), **refusals(404, 422)},
+)
+def task_log(
+    ctx: Read, run_id: RunId, task: str, attempt: int | None = Query(None, ge=1)
+) -> PlainTextResponse:
     """What the task wrote (its latest attempt, or `attempt`)."""
     found = reading.logs(ctx.home, run_id, task=task, attempt=attempt)
     if not found.logs:
         raise ApiError(404, "not-found", f"task {task} of run {run_id} has not started")
-    return b"".join(found.logs[-1].chunks()).decode(errors="replace")
+    return PlainTextResponse(b"".join(found.logs[-1].chunks()).decode(errors="replace"))
 
 
 @router.get("/plan")
@@ -106,7 +116,7 @@ def plan(ctx: Read) -> dict[str, Any]:
     return configuration.plan(ctx.home, ctx.config).as_json()
 
 
-@router.get("/audit", response_model=list[AuditEntry])
+@router.get("/audit", response_model=list[AuditEntry], responses=refusals(422))
 def audit(
     ctx: Read,
     since: str | None = Query(None, description="a date, a time or a duration back (2h)"),
@@ -128,7 +138,11 @@ def overview(ctx: Read) -> dict[str, Any]:
 metrics_router = APIRouter(tags=["daemon"])
 
 
-@metrics_router.get("/metrics", response_class=Response)
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    responses=plain_text("The metrics, in Prometheus' text format."),
+)
 def metrics(ctx: Read, request: Request) -> Response:
     """Prometheus metrics, every name prefixed `runner_`."""
     from runner.api.metrics import exposition

@@ -7,6 +7,7 @@ from runner.domain.states import (
     ACTIVE_RUN_STATES,
     ENDED_RUN_STATES,
     ENDED_TASK_STATES,
+    MAX_ID,
     RunState,
     TaskState,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "ACTIVE_RUN_STATES",
     "ENDED_RUN_STATES",
     "ENDED_TASK_STATES",
+    "MAX_ID",
     "RunState",
     "TaskState",
 ]

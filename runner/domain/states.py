@@ -43,3 +43,7 @@ ENDED_RUN_STATES = frozenset(set(RunState) - ACTIVE_RUN_STATES)
 ENDED_TASK_STATES = frozenset(
     {TaskState.SUCCESS, TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED}
 )
+
+# The largest id of a run (or an event) the store holds: a 32-bit integer on PostgreSQL.
+# A larger number names no run: the CLI and the API refuse it as a usage error.
+MAX_ID = 2**31 - 1

@@ -22,11 +22,13 @@ def audit(
     start = None
     if since is not None:
         seconds = parse_seconds(since)
-        start = (
-            now() - timedelta(seconds=seconds)
-            if seconds is not None
-            else parse_time(since, option="--since")
-        )
+        if seconds is None:
+            start = parse_time(since, option="--since")
+        else:
+            try:
+                start = now() - timedelta(seconds=seconds)
+            except OverflowError:  # further back than any date: everything
+                start = None
     with opened_store(home) as store:
         entries = store.audit(since=start, who=who, limit=limit)
     return [{**e, "time": format_timestamp(e["time"])} for e in entries]

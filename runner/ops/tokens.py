@@ -95,9 +95,7 @@ class TokenSet:
 
 
 def _entries(path: Path | None, env: str | None) -> list[_Entry]:
-    entries = [
-        _Entry(Token(t["name"], t["role"]), bytes.fromhex(t["sha256"])) for t in read(path)
-    ]
+    entries = [_Entry(Token(t["name"], t["role"]), bytes.fromhex(t["sha256"])) for t in read(path)]
     if env:
         entries.append(_Entry(Token(ENV_NAME, "admin"), _digest(env)))
     return entries

@@ -213,3 +213,18 @@ def _now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def test_odd_input_is_422_never_a_500(api: Api) -> None:
+    """What schemathesis found: a NUL (PostgreSQL keeps none in text), a body that is
+    not UTF-8, a duration further back than any date."""
+    for bad in (
+        api.get("/v1/jobs/a%00b"),
+        api.get("/v1/runs", params={"job": "a\x00b"}),
+        api.post("/v1/jobs/export/holds", json={"reason": "a\u0000b"}),
+        api.post("/v1/holds", json={"selector": {"team": "a\u0000"}}),
+        api.post("/v1/holds", content=b"o\xff2Q", headers={"content-type": "application/json"}),
+    ):
+        assert bad.status_code == 422 and bad.json()["error"] == "invalid", bad.text
+    everything = api.get("/v1/audit", params={"since": "99999999h"})
+    assert everything.status_code == 200 and everything.json() == []
