@@ -31,6 +31,7 @@ from runner.config.filecache import (
     Record,
     refs_key,
 )
+from runner.config.host import host_findings
 from runner.config.placement import Placement, attach_findings, place
 from runner.config.yamlread import Document, read_yaml
 from runner.errors import ConfigError
@@ -176,6 +177,7 @@ def load_config(
             _check_across(config.files, known_jobs)
         else:
             _check_across_cached(config, found, reread, keys, cache)
+        attach_findings(config.files, host_findings(config.resources))  # never cached
     if cache is not None:
         cache.keep_only({real for real, _ in found})
     return config

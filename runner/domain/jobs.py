@@ -80,6 +80,8 @@ class TaskView:
     continue_on_error: bool = False
     prompt: str | None = None
     pool: str | None = None  # the Pool it takes a slot of while it runs (its job's, or its own)
+    user: str | None = None  # the account it runs as (its own, or its job's)
+    group: str | None = None
 
     @property
     def command(self) -> list[str]:
@@ -188,6 +190,8 @@ def _task(text: str) -> TaskView:
         continue_on_error=bool(data.get("continueOnError")),
         prompt=data.get("prompt"),
         pool=data.get("pool"),
+        user=data.get("user"),
+        group=data.get("group"),
     )
 
 

@@ -17,7 +17,9 @@ import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from runner.system.accounts import Account, NoAccount, account
 from runner.system.procs import start_time
 
 
@@ -88,17 +90,25 @@ def spawn(
     log_fd: int,
     shown: str,
     programs: Programs | None = None,
+    user: str | None = None,
+    group: str | None = None,
 ) -> Child:
     if not os.path.isdir(cwd):
         raise SpawnFailed(f"workdir not found: {cwd}", 127)
+    try:
+        who = account(user, group)
+    except NoAccount as exc:
+        raise SpawnFailed(f"cannot run {shown} as {user or group}: {exc}", 126) from None
+    if who is not None:
+        env = _login_env(env, who)
     found = programs.find(argv[0], env) if programs is not None else None
     try:
         try:
-            popen = _popen(argv, found, cwd=cwd, env=env, log_fd=log_fd)
+            popen = _popen(argv, found, cwd=cwd, env=env, log_fd=log_fd, who=who)
         except OSError:
             if found is None:
                 raise
-            popen = _popen(argv, None, cwd=cwd, env=env, log_fd=log_fd)  # PATH, as Popen does
+            popen = _popen(argv, None, cwd=cwd, env=env, log_fd=log_fd, who=who)  # PATH
     except FileNotFoundError:
         raise SpawnFailed(f"command not found: {shown}", 127) from None
     except PermissionError:
@@ -116,9 +126,29 @@ def spawn(
     return Child(popen=popen, pidfd=pidfd)
 
 
+def _login_env(env: Mapping[str, str], who: Account) -> dict[str, str]:
+    """What a login as `who` sets: USER and LOGNAME, and HOME unless the job set one."""
+    out = {**env, "USER": who.name, "LOGNAME": who.name}
+    if env.get("HOME") == os.environ.get("HOME"):  # inherited from the daemon
+        out["HOME"] = who.home
+    return out
+
+
 def _popen(
-    argv: Sequence[str], executable: str | None, *, cwd: str, env: Mapping[str, str], log_fd: int
+    argv: Sequence[str],
+    executable: str | None,
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    log_fd: int,
+    who: Account | None = None,
 ) -> subprocess.Popen[bytes]:
+    # another account: CPython forks for it rather than vforks (credentials change)
+    as_who: dict[str, Any] = {}
+    if who is not None:
+        as_who = {"user": who.uid, "group": who.gid}
+        if os.geteuid() == 0:
+            as_who["extra_groups"] = list(who.groups)
     return subprocess.Popen(
         list(argv),
         executable=executable,
@@ -129,6 +159,7 @@ def _popen(
         stderr=subprocess.STDOUT,
         start_new_session=True,
         close_fds=True,
+        **as_who,
     )
 
 

@@ -317,6 +317,8 @@ class Supervisor:
                 log_fd=log_fd,
                 shown=task.shown,
                 programs=self._programs,
+                user=task.user,
+                group=task.group,
             )
         except SpawnFailed as failed:
             os.write(log_fd, f"runner: {failed.reason}\n".encode())

@@ -17,11 +17,13 @@ from pydantic_core import ErrorDetails
 from runner.spec.diagnostics import JsonPath
 from runner.spec.durations import describe
 from runner.spec.findings import Finding, did_you_mean
-from runner.spec.types import ENV_PATTERN, LABEL_PATTERN, NAME_HELP, NAME_PATTERN
+from runner.spec.types import ACCOUNT_PATTERN, ENV_PATTERN, LABEL_PATTERN, NAME_HELP, NAME_PATTERN
 
 _KEY_MARK = "[key]"
 _PATTERN_HELP = {
     NAME_PATTERN: f"is not a valid name; {NAME_HELP}",
+    ACCOUNT_PATTERN: "is not a user or group name; use a name as useradd accepts it "
+    "(lowercase letters, digits, '_', '-', '.', starting with a letter or '_') or a numeric id",
     ENV_PATTERN: "is not a valid environment variable name; use letters, digits and '_', "
     "not starting with a digit",
     LABEL_PATTERN: "is not a valid label key; use letters, digits, '.', '_', '/' or '-'",

@@ -14,7 +14,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runner.spec.durations import Duration
-from runner.spec.types import EnvName, LabelKey, Name, NameList, Text, TextList, Timestamp
+from runner.spec.types import (
+    Account,
+    EnvName,
+    LabelKey,
+    Name,
+    NameList,
+    Text,
+    TextList,
+    Timestamp,
+)
 
 API_VERSION = "runner/v1"
 
@@ -113,6 +122,10 @@ class Task(Model):
     """Environment variables for this task, beside the job's."""
     workdir: Text | None = None
     """The working directory. Default: the job's."""
+    user: Account | None = None
+    """The user the task runs as (the daemon must run as root). Default: the job's."""
+    group: Account | None = None
+    """The group the task runs as. Default: the job's, else the user's own group."""
     timeout: Duration | None = None
     """Kill the task's whole process group after this long; counts as a failure."""
     retries: Retries | None = None
@@ -185,6 +198,11 @@ class Job(Model):
     """Environment variables for every task."""
     workdir: Text | None = None
     """The working directory of every task."""
+    user: Account | None = None
+    """The user every task runs as (the daemon must run as root to use it). Default:
+    the daemon's user."""
+    group: Account | None = None
+    """The group every task runs as. Default: the user's own group."""
     history: History | None = None
     """How many runs and days of history to keep."""
     max_parallel: Positive | None = Field(None, alias="maxParallel")

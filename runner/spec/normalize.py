@@ -15,7 +15,7 @@ from runner.spec.schedules import cron_fields
 
 DEFAULT_RETRIES: dict[str, Any] = {"limit": 0, "delay": "10s", "backoff": 2.0, "maxDelay": "10m"}
 # Fields added after jobs were first applied: left out of the normal form when unset.
-UNSET_LEFT_OUT = ("maxParallel", "pool")
+UNSET_LEFT_OUT = ("maxParallel", "pool", "user", "group")
 DEFAULT_KEEP_RUNS = 100
 DEFAULT_KEEP_DAYS = 30
 SCHEDULE_DEFAULTS: dict[str, Any] = {
@@ -104,9 +104,10 @@ def _task(
     if task.get("continueOnError") is None:
         task["continueOnError"] = job["continueOnError"]
     task["env"] = dict(sorted(task["env"].items()))
-    task["pool"] = task.get("pool") or job.get("pool")
-    if task["pool"] is None:
-        del task["pool"]
+    for inherited in ("pool", "user", "group"):
+        task[inherited] = task.get(inherited) or job.get(inherited)
+        if task[inherited] is None:
+            del task[inherited]
 
 
 def _hold(data: dict[str, Any]) -> dict[str, Any]:

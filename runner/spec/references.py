@@ -39,6 +39,8 @@ class RefView:
     hold_tasks: tuple[str, ...] = ()
     timed: bool = False  # a Hold with `until`: released by time whatever it waits for
     pools: tuple[tuple[JsonPath, str], ...] = ()  # a job's `pool`s, with their paths
+    # a job's `user`s and `group`s, with their paths (checked against the host)
+    accounts: tuple[tuple[JsonPath, str], ...] = ()
 
     @classmethod
     def of(cls, resource: Resource) -> RefView:
@@ -55,6 +57,7 @@ class RefView:
                     if h.depends_on
                 ),
                 pools=_pools(resource),
+                accounts=_accounts(resource),
             )
         if isinstance(resource, Pool):
             return cls(kind="Pool", name=resource.name)
@@ -86,6 +89,7 @@ class RefView:
             "selector": self.selector,
             "hold_tasks": list(self.hold_tasks),
             "pools": [[list(path), name] for path, name in self.pools],
+            "accounts": [[list(path), name] for path, name in self.accounts],
         }
 
     @classmethod
@@ -102,6 +106,7 @@ class RefView:
             selector=data.get("selector"),
             hold_tasks=tuple(data.get("hold_tasks") or ()),
             pools=tuple((tuple(p), n) for p, n in data.get("pools") or ()),
+            accounts=tuple((tuple(p), n) for p, n in data.get("accounts") or ()),
         )
 
     def selects(self, job: RefView) -> bool:
@@ -185,6 +190,13 @@ def _pool_refs(job: RefView, pools: set[str]) -> Iterator[Finding]:
 def _pools(job: Job) -> tuple[tuple[JsonPath, str], ...]:
     found: list[tuple[JsonPath, str]] = [(("pool",), job.pool)] if job.pool else []
     found += [(("tasks", i, "pool"), t.pool) for i, t in enumerate(job.tasks) if t.pool]
+    return tuple(found)
+
+
+def _accounts(job: Job) -> tuple[tuple[JsonPath, str], ...]:
+    found: list[tuple[JsonPath, str]] = []
+    for where, owner in [((), job), *((("tasks", i), t) for i, t in enumerate(job.tasks))]:
+        found += [((*where, f), v) for f in ("user", "group") if (v := getattr(owner, f))]
     return tuple(found)
 
 

@@ -26,7 +26,11 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$"
 
+# A user or group of the host, as useradd accepts one (a numeric id too).
+ACCOUNT_PATTERN = r"^([a-z_][a-z0-9_.-]{0,31}\$?|[0-9]{1,10})$"
+
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+Account = Annotated[str, StringConstraints(pattern=ACCOUNT_PATTERN)]
 EnvName = Annotated[str, StringConstraints(pattern=ENV_PATTERN)]
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1)]
@@ -83,6 +87,11 @@ def _parse_timestamp(value: Any) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def read_timestamp(text: str) -> datetime:
+    """`format_timestamp`'s text read back (in an answer of the API, say)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # An RFC 3339 time with an offset, as a YAML string; kept in UTC.
