@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     help="Allow deleting every resource, or more than half of ten or more.",
 )
 @click.option(
+    "--require-clean",
+    is_flag=True,
+    help="Refuse unless the folder is in a git work tree with no uncommitted change.",
+)
+@click.option(
     "--lock-timeout",
     default="0s",
     show_default=True,
@@ -46,6 +51,7 @@ def command(
     plan_file: Path | None,
     atomic: bool,
     allow_mass_delete: bool,
+    require_clean: bool,
     lock_timeout: str,
 ) -> int:
     """Apply the configuration to the store, in one transaction.
@@ -61,7 +67,7 @@ def command(
         if paths:
             raise click.UsageError("give PATH or --plan, not both")
         return _apply_saved(where, plan_file, allow_mass_delete, timeout)
-    from runner.cli.render_plan import render_plan
+    from runner.cli.render_plan import render_origin, render_plan
     from runner.ops.configuration import apply
 
     applied = apply(
@@ -70,10 +76,12 @@ def command(
         atomic=atomic,
         allow_mass_delete=allow_mass_delete,
         lock_timeout=timeout,
+        require_clean=require_clean,
     )
     result = applied.result
     for d in applied.plan_result.config.diagnostics:
         click.echo(d.text())
+    click.echo(render_origin(applied.plan_result.origin, " ".join(paths) or config), nl=False)
     click.echo(render_plan(result.plan), nl=False)
     if result.skipped_files:
         click.echo(

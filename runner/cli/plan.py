@@ -43,7 +43,7 @@ def command(
 
     Files with errors are listed as skipped: apply leaves what they hold as it is.
     """
-    from runner.cli.render_plan import render_plan
+    from runner.cli.render_plan import render_origin, render_plan
     from runner.ops.common import Home
     from runner.ops.configuration import plan
 
@@ -54,6 +54,7 @@ def command(
     if fmt == "json":
         click.echo(json.dumps(planned.as_json(), indent=2))
     else:
+        click.echo(render_origin(result.origin, " ".join(paths) or config), nl=False)
         click.echo(render_plan(result.plan, mass_delete=result.mass_delete), nl=False)
     if out is not None:
         planned.save(out)

@@ -6,14 +6,28 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.plan import Action, Change, FieldChange, Plan, SkippedFile
+
+if TYPE_CHECKING:
+    from runner.config.origin import Origin
 
 SYMBOL = {Action.ADD: "+", Action.CHANGE: "~", Action.DELETE: "-"}
 WIDTH = 30
 TIMING = ("schedule.cron", "schedule.every", "schedule.timezone")
 NEXT_RUNS = "next runs: "
+
+
+def render_origin(origin: Origin, where: str) -> str:
+    """The line a plan or an apply starts with when the folder is in git (none when
+    not): the commit, and whether the files differ from it."""
+    if not origin.commit:
+        return ""
+    line = f"{where} at {origin.describe()}"
+    if origin.dirty:
+        line += ": the plan is of the files as they are, not of the commit"
+    return line + "\n"
 
 
 def render_plan(plan: Plan, *, mass_delete: str | None = None) -> str:

@@ -153,10 +153,37 @@ def _overview(data: dict[str, Any]) -> str:
             f"{s.get('delete', 0)} deleted, {s.get('unchanged', 0)} unchanged)"
         )
         lines += [f"  {e}" for e in last["errors"]]
+        lines += _source(last)
     runs = data["runs"]
     lines.append(f"runs           {len(runs['running'])} running, {len(runs['queued'])} queued")
     return "\n".join(lines)
 
 
+def _source(last: dict[str, Any]) -> list[str]:
+    """`source  3f2a9c1 (main, clean), 2 min ago, from URL, by root on vm`."""
+    from runner.config.origin import Origin
+
+    origin = Origin.from_json(last.get("source"))
+    if origin is None:
+        return []
+    where = f", from {origin.remote}" if origin.remote else ""
+    what = origin.describe() if origin.commit else "a folder not in git"
+    ago = _ago(last["at"])
+    return [f"source         {what}, {ago}{where}, by {origin.user} on {origin.host}"]
+
+
+def _ago(rfc3339: str) -> str:
+    from runner.ops.common import now
+    from runner.spec.types import read_timestamp
+
+    seconds = max(0, int((now() - read_timestamp(rfc3339)).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
 def _stamp(rfc3339: str) -> str:
-    return stamp(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")))
+    from runner.spec.types import read_timestamp
+
+    return stamp(read_timestamp(rfc3339))

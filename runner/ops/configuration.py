@@ -29,6 +29,7 @@ class Planned:
     def as_json(self) -> dict[str, Any]:
         data = plan_as_json(self.result.plan)
         data["errors"] = [d.as_json() for d in self.result.config.errors]
+        data["source"] = self.result.origin.as_json()
         return data
 
     def save(self, out: Path) -> None:
@@ -62,6 +63,7 @@ def apply(
     atomic: bool = False,
     allow_mass_delete: bool = False,
     lock_timeout: float = 0.0,
+    require_clean: bool = False,
 ) -> Applied:
     """Apply the folder in one transaction. The new manual jobs with `status: start`
     get their one run (SPEC 2.2), queued for a daemon whether one runs or not; a daemon
@@ -75,6 +77,7 @@ def apply(
             atomic=atomic,
             allow_mass_delete=allow_mass_delete,
             lock_timeout=lock_timeout,
+            require_clean=require_clean,
         )
         started = start_new_manual_jobs(store, result.plan, now=at)
     return Applied(result, started, _wake_daemon(home.path, bool(started or result.written)))

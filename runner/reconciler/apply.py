@@ -43,12 +43,16 @@ def apply_config(
     lock_timeout: float = 0.0,
     origin: str = "apply",
     defer_cache: bool = False,
+    require_clean: bool = False,
 ) -> ApplyResult:
     """Plan the folder against the store and apply it, skipping invalid files.
-    `defer_cache`: the file cache is left for the caller to save (`result.save_cache`)."""
+    `defer_cache`: the file cache is left for the caller to save (`result.save_cache`).
+    `require_clean`: refuse a folder that is not a git work tree at a commit."""
     with store.lock(timeout=lock_timeout):
         result = make_plan(paths, store, now=now, defer_cache=defer_cache)
         try:
+            if require_clean:
+                _clean(result, paths)
             _guard(result, atomic=atomic, allow_mass_delete=allow_mass_delete)
         except ApplyRefused as refusal:
             _record(store, result, now, origin, "rejected", [refusal.message])
@@ -70,6 +74,22 @@ def apply_config(
         generation=generation,
         result=result,
     )
+
+
+def _clean(result: PlanResult, paths: Sequence[str | os.PathLike[str]]) -> None:
+    where, at = os.fspath(paths[0]) if paths else ".", result.origin
+    if not at.commit:
+        raise ApplyRefused(
+            f"--require-clean: {where} is not in a git work tree; nothing was applied",
+            code="not-in-git",
+        )
+    if at.dirty:
+        raise ApplyRefused(
+            f"--require-clean: {at.dirty} file(s) under {where} differ from commit {at.short} "
+            "(`git status` lists them): commit them, or apply without --require-clean; "
+            "nothing was applied",
+            code="dirty-tree",
+        )
 
 
 def _guard(result: PlanResult, *, atomic: bool, allow_mass_delete: bool) -> None:
@@ -137,6 +157,7 @@ def _record(
         digest=result.digest,
         summary=summary,
         errors=errors,
+        source=result.origin.as_json(),
     )
 
 
@@ -155,6 +176,7 @@ def saved_plan(result: PlanResult) -> dict[str, Any]:
         "stored": {f"{s.kind}/{s.name}": [s.revision, s.digest] for s in result.stored},
         "writes": [asdict(w) for w in writes],
         "deletes": [list(k) for k in deletes],
+        "source": result.origin.as_json(),
     }
 
 
@@ -200,6 +222,7 @@ def apply_saved_plan(
             digest=saved["digest"],
             summary=data.get("summary", {}),
             errors=[],
+            source=saved.get("source"),
         )
     return ApplyResult(
         plan=Plan(changes=(), unchanged=0),

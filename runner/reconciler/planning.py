@@ -26,6 +26,7 @@ from runner.config.loader import (
     load_config,
     read_specs,
 )
+from runner.config.origin import Origin, origin_of
 from runner.config.placement import Placement, attach_findings
 from runner.plan import Action, Applied, Desired, Plan, PlanContext, SkippedFile, diff
 from runner.spec import Finding, RefView, check_references
@@ -44,6 +45,7 @@ class PlanResult:
     digest: str  # of the configuration's files
     skipped: list[SourceFile] = field(default_factory=list)
     unsaved_cache: tuple[str, FileCache] | None = None  # with `defer_cache`: to save
+    origin: Origin = field(default_factory=Origin)  # the folder's git commit, who plans
 
     def save_cache(self, store: Store) -> None:
         """Save the file cache a plan made with `defer_cache` left unsaved."""
@@ -138,6 +140,7 @@ def _make_plan(
         plan=replace(plan, unchanged=plan.unchanged + len(same)),
         config=config,
         stored=stored,
+        origin=origin_of(paths),
         generation=store.generation(),
         digest=config.digest,
         skipped=skipped,

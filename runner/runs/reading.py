@@ -250,6 +250,7 @@ def overview(store: Store) -> dict[str, Any]:
             "outcome": r["outcome"],
             "summary": r["summary"],
             "errors": r["errors"],
+            "source": r.get("source"),
         }
     return {
         "configuration": {

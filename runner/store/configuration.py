@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, Required, TypedDict, Unpack
+from typing import Any, NamedTuple, NotRequired, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -79,6 +79,7 @@ class Reconcile(TypedDict):
     digest: str | None
     summary: dict[str, Any]
     errors: list[str]
+    source: NotRequired[dict[str, Any] | None]  # `runner.config.origin.Origin`'s JSON
 
 
 class ConfigurationOperations(Database):

@@ -22,6 +22,7 @@ from runner.store.tables import (
     job_cursors,
     meta,
     metadata,
+    reconciles,
     run_requests,
     runs,
 )
@@ -53,6 +54,11 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
         7,
         "events: by run (a run's events streamed, pruned with it), by kind and job",
         lambda conn: _indexes(conn, events, "ix_events_run_id", "ix_events_kind_job"),
+    ),
+    (
+        8,
+        "reconciles: where the configuration came from",
+        lambda conn: _add_columns(conn, reconciles, "source"),
     ),
 ]
 LATEST = MIGRATIONS[-1][0]

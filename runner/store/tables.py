@@ -111,6 +111,8 @@ reconciles = sa.Table(
     sa.Column("digest", sa.String(64), nullable=True),
     sa.Column("summary", JSONType, nullable=False),
     sa.Column("errors", JSONType, nullable=False),
+    # since schema 8: where the configuration came from (git commit, branch, remote, who)
+    sa.Column("source", JSONType, nullable=True),
 )
 
 runs = sa.Table(

@@ -65,6 +65,7 @@ def test_a_version_1_store_is_migrated_keeping_its_runs(
         ):
             conn.execute(sa.text(f"ALTER TABLE runs DROP COLUMN {column}"))
         conn.execute(sa.text("ALTER TABLE holds DROP COLUMN selector"))
+        conn.execute(sa.text("ALTER TABLE reconciles DROP COLUMN source"))
         conn.execute(sa.text("DROP TABLE run_requests"))
         conn.execute(sa.text("DROP TABLE audit"))
         conn.execute(sa.text("DROP TABLE idempotency"))
