@@ -33,6 +33,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RUNNER_HOME", str(home))
     monkeypatch.delenv("RUNNER_CONFIG", raising=False)
     monkeypatch.delenv("RUNNER_STORE", raising=False)
+    monkeypatch.delenv("RUNNER_SERVER", raising=False)  # every command acts on the home
     return home
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 
 
 @click.command("audit")
@@ -16,19 +15,18 @@ from runner.cli.options import home_option, json_option, store_option
 )
 @click.option("--who", default=None, metavar="USER", help="Only the actions of USER.")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
-@home_option
-@store_option
+@where_options
 @json_option
-def command(
-    since: str | None, who: str | None, limit: int, home: str, store_url: str | None, as_json: bool
-) -> int:
+def command(since: str | None, who: str | None, limit: int, where: Where, as_json: bool) -> int:
     """Who did what: every run, cancel, finish, stop, retry, hold and release, with who
     asked (the OS user, or the API token's name), from where, and how it ended."""
     from runner.cli.table import table
     from runner.ops.audit import audit
-    from runner.ops.common import Home
 
-    entries = audit(Home(Path(home), store_url), since=since, who=who, limit=limit)
+    entries = where.call(
+        lambda home: audit(home, since=since, who=who, limit=limit),
+        lambda api: api.audit(since=since, who=who, limit=limit),
+    )
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return 0

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import re
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 from runner.domain import RunState
 from runner.errors import ExitCode
 from runner.runs.trigger import OVERLAPS
@@ -50,8 +49,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
     default=None,
     help="Tasks running at once (default: the number of CPUs).",
 )
-@home_option
-@store_option
+@where_options
 @json_option
 def command(
     job: str,
@@ -60,17 +58,16 @@ def command(
     overlap: str | None,
     wait: bool,
     max_parallel: int | None,
-    home: str,
-    store_url: str | None,
+    where: Where,
     as_json: bool,
 ) -> int:
     """Run JOB now, here, and show its progress; exit 0 when it succeeds. With a
-    daemon running on the home, the run is queued to it instead (--wait follows it).
+    daemon running on the home, the run is queued to it instead (--wait follows it);
+    with --server, to the daemon of that API.
 
     Ctrl-C cancels the run cleanly (its tasks are stopped, the run ends cancelled);
     a second Ctrl-C kills the tasks at once.
     """
-    from runner.ops.common import Home
     from runner.ops.runs import RunRequest, run
 
     request = RunRequest(
@@ -89,7 +86,10 @@ def command(
         if not as_json:
             click.echo(f"run {run_id} of {job} queued to the daemon (pid {pid}); waiting for it")
 
-    outcome = run(Home(Path(home), store_url), request, show=show, on_queued=queued)
+    outcome = where.call(
+        lambda home: run(home, request, show=show, on_queued=queued),
+        lambda api: api.run(request, on_queued=queued),
+    )
     if outcome.daemon_pid is None:
         _ran_here(outcome, as_json)
     elif not outcome.followed:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from runner.cli import complete
-from runner.cli.options import RUN_ID, home_option, json_option, store_option
+from runner.cli.options import RUN_ID, Where, json_option, where_options
 
 
 @click.command("finish")
@@ -16,16 +14,16 @@ from runner.cli.options import RUN_ID, home_option, json_option, store_option
 @click.option(
     "--reject", default=None, metavar="REASON", help="End the task failed, with this reason."
 )
-@home_option
-@store_option
+@where_options
 @json_option
-def command(
-    run_id: int, task: str, reject: str | None, home: str, store_url: str | None, as_json: bool
-) -> int:
+def command(run_id: int, task: str, reject: str | None, where: Where, as_json: bool) -> int:
     """Finish TASK of RUN: a waiting (manual) or stopped task ends success, or failed
     with --reject; the run goes on."""
     from runner.cli.acting import show
     from runner.ops.actions import finish
-    from runner.ops.common import Home
 
-    return show(finish(Home(Path(home), store_url), run_id, task, reject=reject), as_json=as_json)
+    outcome = where.call(
+        lambda home: finish(home, run_id, task, reject=reject),
+        lambda api: api.finish(run_id, task, reject=reject),
+    )
+    return show(outcome, as_json=as_json)

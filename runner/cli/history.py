@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 from runner.errors import ExitCode
 
 
@@ -28,8 +27,7 @@ from runner.errors import ExitCode
 )
 @click.option("--state", "states", multiple=True, metavar="S", help="Only runs in this state.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@home_option
-@store_option
+@where_options
 @json_option
 def command(
     job: str | None,
@@ -37,22 +35,17 @@ def command(
     until: str | None,
     states: tuple[str, ...],
     limit: int,
-    home: str,
-    store_url: str | None,
+    where: Where,
     as_json: bool,
 ) -> int:
     """Runs, newest first: of one JOB or of all, within a date or time range."""
-    from runner.ops.common import Home, now
+    from runner.ops.common import now
     from runner.ops.reading import history
     from runner.runs.views import run_json
 
-    runs = history(
-        Home(Path(home), store_url),
-        job=job,
-        since=since,
-        until=until,
-        states=states,
-        limit=limit,
+    runs = where.call(
+        lambda home: history(home, job=job, since=since, until=until, states=states, limit=limit),
+        lambda api: api.history(job=job, since=since, until=until, states=states, limit=limit),
     )
     if as_json:
         click.echo(json.dumps([run_json(r) for r in runs], indent=2))

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 from runner.errors import ExitCode
 
 
@@ -29,8 +28,7 @@ from runner.errors import ExitCode
 )
 @click.option("--reason", default=None, help="Why: shown with the hold, and with what it holds.")
 @click.option("--name", default=None, help="Its name (default JOB-N, or freeze-N).")
-@home_option
-@store_option
+@where_options
 @json_option
 def command(
     job: str | None,
@@ -40,14 +38,13 @@ def command(
     on: str | None,
     reason: str | None,
     name: str | None,
-    home: str,
-    store_url: str | None,
+    where: Where,
     as_json: bool,
 ) -> int:
     """Place a runtime hold: JOB's tasks (all, or each --task) do not start until it is
     released: at --until, once --on succeeds, or by `runner release`. A hold on the
     whole job is accepted while its tasks run and applies from their next start."""
-    from runner.ops.common import Home, labels_from
+    from runner.ops.common import labels_from
     from runner.ops.placing import HoldRequest, hold
 
     labels = labels_from(selector, "--selector")
@@ -60,7 +57,7 @@ def command(
         reason=reason,
         name=name,
     )
-    placed = hold(Home(Path(home), store_url), request)
+    placed = where.call(lambda home: hold(home, request), lambda api: api.hold(request))
     if as_json:
         click.echo(json.dumps(placed.as_json(), indent=2))
         return ExitCode.OK

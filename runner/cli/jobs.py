@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from runner.cli.options import RUN_STATES, home_option, json_option, store_option
+from runner.cli.options import RUN_STATES, Where, json_option, where_options
 from runner.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -16,8 +15,7 @@ if TYPE_CHECKING:
 
 
 @click.command("jobs")
-@home_option
-@store_option
+@where_options
 @click.option("--label", "labels", multiple=True, metavar="K=V", help="Only jobs with this label.")
 @click.option(
     "--state",
@@ -26,9 +24,7 @@ if TYPE_CHECKING:
     help="Only jobs whose last run is in this state.",
 )
 @json_option
-def command(
-    home: str, store_url: str | None, labels: tuple[str, ...], state: str | None, as_json: bool
-) -> int:
+def command(where: Where, labels: tuple[str, ...], state: str | None, as_json: bool) -> int:
     """List the applied jobs: mode, schedule, next run, last run, holds, revision, source."""
     wanted = {}
     for item in labels:
@@ -37,10 +33,12 @@ def command(
             raise click.BadParameter(f'"{item}" is not K=V', param_hint="--label")
         wanted[key] = value
     from runner.cli.table import table
-    from runner.ops.common import Home
     from runner.ops.jobs import jobs as list_jobs
 
-    jobs = list_jobs(Home(Path(home), store_url), labels=wanted, state=state)
+    jobs = where.call(
+        lambda home: list_jobs(home, labels=wanted, state=state),
+        lambda api: api.jobs(labels=wanted, state=state),
+    )
     if as_json:
         click.echo(json.dumps([j.as_json() for j in jobs], indent=2))
         return ExitCode.OK

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import RUN_ID, home_option, json_option, store_option
+from runner.cli.options import RUN_ID, Where, json_option, where_options
 from runner.errors import ExitCode
 
 if TYPE_CHECKING:
-    from runner.ops.common import Home
+    from runner.runs.reading import LogRef
     from runner.store import RunRecord
 
 
@@ -34,29 +34,32 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Keep printing as the run writes, until it ends.",
 )
-@home_option
-@store_option
+@where_options
 @json_option
 def command(
     run_id: int,
     task: str | None,
     attempt: int | None,
     following: bool,
-    home: str,
-    store_url: str | None,
+    where: Where,
     as_json: bool,
 ) -> int:
     """The output of RUN's tasks (or of TASK), as they wrote it."""
     if following and as_json:
         raise click.UsageError("--follow prints output as it comes; it does not go with --json")
-    from runner.ops.common import Home
-    from runner.ops.reading import logs
+    from runner.ops.reading import follow_logs, logs
 
-    where = Home(Path(home), store_url)
     if following:
-        _follow(where, run_id, task, attempt)
+        blocks = where.call(
+            lambda home: follow_logs(home, run_id, task=task, attempt=attempt),
+            lambda api: api.follow_logs(),
+        )
+        _follow(blocks, task)
         return ExitCode.OK
-    found = logs(where, run_id, task=task, attempt=attempt)
+    found = where.call(
+        lambda home: logs(home, run_id, task=task, attempt=attempt),
+        lambda api: api.logs(run_id, task=task, attempt=attempt),
+    )
     if not found.logs and not as_json:
         click.echo(_no_output(found.run, task), err=True)
     if as_json:
@@ -76,13 +79,11 @@ def command(
     return ExitCode.OK
 
 
-def _follow(where: Home, run_id: int, task: str | None, attempt: int | None) -> None:
-    from runner.ops.reading import follow_logs
-
+def _follow(blocks: Iterator[tuple[LogRef, bytes]], task: str | None) -> None:
     out = sys.stdout.buffer
     current: tuple[str, int] | None = None
     first = True
-    for ref, block in follow_logs(where, run_id, task=task, attempt=attempt):
+    for ref, block in blocks:
         if task is None and current != (ref.task, ref.attempt):
             current = (ref.task, ref.attempt)
             gap = "" if first else "\n"  # a blank line between sections, as tail does

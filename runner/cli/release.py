@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 from runner.errors import ExitCode, UsageError
 
 
@@ -16,26 +15,23 @@ from runner.errors import ExitCode, UsageError
 @click.argument("job", required=False, shell_complete=complete.jobs)
 @click.argument("hold", required=False)
 @click.option("--name", "name", default=None, help="End every runtime hold with this name.")
-@home_option
-@store_option
+@where_options
 @json_option
 def command(
-    job: str | None,
-    hold: str | None,
-    name: str | None,
-    home: str,
-    store_url: str | None,
-    as_json: bool,
+    job: str | None, hold: str | None, name: str | None, where: Where, as_json: bool
 ) -> int:
     """End runtime holds: JOB alone ends every runtime hold on JOB, JOB HOLD that one,
     --name N every runtime hold named N. A hold written in a file is released by
     changing the file."""
-    from runner.ops.common import Home
     from runner.ops.holds import release, target
 
     if (job is None) == (name is None):
         raise UsageError("give a JOB (and a HOLD), or --name N: `runner release --help`")
-    released = release(Home(Path(home), store_url), job=job, hold=hold if job else name)
+    named = hold if job else name
+    released = where.call(
+        lambda home: release(home, job=job, hold=named),
+        lambda api: api.release(job=job, hold=named),
+    )
     if as_json:
         click.echo(json.dumps(released.as_json(), indent=2))
     else:

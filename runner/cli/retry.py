@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from runner.cli.options import RUN_ID, home_option, json_option, store_option
+from runner.cli.options import RUN_ID, Where, json_option, where_options
 
 
 @click.command("retry")
@@ -15,23 +13,19 @@ from runner.cli.options import RUN_ID, home_option, json_option, store_option
     "--from", "from_task", default=None, metavar="TASK", help="Run TASK and those after it again."
 )
 @click.option("--only", default=None, metavar="TASK", help="Run just TASK again.")
-@home_option
-@store_option
+@where_options
 @json_option
 def command(
-    run_id: int,
-    from_task: str | None,
-    only: str | None,
-    home: str,
-    store_url: str | None,
-    as_json: bool,
+    run_id: int, from_task: str | None, only: str | None, where: Where, as_json: bool
 ) -> int:
     """Retry RUN: the same run goes on with new attempts. A failed, cancelled or stale
     run runs what did not succeed again; on a running run, --only a stopped task. With
     a daemon it is queued to it; without one it runs here to its end."""
     from runner.cli.acting import show
     from runner.ops.actions import retry
-    from runner.ops.common import Home
 
-    outcome = retry(Home(Path(home), store_url), run_id, from_task=from_task, only=only)
+    outcome = where.call(
+        lambda home: retry(home, run_id, from_task=from_task, only=only),
+        lambda api: api.retry(run_id, from_task=from_task, only=only),
+    )
     return show(outcome, as_json=as_json)

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 from runner.errors import ExitCode
 
 
 @click.command("tasks")
 @click.argument("job", shell_complete=complete.jobs)
-@home_option
-@store_option
+@where_options
 @json_option
-def command(job: str, home: str, store_url: str | None, as_json: bool) -> int:
+def command(job: str, where: Where, as_json: bool) -> int:
     """The last run of every task of JOB."""
     from runner.cli.show import TASK_HEADERS, task_row
     from runner.cli.table import table
-    from runner.ops.common import Home, now
+    from runner.ops.common import now
     from runner.ops.reading import tasks
 
-    rows = tasks(Home(Path(home), store_url), job)
+    rows = where.call(lambda home: tasks(home, job), lambda api: api.tasks(job))
     if as_json:
         click.echo(json.dumps([t.as_json() for t in rows], indent=2))
         return ExitCode.OK

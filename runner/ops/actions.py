@@ -11,6 +11,7 @@ Every action, done or refused, is recorded in the audit with who asked and from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from runner.runs.reading import refuse_held_tasks
 from runner.runs.retry import again_for, retry_here
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused
-from runner.runs.views import run_json
+from runner.runs.views import run_from_json, run_json
 from runner.store import RunRecord, Store
 from runner.system.procs import hostname
 from runner.system.wakeup import poke
@@ -64,6 +65,14 @@ class ActionOutcome:
 
     def as_json(self) -> dict[str, Any]:
         return {"run": run_json(self.run), "results": [r.as_json() for r in self.results]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], daemon_pid: int | None = None) -> ActionOutcome:
+        """`as_json`'s answer read back (the CLI's `--server`)."""
+        results = tuple(
+            TaskResult(r["task"], r["status"], r["state"], r["detail"]) for r in data["results"]
+        )
+        return cls(run_from_json(data["run"]), results, daemon_pid)
 
 
 def finish(

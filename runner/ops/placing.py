@@ -52,15 +52,19 @@ class Placed:
             "results": [{"hold": self.hold["name"], "job": target, "status": "ok", "detail": None}],
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Placed:
+        """`as_json`'s answer read back (the CLI's `--server`)."""
+        hold = dict(data["holds"][0])
+        covers = hold.pop("covers")
+        return cls(hold, tuple(covers))
+
 
 def hold(
     home: Home, request: HoldRequest, *, actor: Actor | None = None, clock: Clock | None = None
 ) -> Placed:
     """Place a runtime hold; a daemon on the home is woken, so that it applies now."""
-    if (request.job is None) == (not request.selector):
-        raise UsageError(
-            "give a JOB, or --selector K=V for a freeze by label: `runner hold --help`"
-        )
+    check_target(request)
     clock, actor = clock or SystemClock(), actor or local_actor()
     now = clock.now()
     until = _until(request.until, now)
@@ -109,6 +113,14 @@ def hold(
             detail=describe(placed),
         )
     return Placed(placed, tuple(covered))
+
+
+def check_target(request: HoldRequest) -> None:
+    """A hold is on a job, or (a freeze) on the jobs with labels: one of them."""
+    if (request.job is None) == (not request.selector):
+        raise UsageError(
+            "give a JOB, or --selector K=V for a freeze by label: `runner hold --help`"
+        )
 
 
 def _until(text: str | None, now: datetime) -> datetime | None:

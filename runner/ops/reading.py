@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runner.clock import Clock, SystemClock
 from runner.errors import UsageError
@@ -20,7 +20,7 @@ from runner.runs.reading import (
     task_last_runs,
 )
 from runner.runs.reading import history as run_history
-from runner.runs.views import task_json
+from runner.runs.views import task_from_json, task_json
 from runner.store import RunRecord, TaskRecord
 
 
@@ -53,11 +53,34 @@ class TaskLastRun:
             return {"name": self.name, "run": None, "state": None}
         return {"name": self.name, "run": self.last.run_id, **task_json(self.last)}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskLastRun:
+        """`as_json`'s answer read back (the CLI's `--server`)."""
+        run = data["run"]
+        return cls(data["name"], None if run is None else task_from_json(data, run_id=run))
+
 
 def tasks(home: Home, job: str) -> list[TaskLastRun]:
     """Every task of `job` as applied, with its last run."""
     with opened_store(home) as store:
         return [TaskLastRun(name, last) for name, last in task_last_runs(store, job)]
+
+
+class TaskLog(Protocol):
+    """One attempt's output: a file here (`Log`), or a text the API answered (`LogText`)."""
+
+    @property
+    def ref(self) -> LogRef: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def exists(self) -> bool: ...
+    def chunks(self) -> Iterator[bytes]: ...
+    def as_json(self) -> dict[str, Any]: ...
+
+
+def log_json(ref: LogRef, text: bytes) -> dict[str, Any]:
+    return {"task": ref.task, "attempt": ref.attempt, "log": text.decode(errors="replace")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +102,35 @@ class Log:
         return self.files.read_chunks(self.ref.key)
 
     def as_json(self) -> dict[str, Any]:
-        text = b"".join(self.chunks()).decode(errors="replace")
-        return {"task": self.ref.task, "attempt": self.ref.attempt, "log": text}
+        return log_json(self.ref, b"".join(self.chunks()))
+
+
+@dataclass(frozen=True, slots=True)
+class LogText:
+    """One attempt's output, read already (the API's answer, for the CLI's `--server`)."""
+
+    ref: LogRef
+    text: bytes
+
+    @property
+    def path(self) -> Path:
+        return Path(self.ref.key)
+
+    @property
+    def exists(self) -> bool:
+        return True
+
+    def chunks(self) -> Iterator[bytes]:
+        yield self.text
+
+    def as_json(self) -> dict[str, Any]:
+        return log_json(self.ref, self.text)
 
 
 @dataclass(frozen=True, slots=True)
 class Logs:
     run: RunRecord
-    logs: list[Log]  # of one task, or of every task that started, in task order
+    logs: Sequence[TaskLog]  # of one task, or of every task that started, in task order
 
 
 def logs(home: Home, run_id: int, *, task: str | None = None, attempt: int | None = None) -> Logs:

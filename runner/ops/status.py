@@ -3,6 +3,7 @@ or (of nothing named) the daemon's health, the last reconcile and the runs under
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from runner.daemon.lock import holder
 from runner.ops.common import Home, now, opened_store
 from runner.runs.cancel import find_run
 from runner.runs.reading import JobStatus, is_run_id, job_status, overview
-from runner.runs.views import run_json
+from runner.runs.views import run_from_json, run_json
 from runner.store import RunRecord, Store
 
 
@@ -24,6 +25,11 @@ class Overview:
     def as_json(self) -> dict[str, Any]:
         return {"daemon": self.daemon, "configuration": self.configuration, "runs": self.runs}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Overview:
+        """`as_json`'s answer read back (the CLI's `--server`)."""
+        return cls(daemon=data["daemon"], configuration=data["configuration"], runs=data["runs"])
+
 
 @dataclass(frozen=True, slots=True)
 class RunStatus:
@@ -31,6 +37,10 @@ class RunStatus:
 
     def as_json(self) -> dict[str, Any]:
         return run_json(self.run, attempts=True)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunStatus:
+        return cls(run_from_json(data))
 
 
 __all__ = ["JobStatus", "Overview", "RunStatus", "Status", "status"]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runner.config.loader import display_path
 from runner.domain.holds import hold_covers, released_by
 from runner.domain.states import RunState, TaskState
 from runner.domain.timing import timing_of
-from runner.reconciler.planning import relative_source
 from runner.spec.schedules import ticks
-from runner.spec.types import format_timestamp
-from runner.store import Store
+from runner.spec.types import format_timestamp, read_timestamp
+from runner.store import Store, StoredResource
 from runner.store.interfaces import RunHistory
 
 FINISHED = (RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED, RunState.STALE)
@@ -55,6 +57,26 @@ class JobSummary:
             "deleting": self.deleting,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobSummary:
+        """`as_json`'s answer read back (the CLI's `--server`)."""
+        last = data["last_run"]
+        return cls(
+            name=data["name"],
+            labels=data["labels"],
+            mode=data["mode"],
+            schedule=data["schedule"],
+            status=data["status"],
+            disabled=data["disabled"],
+            revision=data["revision"],
+            source_file=data["source"]["file"],
+            source_line=data["source"]["line"],
+            next_run=read_timestamp(data["next_run"]) if data["next_run"] else None,
+            last_run=(last["id"], last["state"]) if last else None,
+            holds=data["holds"],
+            deleting=data["deleting"],
+        )
+
 
 def list_jobs(
     store: Store,
@@ -65,22 +87,11 @@ def list_jobs(
     name: str | None = None,
 ) -> list[JobSummary]:
     """The applied jobs (or only the one named), with what `runner jobs` shows."""
-    stored = [s for s in store.resources("Job") if name is None or s.name == name]
-    specs = store.specs((s.kind, s.name) for s in stored)
-    hold_specs = store.specs((s.kind, s.name) for s in store.resources("Hold"))
-    runtime = store.runtime_holds()
+    stored = store.resources("Job", names=[name] if name is not None else None)
+    specs = _specs(store, stored)
+    holds_of = _Holds(store, now)
+    cwd = os.getcwd()
     last = store.last_runs()
-    met: dict[tuple[str, str | None], bool] = {}  # a dependency is read once per listing
-
-    def active(hold: Mapping[str, Any]) -> bool:
-        def read(depends: Mapping[str, Any]) -> bool:
-            key = (depends["job"], depends.get("task"))
-            if key not in met:
-                met[key] = dependency_met(store, depends)
-            return met[key]
-
-        return not released_by(hold, now=now, dependency_met=read)
-
     out = []
     for s in stored:
         spec = specs.get((s.kind, s.name), {})
@@ -88,18 +99,6 @@ def list_jobs(
             continue
         if state and (last.get(s.name, (0, "never"))[1] != state):
             continue
-        holds = [
-            {"name": h["name"], "origin": "config"} for h in spec.get("holds", []) if active(h)
-        ]
-        holds += [
-            {"name": name, "origin": "config"}
-            for (_, name), h in hold_specs.items()
-            if hold_covers(h, spec) and active(h)
-        ]
-        job_labels = spec.get("labels") or {}
-        holds += [
-            {"name": h.name, "origin": "runtime"} for h in runtime if h.covers(s.name, job_labels)
-        ]
         schedule = spec.get("schedule", {})
         out.append(
             JobSummary(
@@ -110,23 +109,59 @@ def list_jobs(
                 status=spec.get("status"),
                 disabled=bool(spec.get("disabled")),
                 revision=s.revision,
-                source_file=relative_source(s.source).rpartition(":")[0],
+                source_file=_shown(s.source_file, cwd),
                 source_line=s.source_line,
-                next_run=next_run(spec, now),
+                next_run=next_run(spec, now, key=s.digest),
                 last_run=last.get(s.name),
-                holds=holds,
+                holds=holds_of(s.name, spec),
                 deleting=s.deleting,
             )
         )
     return out
 
 
-def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
-    """When the schedule next ticks (ignoring holds and pauses), or None."""
+class _Holds:
+    """The holds in force on each job of a listing: its own, the Hold resources that
+    cover it, the runtime ones (a dependency's last run is read once per listing)."""
+
+    def __init__(self, store: Store, now: datetime) -> None:
+        self.store, self.now = store, now
+        self.specs = _specs(store, store.resources("Hold"))
+        self.runtime = store.runtime_holds()
+        self.met: dict[tuple[str, str | None], bool] = {}
+
+    def __call__(self, job: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+        holds = [
+            {"name": h["name"], "origin": "config"} for h in spec.get("holds", []) if self.active(h)
+        ]
+        holds += [
+            {"name": name, "origin": "config"}
+            for (_, name), h in self.specs.items()
+            if hold_covers(h, spec) and self.active(h)
+        ]
+        labels = spec.get("labels") or {}
+        holds += [
+            {"name": h.name, "origin": "runtime"} for h in self.runtime if h.covers(job, labels)
+        ]
+        return holds
+
+    def active(self, hold: Mapping[str, Any]) -> bool:
+        return not released_by(hold, now=self.now, dependency_met=self._met)
+
+    def _met(self, depends: Mapping[str, Any]) -> bool:
+        key = (depends["job"], depends.get("task"))
+        if key not in self.met:
+            self.met[key] = dependency_met(self.store, depends)
+        return self.met[key]
+
+
+def next_run(spec: Mapping[str, Any], now: datetime, *, key: str = "") -> datetime | None:
+    """When the schedule next ticks (ignoring holds and pauses), or None. `key`: the
+    spec's digest, when known (else the schedule is the key)."""
     schedule = spec.get("schedule") or {}
     if spec.get("disabled") or schedule.get("mode") != "auto" or not schedule.get("enabled"):
         return None
-    key = json.dumps(schedule, sort_keys=True)
+    key = key or json.dumps(schedule, sort_keys=True)
     known = _NEXT.get(key)
     if known is not None and known[0] <= now < known[1]:
         return known[1]  # the same tick as last time: no cron walked again
@@ -136,6 +171,29 @@ def next_run(spec: Mapping[str, Any], now: datetime) -> datetime | None:
             _NEXT.clear()
         _NEXT[key] = (now, found)
     return found
+
+
+def _specs(store: Store, stored: Sequence[StoredResource]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The applied specs of `stored`, read from the store only when not already read at
+    the same digest (listing 1,000 jobs again parses no JSON). Shared: not to be changed."""
+    fresh = [s for s in stored if _SPECS.get((s.kind, s.name), ("",))[0] != s.digest]
+    if fresh:
+        read = store.specs((s.kind, s.name) for s in fresh)
+        if len(_SPECS) + len(fresh) > SPECS_KEPT:
+            _SPECS.clear()
+        for s in fresh:
+            _SPECS[(s.kind, s.name)] = (s.digest, read.get((s.kind, s.name)) or {})
+    return {(s.kind, s.name): _SPECS[(s.kind, s.name)][1] for s in stored}
+
+
+_SPECS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}  # (kind, name): (digest, spec)
+SPECS_KEPT = 50_000
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown(path: str, cwd: str) -> str:
+    """A job's file as `runner jobs` shows it (relative to `cwd` when under it)."""
+    return display_path(path, cwd)
 
 
 # The next tick last found for each schedule, and when it was asked: valid until that

@@ -178,6 +178,7 @@ def _hold(
         "depends_on": spec.get("dependsOn"),
         "reason": spec.get("reason"),
         "origin": origin,
+        "selector": (spec.get("selector") or {}).get("labels"),  # a hold by label
         "active": not released,
         "releases_when": "; ".join(released) if released else _releases(spec, origin, job, where),
     }

@@ -1,17 +1,24 @@
-"""Runs in the JSON shapes of SPEC 6, shared by the CLI and the API."""
+"""Runs in the JSON shapes of SPEC 6, shared by the CLI and the API, and read back from
+them (the CLI's `--server`: a run the API answered, shown as a run read here is)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from runner.domain import ENDED_TASK_STATES
-from runner.spec.types import format_timestamp
-from runner.store import RunRecord, TaskRecord
+from runner.spec.types import format_timestamp, read_timestamp
+from runner.store import AttemptRecord, Owner, RunRecord, TaskRecord
 
 
 def when(value: datetime | None) -> str | None:
     return format_timestamp(value) if value else None
+
+
+def at(text: str | None) -> datetime | None:
+    """`when`'s text read back."""
+    return read_timestamp(text) if text else None
 
 
 def task_json(task: TaskRecord, *, attempts: bool = False) -> dict[str, Any]:
@@ -65,3 +72,59 @@ def run_json(run: RunRecord, *, attempts: bool = False) -> dict[str, Any]:
             {"host": run.owner.host, "pid": run.owner.pid} if run.owner is not None else None
         ),
     }
+
+
+def run_from_json(data: Mapping[str, Any]) -> RunRecord:
+    """`run_json`'s answer read back. What it leaves out (the environment, the owner's
+    start time, heartbeats) is not shown by the CLI, and `run_json` gives the same JSON."""
+    owner = data.get("owner")
+    return RunRecord(
+        id=data["id"],
+        job=data["job"],
+        revision=data["revision"],
+        trigger=data["trigger"],
+        state=data["state"],
+        reason=data["reason"],
+        due=read_timestamp(data["due"]),
+        created=read_timestamp(data["created"]),
+        started=at(data["started"]),
+        ended=at(data["ended"]),
+        attempt=data.get("attempt", 1),
+        selected=data.get("selected"),
+        env=None,
+        owner=Owner(owner["host"], owner["pid"], 0.0) if owner else None,
+        heartbeat=None,
+        cancel_requested=None,
+        tasks=tuple(
+            task_from_json(t, run_id=data["id"], position=i) for i, t in enumerate(data["tasks"])
+        ),
+        waiting=data.get("waiting"),
+    )
+
+
+def task_from_json(data: Mapping[str, Any], *, run_id: int, position: int = 0) -> TaskRecord:
+    """`task_json`'s answer read back (with its attempts when it has them)."""
+    return TaskRecord(
+        run_id=run_id,
+        name=data["name"],
+        position=position,
+        state=data["state"],
+        attempt=data["attempt"],
+        started=at(data["started"]),
+        ended=at(data["ended"]),
+        exit_code=data["exit_code"],
+        reason=data["reason"],
+        pid=None,
+        pid_started=None,
+        attempts=tuple(
+            AttemptRecord(
+                attempt=a["attempt"],
+                started=at(a["started"]),
+                ended=at(a["ended"]),
+                exit_code=a["exit_code"],
+                reason=a["reason"],
+                log=a["log"],
+            )
+            for a in data.get("attempts") or ()
+        ),
+    )
