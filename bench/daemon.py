@@ -147,6 +147,8 @@ class DaemonProc:
         *,
         max_parallel: int | None = None,
         profile: Path | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         argv = [sys.executable]
         if profile is not None:
@@ -156,6 +158,7 @@ class DaemonProc:
         argv += ["--grace", GRACE, "--log-format", "json"]
         if max_parallel is not None:
             argv += ["--max-parallel", str(max_parallel)]
+        argv += args  # more options (bench/api.py: --api)
         self.lines: list[tuple[float, str]] = []
         self.cond = threading.Condition()
         self.spawned = time.time()
@@ -164,7 +167,7 @@ class DaemonProc:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env={**os.environ, "LC_ALL": "C"},  # $EPOCHREALTIME with a decimal point
+            env={**os.environ, **(env or {}), "LC_ALL": "C"},  # $EPOCHREALTIME with a dot
             cwd=str(config.parent),
         )
         self.pid = self.proc.pid
