@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import StreamingResponse
 
 from runner.api.app import ApiError, Read
 from runner.domain import MAX_ID
@@ -45,6 +46,7 @@ class Tail:
         self.closing = False
         self._news: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Event | None = None  # set once the tail knows where it starts
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def close(self) -> None:
@@ -62,11 +64,12 @@ class Tail:
         """While a client listens: the tail reads (started by the first client)."""
         self.listeners += 1
         self._loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done():
-            self.floor = await to_thread.run_sync(event_ops.newest_event, self.home)
-            self.kept.clear()
-            self._task = asyncio.create_task(self._follow())
         try:
+            if self._task is None or self._task.done():  # no await before it is made:
+                self._ready = asyncio.Event()  # a hundred clients at once start one tail
+                self._task = asyncio.create_task(self._follow(self._ready))
+            assert self._ready is not None
+            await self._ready.wait()
             yield
         finally:
             self.listeners -= 1
@@ -93,7 +96,22 @@ class Tail:
             if e.id > after and (job is None or e.job == job) and (run is None or e.run == run)
         ]
 
-    async def _follow(self) -> None:
+    async def _start(self) -> None:
+        """Where the tail starts: the newest event now (tried until the store answers)."""
+        while not self.closing:
+            try:
+                self.floor = await to_thread.run_sync(event_ops.newest_event, self.home)
+                break
+            except Exception:
+                log.warning("the event stream cannot read the store", exc_info=True)
+                await asyncio.sleep(self.every)
+        self.kept.clear()
+
+    async def _follow(self, ready: asyncio.Event) -> None:
+        try:
+            await self._start()
+        finally:
+            ready.set()
         while self.listeners > 0 and not self.closing:
             try:
                 found = await to_thread.run_sync(event_ops.events_after, self.home, self.newest)
@@ -109,7 +127,6 @@ class Tail:
                 news.set()
             if len(found) < PAGE:
                 await asyncio.sleep(self.every)
-        self._task = None
 
 
 def _start(
@@ -125,33 +142,52 @@ def _start(
     return after
 
 
-@router.get(
-    "/events",
-    response_class=EventSourceResponse,
-    responses={422: {"description": "a bad Last-Event-ID"}},
-)
+PING = 15.0  # seconds of silence before a keep-alive comment (proxies close idle streams)
+STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a stream of Server-Sent Events (`id:`, `event:`, `data:` JSON)",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    422: {"description": "a bad Last-Event-ID"},
+}
+
+
+@router.get("/events", response_class=StreamingResponse, responses=STREAM)
 async def events(
     request: Request,
     ctx: Read,
     job: str | None = Query(None, description="only this job's events"),
     run: int | None = Query(None, ge=1, le=MAX_ID, description="only this run's events"),
     start: int | None = Depends(_start),
-) -> AsyncIterator[ServerSentEvent]:
+) -> StreamingResponse:
     """What happens, as Server-Sent Events: `event:` is the kind (`run`, `task`, `hold`,
     `config`, `missed`), `id:` the event's id, `data:` `{id, at, kind, job, run, task,
     state, detail, message}`. It starts after `Last-Event-ID` (or `?after=`); without
     one, from now, or with `?run=`, from that run's first event."""
     tail: Tail = request.app.state.tail
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    body = _sse(tail, ctx.home, start, job, run)
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
+async def _sse(
+    tail: Tail, home: Home, start: int | None, job: str | None, run: int | None
+) -> AsyncIterator[str]:
     async with tail.listening():
         if start is None:
             start = 0 if run is not None else tail.newest
-        async for event in _stream(tail, ctx.home, start, job, run):
-            yield ServerSentEvent(data=event.as_json(), event=event.kind, id=str(event.id))
+        async for event in _stream(tail, home, start, job, run):
+            if event is None:
+                yield ": ping\n\n"
+            else:
+                data = json.dumps(event.as_json(), separators=(",", ":"))
+                yield f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
 async def _stream(
     tail: Tail, home: Home, after: int, job: str | None, run: int | None
-) -> AsyncIterator[StoredEvent]:
+) -> AsyncIterator[StoredEvent | None]:
+    """The events after `after`, as they come; None when nothing came for PING seconds."""
     while not tail.closing:
         news = tail.news()
         found = tail.since(after, job, run)
@@ -168,4 +204,7 @@ async def _stream(
             yield event
             after = event.id
         after = max(after, reached)
-        await news.wait()
+        try:
+            await asyncio.wait_for(news.wait(), PING)
+        except TimeoutError:
+            yield None
