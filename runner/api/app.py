@@ -58,7 +58,7 @@ def create_app(
 ) -> FastAPI:
     """The API of the daemon on `home`, accepting `tokens`; `config`: the folder it
     watches (for `GET /v1/plan`)."""
-    from runner.api import acting, events, reading  # the routes
+    from runner.api import acting, events, hooks, reading  # the routes
 
     app = FastAPI(
         title="runner",
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(reading.metrics_router)
     app.include_router(acting.router)
     app.include_router(events.router)
+    app.include_router(hooks.router)
     app.state.tail = events.Tail(home)
 
     @app.get("/healthz", tags=["daemon"])

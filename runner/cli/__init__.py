@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "jobs": ("runner.cli.jobs", "List the applied jobs: mode, schedule, next run, source."),
     "run": ("runner.cli.execute", "Run a job now: queued to the daemon, or here if none runs."),
     "status": ("runner.cli.status", "A run's tasks, a job's schedule and holds, or the state."),
+    "schedule": ("runner.cli.schedule", "Next fire times of a cron, interval or job, with DST."),
     "history": ("runner.cli.history", "Runs, newest first, by job, time range and state."),
     "tasks": ("runner.cli.tasks", "The last run of every task of a job."),
     "logs": ("runner.cli.logs", "The output of a run's tasks; --follow while it runs."),
@@ -32,9 +33,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retry": ("runner.cli.retry", "Run a run again, keeping what succeeded (same run id)."),
     "hold": ("runner.cli.hold", "Place a runtime hold on a job, its tasks, or jobs by label."),
     "release": ("runner.cli.release", "End runtime holds (a held job's runs start)."),
+    "suspend": ("runner.cli.suspend", "Stop applying new configurations (runs go on)."),
+    "resume": ("runner.cli.resume", "Apply again after suspend: what changed meanwhile."),
     "audit": ("runner.cli.audit", "Who did what: actions, holds and releases, by user."),
     "token": ("runner.cli.token", "API tokens: add, list, revoke (kept hashed)."),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
+    "import": ("runner.cli.importing", "Turn crontabs and systemd timers into job files."),
 }
 
 

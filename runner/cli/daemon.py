@@ -51,6 +51,36 @@ from runner.ops.daemon import DEBOUNCE, GRACE
     help="The token file `runner token add` keeps (default: HOME/api-tokens.yaml).",
 )
 @click.option(
+    "--git",
+    "git_url",
+    default=None,
+    metavar="URL",
+    help="Sync the configuration from this git remote (a clone under the home); "
+    "credentials from RUNNER_GIT_TOKEN or an SSH key, never in the URL.",
+)
+@click.option("--branch", default=None, help="The branch --git follows (default: the remote's).")
+@click.option(
+    "--path", "git_path", default=".", show_default=True, help="The folder of jobs in the repo."
+)
+@click.option(
+    "--interval",
+    default="1m",
+    show_default=True,
+    help="How often --git fetches (a push webhook, POST /v1/hooks/git, fetches at once).",
+)
+@click.option(
+    "--allow-rewind",
+    is_flag=True,
+    help="Take a head that does not descend from the one applied (a force-push).",
+)
+@click.option(
+    "--git-ssh-key",
+    default=None,
+    envvar="RUNNER_GIT_SSH_KEY",
+    type=click.Path(dir_okay=False),
+    help="The SSH private key for --git (env RUNNER_GIT_SSH_KEY).",
+)
+@click.option(
     "--log-format",
     type=click.Choice(["text", "json"]),
     default="text",
@@ -66,30 +96,53 @@ def command(
     debounce: str,
     api: str | None,
     api_tokens: Path | None,
+    git_url: str | None,
+    branch: str | None,
+    git_path: str,
+    interval: str,
+    allow_rewind: bool,
+    git_ssh_key: str | None,
     log_format: str,
 ) -> int:
     """Run the scheduler: apply the folder, re-apply on every change, run what is due.
 
     SIGTERM or Ctrl-C stops it: no new starts, running tasks get --grace to end;
-    SIGHUP re-applies the folder.
+    SIGHUP re-applies the folder. With --git, the folder is a clone of the remote's
+    branch under the home, fetched every --interval and moved forward only.
     """
+    import os
+
     from runner.ops.common import Home
-    from runner.ops.daemon import DaemonOptions, serve
+    from runner.ops.daemon import DaemonOptions, GitOptions, git_folder, serve
 
     where = Home(Path(home), store_url)
+    git = None
+    if git_url:
+        git = GitOptions(
+            url=git_url,
+            branch=branch,
+            path=git_path,
+            interval=duration(interval, "--interval"),
+            allow_rewind=allow_rewind,
+            ssh_key=git_ssh_key,
+            webhook_secret=os.environ.get("RUNNER_GIT_WEBHOOK_SECRET") or None,
+        )
+        config = git_folder(where, git)
     options = DaemonOptions(
         config=config,
         max_parallel=max_parallel,
         grace=duration(grace, "--grace"),
         debounce=_millis(debounce),
         log_format=log_format,
-        services=[_api(where, api, api_tokens, config)] if api else [],
+        git=git,
     )
+    if api:
+        options.services.append(_api(where, api, api_tokens, config, options))
     serve(where, options)
     return ExitCode.OK
 
 
-def _api(home: Any, address: str, tokens_file: Path | None, config: str) -> Any:
+def _api(home: Any, address: str, tokens_file: Path | None, config: str, options: Any) -> Any:
     """The HTTP API's server; without a token it listens on the loopback only."""
     import os
 
@@ -114,7 +167,10 @@ def _api(home: Any, address: str, tokens_file: Path | None, config: str) -> Any:
 
     # one store for every request (opening one per request costs more than most requests)
     shared = Home(home.path, home.store_url, open_store(home=home.path, url=home.store_url))
-    return ApiServer(create_app(shared, tokens, config=[config]), host, port)
+    app = create_app(shared, tokens, config=[config])
+    if options.git is not None and options.git.webhook_secret:
+        app.state.git_hook = (options.git.webhook_secret, options.git_wake.set)
+    return ApiServer(app, host, port)
 
 
 def _millis(text: str) -> float:

@@ -56,6 +56,12 @@ def command(
     else:
         click.echo(render_origin(result.origin, " ".join(paths) or config), nl=False)
         click.echo(render_plan(result.plan, mass_delete=result.mass_delete), nl=False)
+        if planned.suspended:
+            s = planned.suspended
+            click.echo(
+                f"Applying is suspended (by {s.get('by')} at {s.get('at')}: {s.get('reason')}):"
+                " neither the daemon nor `runner apply` applies this until `runner resume`."
+            )
     if out is not None:
         planned.save(out)
         click.echo(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli import complete
-from runner.cli.options import home_option, json_option, store_option
+from runner.cli.options import Where, json_option, where_options
 from runner.cli.show import TASK_HEADERS, exit_text, stamp, task_row, took
 from runner.cli.table import table
 from runner.domain import RunState
@@ -25,18 +24,17 @@ if TYPE_CHECKING:
 @click.argument(
     "target", required=False, metavar="[JOB | RUN]", shell_complete=complete.jobs_or_runs
 )
-@home_option
-@store_option
+@where_options
 @json_option
-def command(target: str | None, home: str, store_url: str | None, as_json: bool) -> int:
+def command(target: str | None, where: Where, as_json: bool) -> int:
     """A run's tasks and progress, a job's schedule, holds and active runs, or (with
     no argument) the last reconcile and the runs under way.
 
     A number is a run id when such a run exists, else a job name."""
-    from runner.ops.common import Home, now
+    from runner.ops.common import now
     from runner.ops.status import JobStatus, RunStatus, status
 
-    found = status(Home(Path(home), store_url), target)
+    found = where.call(lambda home: status(home, target), lambda api: api.status(target))
     if as_json:
         click.echo(json.dumps(found.as_json(), indent=2))
     elif isinstance(found, RunStatus):
@@ -154,9 +152,30 @@ def _overview(data: dict[str, Any]) -> str:
         )
         lines += [f"  {e}" for e in last["errors"]]
         lines += _source(last)
+    if config.get("git"):
+        lines += _git(config["git"])
+    if config.get("suspended"):
+        s = config["suspended"]
+        lines.append(
+            f"applying       SUSPENDED by {s.get('by')} at {s.get('at')}: {s.get('reason')}; "
+            "the configuration applied last runs on until `runner resume`"
+        )
     runs = data["runs"]
     lines.append(f"runs           {len(runs['running'])} running, {len(runs['queued'])} queued")
     return "\n".join(lines)
+
+
+def _git(state: dict[str, Any]) -> list[str]:
+    """The daemon's git sync: where its files are, the remote's head, and why not taken."""
+    at, head = state.get("checked_out") or "", state.get("head") or ""
+    where = f"{state.get('url')} ({state.get('branch') or 'default branch'})"
+    line = f"git            {where}: at {at[:7] or 'nothing'}"
+    if head != at:
+        line += f", remote head {head[:7]} not applied"
+    lines = [line + f" (fetched {state.get('fetched')})"]
+    if state.get("held"):
+        lines.append(f"  {state['held']}")
+    return lines
 
 
 def _source(last: dict[str, Any]) -> list[str]:

@@ -101,6 +101,7 @@ class Daemon:
         self.changes: deque[j.Change] = deque()
         self._reload_at: float | None = None
         self._hup = False
+        self._held_back = False  # a change waits for `runner resume`
         self._stopping: str | None = None
         self._retry_at: float | None = None  # after a failed pass, monotonic
         self._last_pass: datetime | None = None
@@ -294,8 +295,9 @@ class Daemon:
             self.supervisor.look_at_holds()
 
     def _reload_if_asked(self, mono: float) -> None:
-        if self._hup or (self._reload_at is not None and mono >= self._reload_at):
-            origin = "SIGHUP" if self._hup else "change"
+        resumed = self._held_back and self.store.suspension() is None
+        if resumed or self._hup or (self._reload_at is not None and mono >= self._reload_at):
+            origin = "resume" if resumed else "SIGHUP" if self._hup else "change"
             self._hup, self._reload_at = False, None
             try:
                 self._apply(origin)
@@ -361,6 +363,13 @@ class Daemon:
     # --- configuration ---------------------------------------------------------------
 
     def _apply(self, origin: str) -> None:
+        suspended = self.store.suspension()
+        if suspended is not None:  # the configuration applied last runs on
+            if not self._held_back:
+                self.say.config_suspended(suspended, origin)
+            self._held_back = True
+            return
+        self._held_back = False
         now = self.clock.now()
         done = apply_forked(self.config, self.store, now=now, origin=f"daemon ({origin})")
         try:

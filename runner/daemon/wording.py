@@ -5,9 +5,10 @@ The README and the tests show these lines: a change of wording is a change for u
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from runner.daemon.applier import Outcome
 from runner.daemon.eventlog import EventLog
@@ -84,6 +85,14 @@ class EventWording:
 
     def config_busy(self, message: str, *, again: float) -> None:
         self.log("config-busy", f"{message}; applying again in {again:g}s")
+
+    def config_suspended(self, info: Mapping[str, Any], origin: str) -> None:
+        self.log(
+            "config-suspended",
+            f"not applying ({origin}): applying is suspended by {info.get('by')} at "
+            f"{info.get('at')}: {info.get('reason')}; the last applied configuration runs on "
+            "until `runner resume`",
+        )
 
     def config_refused(self, message: str) -> None:
         self.log("config-rejected", f"{message}; the last applied configuration runs on")

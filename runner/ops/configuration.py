@@ -21,6 +21,7 @@ from runner.system.wakeup import poke
 @dataclass(frozen=True, slots=True)
 class Planned:
     result: PlanResult
+    suspended: dict[str, Any] | None = None  # `runner suspend`'s, if applying is
 
     @property
     def failed(self) -> bool:
@@ -30,6 +31,7 @@ class Planned:
         data = plan_as_json(self.result.plan)
         data["errors"] = [d.as_json() for d in self.result.config.errors]
         data["source"] = self.result.origin.as_json()
+        data["suspended"] = self.suspended
         return data
 
     def save(self, out: Path) -> None:
@@ -41,7 +43,8 @@ class Planned:
 def plan(home: Home, paths: Sequence[str]) -> Planned:
     """What apply would change, field by field, with its effects."""
     with opened_store(home) as store:
-        return Planned(make_plan(list(paths), store, now=now(), thrifty=True))
+        result = make_plan(list(paths), store, now=now(), thrifty=True)
+        return Planned(result, store.suspension())
 
 
 @dataclass(frozen=True, slots=True)

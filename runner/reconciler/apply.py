@@ -51,6 +51,7 @@ def apply_config(
     with store.lock(timeout=lock_timeout):
         result = make_plan(paths, store, now=now, defer_cache=defer_cache)
         try:
+            _not_suspended(store)
             if require_clean:
                 _clean(result, paths)
             _guard(result, atomic=atomic, allow_mass_delete=allow_mass_delete)
@@ -74,6 +75,16 @@ def apply_config(
         generation=generation,
         result=result,
     )
+
+
+def _not_suspended(store: Store) -> None:
+    info = store.suspension()
+    if info is not None:
+        raise ApplyRefused(
+            f"applying is suspended (by {info.get('by')} at {info.get('at')}: "
+            f"{info.get('reason')}): `runner resume` first; nothing was applied",
+            code="suspended",
+        )
 
 
 def _clean(result: PlanResult, paths: Sequence[str | os.PathLike[str]]) -> None:
@@ -199,6 +210,7 @@ def apply_saved_plan(
     writes = [ResourceWrite(**w) for w in saved["writes"]]
     deletes = [(k, n) for k, n in saved["deletes"]]
     with store.lock(timeout=lock_timeout):
+        _not_suspended(store)
         current = store.resources()
         if store.generation() != saved["generation"]:
             raise ApplyRefused(_stale_message(saved["stored"], current), code="plan-stale")

@@ -5,13 +5,13 @@ as `stale` (SPEC 3: whoever notices first)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from runner.clock import Clock
-from runner.domain import ACTIVE_RUN_STATES, RunState
+from runner.domain import ACTIVE_RUN_STATES, MAX_ID, RunState
 from runner.domain.timing import timing_of
 from runner.errors import NotFound, RunnerError, UsageError
 from runner.executors.logs import LogFiles
@@ -20,9 +20,10 @@ from runner.runs.cancel import find_run
 from runner.runs.holds import blocking_hold, job_holds
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Refused, applied_job
-from runner.runs.views import run_json, when
+from runner.runs.views import run_from_json, run_json, when
 from runner.spec.findings import did_you_mean
 from runner.spec.schedules import NEXT_RUNS, first_n, ticks
+from runner.spec.types import read_timestamp
 from runner.store import RunRecord, Store, TaskRecord
 from runner.system.procs import hostname
 
@@ -35,7 +36,7 @@ def refresh(store: Store, now: datetime) -> None:
 
 def is_run_id(store: Store, target: str) -> bool:
     """`runner status 42`: a run when run 42 exists, else the job named "42"."""
-    return target.isdigit() and int(target) < 2**63 and store.run(int(target)) is not None
+    return target.isdigit() and int(target) <= MAX_ID and store.run(int(target)) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,18 @@ class JobStatus:
         out["missed"] = self.missed
         out["tasks"] = self.tasks
         return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobStatus:
+        """`as_json`'s answer read back (the CLI's `--server`)."""
+        return cls(
+            job=JobSummary.from_json(data),
+            next_runs=[read_timestamp(t) for t in data["next_runs"]],
+            holds=data["holds"],
+            active_runs=[run_from_json(r) for r in data["active_runs"]],
+            missed=data["missed"],
+            tasks=data["tasks"],
+        )
 
 
 def job_status(store: Store, name: str, *, now: datetime) -> JobStatus:
@@ -173,6 +186,12 @@ def log_refs(
     """The logs of a run: of one task (its latest attempt, or `attempt`), or of every
     task that started, in task order."""
     run = find_run(store, run_id)
+    return run, logs_of(run, task, attempt)
+
+
+def logs_of(run: RunRecord, task: str | None, attempt: int | None) -> list[LogRef]:
+    """`log_refs` of a run read already (with its tasks' attempts)."""
+    run_id = run.id
     tasks = run.tasks
     if task is not None:
         names = [t.name for t in tasks]
@@ -195,7 +214,7 @@ def log_refs(
         refs += [LogRef(t.name, a.attempt, a.log or "") for a in chosen]
     if attempt is not None and not refs:
         raise NotFound(f"run {run_id} has no attempt {attempt} of any task")
-    return run, refs
+    return refs
 
 
 def follow(
@@ -257,9 +276,21 @@ def overview(store: Store) -> dict[str, Any]:
             "applied_digest": store.get_meta("applied_digest"),
             "attempted_digest": store.get_meta("attempted_digest"),
             "last_reconcile": reconcile,
+            "suspended": store.suspension(),
+            "git": _git_state(store),
         },
         "runs": {
             "running": [r.id for r in active if r.state == RunState.RUNNING],
             "queued": [r.id for r in active if r.state == RunState.SCHEDULED],
         },
     }
+
+
+def _git_state(store: Store) -> dict[str, Any] | None:
+    """What the daemon's git sync last fetched and holds (`runner daemon --git`)."""
+    import json
+
+    from runner.store.configuration import GIT_META
+
+    value = store.get_meta(GIT_META)
+    return dict(json.loads(value)) if value else None

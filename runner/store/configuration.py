@@ -4,6 +4,7 @@ store's generation, the plan cache, and the record of reconciles."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from runner.store.runs import discard_scheduled
 from runner.store.tables import file_cache, holds, meta, reconciles, resources, revisions, runs
 
 KEEP_RECONCILES = 20
+SUSPENDED = "suspended"  # the meta key of `runner suspend`'s reason, who and when
+GIT_META = "git"  # the daemon's git sync: what it fetched, where its files are, and why not
 RESOURCE_COLUMNS = (  # a StoredResource
     resources.c.kind,
     resources.c.name,
@@ -92,9 +95,32 @@ class ConfigurationOperations(Database):
         with self.reading("reading the store's settings") as conn:
             return read_meta(conn, key)
 
+    def set_meta(self, key: str, value: str) -> None:
+        with self.writing(f"writing the store's setting {key}") as conn:
+            write_meta(conn, key, value)
+
     def generation(self) -> int:
         """A counter that grows with every apply that changed the store."""
         return int(self.get_meta("generation") or 0)
+
+    def suspension(self) -> dict[str, Any] | None:
+        """Why applying is suspended (`runner suspend`): {reason, by, at}; None if not."""
+        value = self.get_meta(SUSPENDED)
+        return dict(json.loads(value)) if value else None
+
+    def set_suspension(
+        self, info: dict[str, Any] | None, *, now: datetime, by: str
+    ) -> dict[str, Any] | None:
+        """Suspend applying (`info`: {reason, by, at}) or resume it (None), with its
+        event; the suspension there was before."""
+        with self.writing("suspending applying" if info else "resuming applying") as conn:
+            before = read_meta(conn, SUSPENDED, lock=True)
+            write_meta(conn, SUSPENDED, json.dumps(info) if info else "")
+            state = "suspended" if info else "resumed"
+            reason = info.get("reason") if info else None
+            message = f"applying {state} by {by}" + (f": {reason}" if reason else "")
+            record(conn, [other_event(CONFIG, message, at=now, state=state, detail=reason)])
+        return dict(json.loads(before)) if before else None
 
     # --- resources -------------------------------------------------------------------
 
