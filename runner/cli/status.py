@@ -154,6 +154,13 @@ def _overview(data: dict[str, Any]) -> str:
         lines += _source(last)
     if config.get("git"):
         lines += _git(config["git"])
+    if config.get("runtime_holds"):
+        held = config["runtime_holds"]
+        lines.append(
+            f"not in git     {len(held)} runtime hold(s): {', '.join(held[:5])}"
+            + (", ..." if len(held) > 5 else "")
+            + " (`runner release` ends them)"
+        )
     if config.get("suspended"):
         s = config["suspended"]
         lines.append(

@@ -278,6 +278,8 @@ def overview(store: Store) -> dict[str, Any]:
             "last_reconcile": reconcile,
             "suspended": store.suspension(),
             "git": _git_state(store),
+            # what runs but is in no file (so in no commit): runtime holds
+            "runtime_holds": [f"{h.name} on {h.target}" for h in store.runtime_holds()],
         },
         "runs": {
             "running": [r.id for r in active if r.state == RunState.RUNNING],

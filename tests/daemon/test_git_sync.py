@@ -145,6 +145,9 @@ def test_a_suspended_daemon_fetches_but_takes_no_commit_until_resumed(
     first = remote.commit({"a.yaml": JOB.format(name="a")}, "a")
     daemon = start(env, remote, "--interval", "1s")
     wait_applied(env, first)
+    assert env.runner("hold", "a", "--name", "maint").returncode == 0
+    status = env.runner("status").stdout
+    assert "not in git     1 runtime hold(s): maint on a (`runner release` ends them)" in status
     assert env.runner("suspend", "--reason", "incident 42").returncode == 0
     second = remote.commit({"b.yaml": JOB.format(name="b")}, "b")
     daemon.wait_event("git-held", "applying is suspended")
