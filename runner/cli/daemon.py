@@ -74,6 +74,14 @@ from runner.ops.daemon import DEBOUNCE, GRACE
     help="Take a head that does not descend from the one applied (a force-push).",
 )
 @click.option(
+    "--verify-signatures",
+    "allowed_signers",
+    default=None,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Apply only heads signed by a key of this allowed-signers file (SSH keys).",
+)
+@click.option(
     "--git-ssh-key",
     default=None,
     envvar="RUNNER_GIT_SSH_KEY",
@@ -101,6 +109,7 @@ def command(
     git_path: str,
     interval: str,
     allow_rewind: bool,
+    allowed_signers: str | None,
     git_ssh_key: str | None,
     log_format: str,
 ) -> int:
@@ -125,6 +134,7 @@ def command(
             interval=duration(interval, "--interval"),
             allow_rewind=allow_rewind,
             ssh_key=git_ssh_key,
+            allowed_signers=os.path.abspath(allowed_signers) if allowed_signers else None,
             webhook_secret=os.environ.get("RUNNER_GIT_WEBHOOK_SECRET") or None,
         )
         config = git_folder(where, git)

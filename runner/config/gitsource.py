@@ -104,6 +104,18 @@ class GitSource:
             return False
         return True
 
+    def unsigned(self, commit: str, allowed_signers: str) -> str | None:
+        """Why `commit` is not signed by a key of the allowed-signers file (SSH keys, as
+        `ssh-keygen -Y verify` reads them), or None when it is."""
+        try:
+            self._git(
+                "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-commit", commit
+            )
+        except GitError as exc:
+            why = exc.message.removeprefix("git verify-commit failed: ")
+            return "it carries no signature" if why == "no reason given" else why
+        return None
+
     def checkout(self, commit: str) -> None:
         """Move the files to `commit`, on a local branch named as the remote's (so that
         `runner status` names it); files the commit lacks are removed."""

@@ -34,6 +34,7 @@ class GitOptions:
     allow_rewind: bool = False
     ssh_key: str | None = None
     webhook_secret: str | None = None  # for POST /v1/hooks/git
+    allowed_signers: str | None = None  # --verify-signatures: only heads signed so
 
 
 class GitSync:
@@ -138,6 +139,13 @@ class GitSync:
             return (
                 f"head {_short(head)} fetched, not applied: applying is suspended by "
                 f"{suspended.get('by')}: {suspended.get('reason')} (`runner resume`)"
+            )
+        signers = self.options.allowed_signers
+        unsigned = self.source.unsigned(head, signers) if signers else None
+        if unsigned is not None:
+            return (
+                f"head {_short(head)} is not signed by a key of {signers} ({unsigned}): "
+                "not applied (--verify-signatures)"
             )
         if here is not None and not self.source.descends(here, head):
             if self.options.allow_rewind:

@@ -29,7 +29,14 @@ class Remote:
         git(root, "clone", "-q", str(self.bare), str(self.work))
         git(self.work, "checkout", "-q", "-b", "main")
 
-    def commit(self, files: dict[str, str | None], message: str, *, force: bool = False) -> str:
+    def commit(
+        self,
+        files: dict[str, str | None],
+        message: str,
+        *,
+        force: bool = False,
+        key: Path | None = None,
+    ) -> str:
         for name, text in files.items():
             path = self.work / "jobs" / name
             if text is None:
@@ -38,7 +45,8 @@ class Remote:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
         git(self.work, "add", "-A")
-        git(self.work, "commit", "-q", "-m", message)
+        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"] if key else []
+        git(self.work, *signing, "commit", "-q", *(["-S"] if key else []), "-m", message)
         git(self.work, "push", "-q", *(["--force"] if force else []), "origin", "main")
         return git(self.work, "rev-parse", "HEAD")
 
@@ -191,3 +199,20 @@ def test_a_token_in_the_url_is_refused_without_showing_it(env: Env) -> None:
     log = daemon.log()
     assert "t0ken" not in log and "RUNNER_GIT_TOKEN" in log
     assert "https://git.example.org/ops/jobs.git" in log
+
+
+def test_with_verify_signatures_only_signed_heads_are_taken(env: Env, remote: Remote) -> None:
+    key = env.root / "signer"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    allowed = env.root / "allowed_signers"
+    allowed.write_text(f"t@example.org {key.with_suffix('.pub').read_text()}")
+    first = remote.commit({"a.yaml": JOB.format(name="a")}, "a", key=key)
+    daemon = start(env, remote, "--interval", "1s", "--verify-signatures", str(allowed))
+    wait_applied(env, first)
+    unsigned = remote.commit({"b.yaml": JOB.format(name="b")}, "b, unsigned")
+    held = daemon.wait_event("git-held", "is not signed by a key of")
+    assert unsigned[:7] in held and "--verify-signatures" in held
+    assert names(env) == ["a"]
+    signed = remote.commit({"c.yaml": JOB.format(name="c")}, "c, signed", key=key)
+    wait_applied(env, signed)
+    assert names(env) == ["a", "b", "c"]  # the signed head brings the commits before it
