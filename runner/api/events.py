@@ -47,6 +47,7 @@ class Tail:
         self._news: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None  # set once the tail knows where it starts
+        self._frames: dict[int, str] = {}  # each event's text, by id
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def close(self) -> None:
@@ -90,11 +91,24 @@ class Tail:
         reach back that far (read the store)."""
         if after < self.floor:
             return None
-        return [
-            e
-            for e in self.kept
-            if e.id > after and (job is None or e.job == job) and (run is None or e.run == run)
-        ]
+        newer = []  # from the newest back: a client woken by news looks at what is new only
+        for e in reversed(self.kept):
+            if e.id <= after:
+                break
+            if (job is None or e.job == job) and (run is None or e.run == run):
+                newer.append(e)
+        newer.reverse()
+        return newer
+
+    def frame(self, event: StoredEvent) -> str:
+        """The event as the stream sends it, made once for every client."""
+        text = self._frames.get(event.id)
+        if text is None:
+            text = frame(event)
+            if len(self._frames) >= KEPT:
+                self._frames.clear()
+            self._frames[event.id] = text
+        return text
 
     async def _start(self) -> None:
         """Where the tail starts: the newest event now (tried until the store answers)."""
@@ -177,11 +191,13 @@ async def _sse(
         if start is None:
             start = 0 if run is not None else tail.newest
         async for event in _stream(tail, home, start, job, run):
-            if event is None:
-                yield ": ping\n\n"
-            else:
-                data = json.dumps(event.as_json(), separators=(",", ":"))
-                yield f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
+            yield ": ping\n\n" if event is None else tail.frame(event)
+
+
+def frame(event: StoredEvent) -> str:
+    """One Server-Sent Event: `id:`, `event:` (the kind), `data:` (JSON on one line)."""
+    data = json.dumps(event.as_json(), separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
 async def _stream(

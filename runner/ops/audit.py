@@ -11,6 +11,7 @@ from runner.ops.identity import Actor
 from runner.runs.reading import parse_time
 from runner.spec.durations import parse_seconds
 from runner.spec.types import format_timestamp
+from runner.store.actions import AuditEntry
 from runner.store.interfaces import Actions
 
 
@@ -48,13 +49,39 @@ def record(
 ) -> None:
     """Record one action, done (`ok`) or `refused`, with who asked and from where."""
     store.record_audit(
-        time=clock.now(),
-        who=actor.who,
-        origin=actor.origin,
-        action=action,
-        status=status,
-        job=job,
-        run_id=run_id,
-        target=target or None,
-        detail=detail,
+        **entry(
+            actor,
+            action,
+            status=status,
+            clock=clock,
+            job=job,
+            run_id=run_id,
+            target=target,
+            detail=detail,
+        )
     )
+
+
+def entry(
+    actor: Actor,
+    action: str,
+    *,
+    status: str,
+    clock: Clock,
+    job: str | None = None,
+    run_id: int | None = None,
+    target: str | None = None,
+    detail: str | None = None,
+) -> AuditEntry:
+    """An audit entry (a row of the audit table), to record with what it tells of."""
+    return {
+        "time": clock.now(),
+        "who": actor.who,
+        "origin": actor.origin,
+        "action": action,
+        "status": status,
+        "job": job,
+        "run_id": run_id,
+        "target": target or None,
+        "detail": detail,
+    }

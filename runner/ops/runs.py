@@ -15,6 +15,7 @@ from runner.daemon.lock import holder
 from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.errors import RunnerError, UsageError
 from runner.executors.journal import Change
+from runner.ops.audit import entry as audit_entry
 from runner.ops.audit import record as audit_record
 from runner.ops.common import Home, opened_store
 from runner.ops.identity import Actor, local_actor
@@ -117,6 +118,8 @@ def _trigger(
     executes it (none for a run queued to the daemon, which takes it when it starts).
     Recorded in the audit, done or refused."""
     actor = request.actor or local_actor()
+    how = f"tasks {', '.join(request.tasks)}" if request.tasks else None
+    done = audit_entry(actor, "run", status="ok", clock=clock, job=request.job, detail=how)
     try:
         triggered = trigger(
             store,
@@ -126,6 +129,7 @@ def _trigger(
             env=request.env,
             overlap=request.overlap,
             owner=owner,
+            audit=done,  # written with the run: one transaction, not two
         )
     except Refused as refused:
         audit_record(
@@ -138,17 +142,6 @@ def _trigger(
             detail=refused.message,
         )
         raise
-    how = f"tasks {', '.join(request.tasks)}" if request.tasks else None
-    audit_record(
-        store,
-        actor,
-        "run",
-        status="ok",
-        clock=clock,
-        job=request.job,
-        run_id=triggered.run_id,
-        detail=how,
-    )
     return triggered
 
 
@@ -163,8 +156,8 @@ def _queue(
         for cancel in triggered.cancel:  # the overlap rule's cancel-running
             store.request_cancel(cancel.run_id, now=clock.now(), reason=cancel.reason)
             wake_owner(store, home.path, cancel.run_id)
+        queued = find_run(store, run_id)  # read first: the woken daemon starts it at once
         poke(home.path, pid)
-        queued = find_run(store, run_id)
         if not request.wait:
             return RunOutcome(queued, daemon_pid=pid, followed=False)
         if on_queued is not None:

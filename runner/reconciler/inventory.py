@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from runner.domain.states import RunState, TaskState
 from runner.domain.timing import timing_of
 from runner.spec.schedules import ticks
 from runner.spec.types import format_timestamp, read_timestamp
-from runner.store import Store, StoredResource
+from runner.store import Store
 from runner.store.interfaces import RunHistory
 
 FINISHED = (RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED, RunState.STALE)
@@ -88,7 +88,7 @@ def list_jobs(
 ) -> list[JobSummary]:
     """The applied jobs (or only the one named), with what `runner jobs` shows."""
     stored = store.resources("Job", names=[name] if name is not None else None)
-    specs = _specs(store, stored)
+    specs = store.current_specs(stored)
     holds_of = _Holds(store, now)
     cwd = os.getcwd()
     last = store.last_runs()
@@ -126,11 +126,13 @@ class _Holds:
 
     def __init__(self, store: Store, now: datetime) -> None:
         self.store, self.now = store, now
-        self.specs = _specs(store, store.resources("Hold"))
+        self.specs = store.current_specs(store.resources("Hold"))
         self.runtime = store.runtime_holds()
         self.met: dict[tuple[str, str | None], bool] = {}
 
     def __call__(self, job: str, spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if not self.specs and not self.runtime and not spec.get("holds"):
+            return []  # most jobs, most of the time: nothing to look at
         holds = [
             {"name": h["name"], "origin": "config"} for h in spec.get("holds", []) if self.active(h)
         ]
@@ -171,23 +173,6 @@ def next_run(spec: Mapping[str, Any], now: datetime, *, key: str = "") -> dateti
             _NEXT.clear()
         _NEXT[key] = (now, found)
     return found
-
-
-def _specs(store: Store, stored: Sequence[StoredResource]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The applied specs of `stored`, read from the store only when not already read at
-    the same digest (listing 1,000 jobs again parses no JSON). Shared: not to be changed."""
-    fresh = [s for s in stored if _SPECS.get((s.kind, s.name), ("",))[0] != s.digest]
-    if fresh:
-        read = store.specs((s.kind, s.name) for s in fresh)
-        if len(_SPECS) + len(fresh) > SPECS_KEPT:
-            _SPECS.clear()
-        for s in fresh:
-            _SPECS[(s.kind, s.name)] = (s.digest, read.get((s.kind, s.name)) or {})
-    return {(s.kind, s.name): _SPECS[(s.kind, s.name)][1] for s in stored}
-
-
-_SPECS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}  # (kind, name): (digest, spec)
-SPECS_KEPT = 50_000
 
 
 @functools.lru_cache(maxsize=4096)

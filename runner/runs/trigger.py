@@ -60,7 +60,7 @@ def applied_job(store: Store, name: str) -> tuple[StoredResource, dict[str, Any]
             f'unknown job "{name}"{did_you_mean(name, jobs)}: `runner jobs` lists the '
             "applied jobs (a job in a file exists once `runner apply` has run)"
         )
-    spec = store.specs([("Job", name)]).get(("Job", name)) or {}
+    spec = store.current_specs([found]).get(("Job", name)) or {}
     return found, spec
 
 
@@ -75,8 +75,10 @@ def trigger(
     trigger: str = "manual",
     owner: ProcessId | None = None,
     reason: str | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> Triggered:
-    """Check a trigger and create its run. `owner`: the process that will run it."""
+    """Check a trigger and create its run. `owner`: the process that will run it;
+    `audit`: its audit entry, written with the run (`Store.create_run`)."""
     resource, spec = applied_job(store, job)
     view = job_view(spec)
     _check_job(job, resource, view)
@@ -101,6 +103,7 @@ def trigger(
         guard=guard,
         overlap=overlap,
         reason=reason,
+        audit=audit,
     )
     if trigger in ("manual", "api") and spec.get("status") == "paused":
         store.disarm_pause(job)  # the first run by hand starts a paused schedule (SPEC 2.2)

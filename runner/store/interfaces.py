@@ -55,6 +55,9 @@ class AppliedResources(Protocol):
     ) -> list[StoredResource]: ...
     def views(self, names: Iterable[str]) -> dict[str, dict[str, Any]]: ...
     def specs(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]: ...
+    def current_specs(
+        self, stored: Sequence[StoredResource]
+    ) -> dict[tuple[str, str], dict[str, Any]]: ...
     def applied(
         self,
         with_specs: Iterable[tuple[str, str]] = (),
@@ -78,6 +81,7 @@ class RunCreation(Protocol):
         self,
         *,
         guard: Callable[[list[ActiveRun]], None] | None = None,
+        audit: Mapping[str, Any] | None = None,
         **run: Unpack[NewRun],
     ) -> int: ...
     # A tick's: it always says which cursors move and what events it records.

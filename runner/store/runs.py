@@ -15,6 +15,7 @@ from runner.domain.runs import ActiveRun
 from runner.store.cursors import Cursor, write_cursors
 from runner.store.database import Database
 from runner.store.events import record, run_event
+from runner.store.tables import audit as audit_table
 from runner.store.tables import events as events_table
 from runner.store.tables import resources, runs, task_runs, utc_param
 from runner.system.procs import ProcessId as Owner
@@ -73,6 +74,7 @@ class RunOperations(Database):
         self,
         *,
         guard: Callable[[list[ActiveRun]], None] | None = None,
+        audit: Mapping[str, Any] | None = None,
         **run: Unpack[NewRun],
     ) -> int:
         """A run row with a `pending` row per task, in order; idempotent on (job, due):
@@ -83,11 +85,15 @@ class RunOperations(Database):
         `guard` sees the job's active runs and may refuse (raise) in the same
         transaction, which first takes a write lock on the job's row: two triggers of
         one job are decided one after the other (the overlap policy), never both on
-        the same view."""
+        the same view. `audit`: the audit's entry for it (a row of the audit table
+        without its run id), written in the same transaction."""
         with self.writing(f"creating a run of {run['job']}") as conn:
             if guard is not None:
                 guard(_locked_active_runs(conn, run["job"]))
-            return _insert_run(conn, run)
+            run_id = _insert_run(conn, run)
+            if audit is not None:
+                conn.execute(sa.insert(audit_table).values({**audit, "run_id": run_id}))
+            return run_id
 
     def create_runs(
         self,
