@@ -36,30 +36,11 @@ def audit(
 
 
 def record(
-    store: Actions,
-    actor: Actor,
-    action: str,
-    *,
-    status: str,
-    clock: Clock,
-    job: str | None = None,
-    run_id: int | None = None,
-    target: str | None = None,
-    detail: str | None = None,
+    store: Actions, actor: Actor, action: str, *, status: str, clock: Clock, **what: Any
 ) -> None:
-    """Record one action, done (`ok`) or `refused`, with who asked and from where."""
-    store.record_audit(
-        **entry(
-            actor,
-            action,
-            status=status,
-            clock=clock,
-            job=job,
-            run_id=run_id,
-            target=target,
-            detail=detail,
-        )
-    )
+    """Record one action, done (`ok`) or `refused`, with who asked and from where;
+    `what`: `entry`'s job, run_id, target and detail."""
+    store.record_audit(**entry(actor, action, status=status, clock=clock, **what))
 
 
 def entry(

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.test_origin import git
 from tests.daemon.conftest import DaemonProcess, Env
 from tests.daemon.test_api_daemon import free_port
 from tests.waiting import wait_for
@@ -49,17 +50,6 @@ class Remote:
         git(self.work, *signing, "commit", "-q", *(["-S"] if key else []), "-m", message)
         git(self.work, "push", "-q", *(["--force"] if force else []), "origin", "main")
         return git(self.work, "rev-parse", "HEAD")
-
-
-def git(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture
