@@ -14,6 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from runner.errors import RunnerError
+from runner.store.database import StoreError
 from runner.store.tables import (
     audit,
     events,
@@ -92,6 +93,7 @@ def migrate(conn: sa.Connection, where: str) -> int:
     _serialize(conn)
     version = current_version(conn)
     if version is None:
+        _not_foreign(conn, where)
         metadata.create_all(conn)
         _stamp(conn, LATEST, new=True)
         return 0
@@ -106,6 +108,27 @@ def migrate(conn: sa.Connection, where: str) -> int:
     if version < LATEST:
         _stamp(conn, LATEST, new=False)
     return version
+
+
+class ForeignStore(StoreError):
+    """A SQLite file with tables but none of runner's: not made a store over."""
+
+    code = "store-foreign"
+
+
+def _not_foreign(conn: sa.Connection, where: str) -> None:
+    """A SQLite database with tables of its own is another program's (or a store whose
+    `meta` was lost): refused. (A PostgreSQL database may hold other schemas' tables.)"""
+    if conn.dialect.name != "sqlite":
+        return
+    tables = sa.inspect(conn).get_table_names()
+    if tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise ForeignStore(
+            f"the store at {where} holds tables ({shown}) but no runner store: another "
+            "program's database, or a damaged store; point --home or --store elsewhere, or "
+            "restore the store from a backup"
+        )
 
 
 def _stamp(conn: sa.Connection, version: int, *, new: bool) -> None:
