@@ -34,24 +34,20 @@ def exposition(home: Home, *, started: float) -> tuple[bytes, str]:
     )
     for reason, count in figures["missed"].items():
         missed.labels(reason=reason).inc(count)
-    durations = Histogram(
+    _by_job(
+        registry,
         "runner_task_duration_seconds",
         "Task attempts that ended, by job",
-        ["job"],
-        buckets=DURATION_BUCKETS,
-        registry=registry,
+        DURATION_BUCKETS,
+        figures["durations"],
     )
-    for job, seconds in figures["durations"]:
-        durations.labels(job=job).observe(seconds)
-    delays = Histogram(
+    _by_job(
+        registry,
         "runner_firing_delay_seconds",
         "From a scheduled run's due time to its start, by job (the latest 10,000)",
-        ["job"],
-        buckets=DELAY_BUCKETS,
-        registry=registry,
+        DELAY_BUCKETS,
+        [(job, max(seconds, 0.0)) for job, seconds in figures["delays"]],
     )
-    for job, seconds in figures["delays"]:
-        delays.labels(job=job).observe(max(seconds, 0.0))
     outcomes = Gauge(
         "runner_reconciles", "The last reconciles kept, by outcome", ["outcome"], registry=registry
     )
@@ -64,3 +60,16 @@ def exposition(home: Home, *, started: float) -> tuple[bytes, str]:
         time.time() - started
     )
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def _by_job(
+    registry: CollectorRegistry,
+    name: str,
+    text: str,
+    buckets: tuple[float, ...],
+    samples: list[tuple[str, float]],
+) -> None:
+    """A histogram of `samples` (job, seconds), labelled by job."""
+    histogram = Histogram(name, text, ["job"], buckets=buckets, registry=registry)
+    for job, seconds in samples:
+        histogram.labels(job=job).observe(seconds)

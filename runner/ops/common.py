@@ -61,6 +61,21 @@ def labels_from(items: Iterable[str], option: str) -> dict[str, str]:
     return labels
 
 
+def wake_daemon(home: Path, *, changed: bool = True) -> int | None:
+    """The pid of the daemon on the home, woken when `changed` (it looks at the store
+    again at once); None without one."""
+    from runner.daemon.lock import holder
+    from runner.system.wakeup import poke
+
+    daemon = holder(home)
+    if daemon is None:
+        return None
+    pid = int(daemon.get("pid") or 0)
+    if changed:
+        poke(home, pid)
+    return pid
+
+
 def wake_everyone(store: Store, home: Home) -> None:
     """Wake the daemon on the home and every process here that owns a run under way:
     holds were placed or released, and what they hold is looked at again now."""

@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.daemon.lock import holder
 from runner.errors import RunnerError
-from runner.ops.common import Home, now, opened_store
+from runner.ops.common import Home, now, opened_store, wake_daemon
 from runner.ops.plan_json import plan_as_json
 from runner.reconciler import ApplyResult, PlanResult, apply_config, apply_saved_plan, make_plan
 from runner.reconciler.apply import saved_plan
 from runner.runs.afterwards import jobs_added_by, start_created_manual_jobs, start_new_manual_jobs
-from runner.system.wakeup import poke
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +81,7 @@ def apply(
             require_clean=require_clean,
         )
         started = start_new_manual_jobs(store, result.plan, now=at)
-    return Applied(result, started, _wake_daemon(home.path, bool(started or result.written)))
-
-
-def _wake_daemon(home: Path, changed: bool) -> int | None:
-    """The pid of the daemon on the home, woken when the apply changed something (it
-    ticks the changed schedules and starts the queued runs at once); None without one."""
-    daemon = holder(home)
-    if daemon is None:
-        return None
-    pid = int(daemon.get("pid") or 0)
-    if changed:
-        poke(home, pid)
-    return pid
+    return Applied(result, started, wake_daemon(home.path, changed=bool(started or result.written)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,5 +113,5 @@ def apply_plan_file(
         )
         started = start_created_manual_jobs(store, jobs_added_by(data), now=now())
     summary = data.get("summary", {}) if isinstance(data, dict) else {}
-    daemon = _wake_daemon(home.path, bool(started or result.written))
+    daemon = wake_daemon(home.path, changed=bool(started or result.written))
     return AppliedPlan(plan_file, result.written, summary, started, daemon)

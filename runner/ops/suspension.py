@@ -12,7 +12,7 @@ from typing import Any
 from runner.clock import Clock, SystemClock
 from runner.errors import UsageError
 from runner.ops.audit import record
-from runner.ops.common import Home, opened_store
+from runner.ops.common import Home, opened_store, wake_daemon
 from runner.ops.identity import Actor, local_actor
 from runner.spec.types import format_timestamp
 
@@ -53,19 +53,10 @@ def resume(home: Home, *, actor: Actor | None = None, clock: Clock | None = None
     with opened_store(home) as store:
         before = store.set_suspension(None, now=clock.now(), by=actor.who)
         record(store, actor, "resume", status="ok", clock=clock, detail=None)
-    _wake_daemon(home)
+    wake_daemon(home.path)
     return Suspension(None, before)
 
 
 def describe(info: Mapping[str, Any]) -> str:
     """`suspended by ana at 2026-12-05T12:00:00Z: REASON`."""
     return f"suspended by {info.get('by')} at {info.get('at')}: {info.get('reason')}"
-
-
-def _wake_daemon(home: Home) -> None:
-    from runner.daemon.lock import holder
-    from runner.system.wakeup import poke
-
-    daemon = holder(home.path)
-    if daemon is not None:
-        poke(home.path, int(daemon.get("pid") or 0))
