@@ -32,6 +32,7 @@ class Created:
 @dataclass(slots=True)
 class TickReport:
     created: list[Created] = field(default_factory=list)
+    found: list[int] = field(default_factory=list)  # ticks whose runs were already there
     cancelled: list[int] = field(default_factory=list)
     missed: dict[str, dict[str, int]] = field(default_factory=dict)  # job -> reason -> n
     events: list[str] = field(default_factory=list)
@@ -143,6 +144,9 @@ def write_decision(
     made = store.create_runs(creations, decision.cursors, events, stored=facts.cursors.keys())
     specs = {(r.name, r.revision): spec for r, spec in facts.jobs if spec is not None}
     for run, run_id in zip(decision.create, made, strict=True):
+        if run_id not in made.new:  # decided again (a clock stepped back): it is there
+            report.found.append(run_id)
+            continue
         report.created.append(Created(run_id, run.job, run.due, run.trigger, run.revision))
         if (run.job, run.revision) in specs:
             report.specs[(run.job, run.revision)] = specs[(run.job, run.revision)]

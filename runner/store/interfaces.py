@@ -23,7 +23,7 @@ from runner.store.holds import NewHold
 from runner.store.queue import QueueState
 from runner.store.run_reads import RunFilter, RunRecord, TaskRecord
 from runner.store.run_writes import RunWriter
-from runner.store.runs import NewRun, Owner
+from runner.store.runs import MadeRuns, NewRun, Owner
 
 if TYPE_CHECKING:
     from runner.store.facade import TickInputs
@@ -92,7 +92,7 @@ class RunCreation(Protocol):
         events: Sequence[Mapping[str, Any]],
         *,
         stored: Collection[str],
-    ) -> list[int]: ...
+    ) -> MadeRuns: ...
 
 
 class RunJournal(Protocol):

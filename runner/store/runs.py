@@ -21,6 +21,7 @@ from runner.store.tables import resources, runs, task_runs, utc_param
 from runner.system.procs import ProcessId as Owner
 
 __all__ = [
+    "MadeRuns",
     "NewRun",
     "Owner",
     "RunOperations",
@@ -29,6 +30,16 @@ __all__ = [
 ]
 
 TICK_TRIGGERS = ("schedule", "catchup")
+
+
+class MadeRuns(list[int]):
+    """A tick's runs' ids, in the order asked, and which of them this call made: a tick
+    decided again (a clock stepped back, a crash before its cursor moved) finds its run
+    already there, which is not to be started a second time."""
+
+    def __init__(self, ids: Sequence[int] = (), new: Collection[int] = ()) -> None:
+        super().__init__(ids)
+        self.new = frozenset(new)
 
 
 class NewRun(TypedDict, total=False):
@@ -102,19 +113,16 @@ class RunOperations(Database):
         events: Sequence[Mapping[str, Any]] = (),
         *,
         stored: Collection[str] = (),
-    ) -> list[int]:
+    ) -> MadeRuns:
         """Several runs in one transaction (a tick's), each a `NewRun` (no owner), with
         the jobs' cursors moved past them and the events (rows of the events table) of
-        the ticks that made none; the runs' ids. `stored`: the jobs whose cursors the
-        caller read as there (`write_cursors`)."""
+        the ticks that made none; the runs' ids (and which are new). `stored`: the jobs
+        whose cursors the caller read as there (`write_cursors`)."""
         if not items and not cursors and not events:
-            return []
+            return MadeRuns()
         ticks = all(i.get("trigger") in TICK_TRIGGERS and set(i) <= _TICK_KEYS for i in items)
         with self.writing("creating the tick's runs") as conn:
-            if ticks:
-                made = insert_tick_runs(conn, items)
-            else:
-                made = [_insert_run(conn, item) for item in items]
+            made = insert_tick_runs(conn, items) if ticks else _insert_runs(conn, items)
             write_cursors(conn, cursors or {}, stored=stored)
             if events:
                 conn.execute(sa.insert(events_table), list(events))
@@ -154,11 +162,17 @@ _NEW_TASK = sa.insert(task_runs).values(
 )
 
 
-def insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -> list[int]:
+def _insert_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -> MadeRuns:
+    before = conn.execute(sa.select(sa.func.max(runs.c.id))).scalar() or 0
+    ids = [_insert_run(conn, item) for item in items]
+    return MadeRuns(ids, new=[i for i in ids if i > before])
+
+
+def insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) -> MadeRuns:
     """A tick's runs, many at once: the same as `_insert_run` for each (one run per job
     and due time), in a few statements whatever their number."""
     if not items:
-        return []
+        return MadeRuns()
     jobs = sorted({i["job"] for i in items})
     dues = sorted({i["due"] for i in items})
     found = {
@@ -195,7 +209,7 @@ def insert_tick_runs(conn: sa.Connection, items: Sequence[Mapping[str, Any]]) ->
     if tasks:
         conn.execute(_NEW_TASK, tasks)
     record(conn, told)
-    return [found[(i["job"], i["due"])] for i in items]
+    return MadeRuns([found[(i["job"], i["due"])] for i in items], new=made.values())
 
 
 def _insert_run(conn: sa.Connection, run: Mapping[str, Any]) -> int:

@@ -5,15 +5,18 @@ chosen moments."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from runner.clock import FakeClock
 from runner.daemon import applier, service, ticks
 from runner.store import Store, StoreLost
 from tests.daemon.conftest import Env, env  # noqa: F401  (the fixture)
-from tests.daemon.harness import Harness
+from tests.daemon.harness import START, Harness
+from tests.waiting import wait_for
 
 
 def store_down() -> sa.exc.OperationalError:
@@ -274,3 +277,56 @@ def test_every_keeps_running_after_the_wall_clock_steps_back(fake: Harness) -> N
         fake.step()
     assert "clock-jump      the clock stepped back 59m" in fake.out.getvalue()
     assert len(fake.runs("beat")) > 1, "no run for 10 minutes of real time"
+
+
+def test_a_restart_with_the_clock_behind_finds_the_ticks_runs_and_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Issue 17, defect 1: a daemon restarted with its clock 10 s behind the last run
+    decided ticks that already had runs, started them again and died on the store's
+    UNIQUE(task_attempts) ("lost the store"): under systemd a crash loop."""
+    first = Harness(tmp_path, FakeClock(START))
+    first.write("a.yaml", EVERY_TWO_SECONDS)
+    first.boot()
+    for _ in range(6):  # 12 s of ticks, each run ended before the next
+        first.clock.advance(2)
+        first.step()
+        wait_for("the tick's run to end", lambda: _all_ended(first))
+    before = {r.due: r.id for r in first.runs("beat")}
+    first.close()
+    again = Harness(tmp_path, FakeClock(START + timedelta(seconds=4)))  # 8 s behind
+    again.boot()
+    for _ in range(7):  # each tick prepared 10 ms before it falls, as the loop does
+        again.clock.advance(1.99)
+        again.step()
+        again.clock.advance(0.01)
+        again.step()
+        wait_for("the tick's run to end", lambda: _all_ended(again))
+    runs = [r for r in again.runs("beat") if r.due <= again.clock.now()]
+    assert [r.state for r in runs] == ["success"] * len(runs)
+    dues = [r.due for r in runs]
+    assert len(dues) == len(set(dues)), "a tick with two runs"
+    assert {r.due: r.id for r in runs if r.due in before} == before  # the same runs
+    assert max(dues) > max(before), "no run after the clock passed the last one"
+    assert "run-created     run 1 " not in again.out.getvalue()
+    again.close()
+
+
+EVERY_TWO_SECONDS = """
+    apiVersion: runner/v1
+    kind: Job
+    name: beat
+    schedule: {every: 2s}
+    tasks:
+      - {name: work, run: "true"}
+"""
+
+
+def _all_ended(h: Harness) -> bool:
+    assert h.daemon is not None and h.daemon.supervisor is not None
+    h.daemon.supervisor.poll(0.05)
+    h.step()
+    now = h.clock.now()
+    return all(
+        r.state != "running" and (r.state != "scheduled" or r.due > now) for r in h.runs("beat")
+    )
