@@ -33,8 +33,9 @@ from runner.config.filecache import (
 )
 from runner.config.host import host_findings
 from runner.config.placement import Placement, attach_findings, place
+from runner.config.walk import display_path as display_path  # re-exported (planning, inventory)
+from runner.config.walk import find_files as find_files  # re-exported (tests)
 from runner.config.yamlread import Document, read_yaml
-from runner.errors import ConfigError
 from runner.spec import (
     Parsed,
     RefView,
@@ -45,8 +46,6 @@ from runner.spec import (
     parse_resource,
 )
 from runner.spec.diagnostics import Diagnostic, Severity, sort_key
-
-SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -115,10 +114,13 @@ class Configuration:
 
     paths: list[str]
     files: list[SourceFile]
+    # warnings on the folders: links not followed (loops, a folder read already)
+    folders: list[Diagnostic] = field(default_factory=list)
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        return sorted((d for f in self.files for d in f.diagnostics), key=sort_key)
+        found = [d for f in self.files for d in f.diagnostics]
+        return sorted([*found, *self.folders], key=sort_key)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -158,8 +160,9 @@ def load_config(
 ) -> Configuration:
     """Read and check every YAML file under `paths` (folders are read recursively)."""
     config = Configuration([str(p) for p in paths], [])
+    links: list[Diagnostic] = []
     with collector_paused():
-        found = find_files(paths)
+        found = find_files(paths, links)
         keys = []
         reread: list[str] = []
         for real, shown in found:
@@ -178,6 +181,7 @@ def load_config(
         else:
             _check_across_cached(config, found, reread, keys, cache)
         attach_findings(config.files, host_findings(config.resources))  # never cached
+    config.folders = links
     if cache is not None:
         cache.keep_only({real for real, _ in found})
     return config
@@ -237,41 +241,6 @@ def collector_paused() -> Iterator[None]:
             gc.freeze()
             if was_enabled:
                 gc.enable()
-
-
-def find_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, str]]:
-    """Every YAML file under `paths`: (absolute path, path as shown), in a stable order."""
-    cwd = os.getcwd()
-    found: list[tuple[str, str]] = []
-    for raw in paths:
-        path = os.path.abspath(raw)
-        if os.path.isdir(path):
-            found += _walk(path, display_path(path, cwd))
-        elif os.path.isfile(path):
-            found.append((path, display_path(path, cwd)))
-        else:
-            raise ConfigError(
-                f"{raw}: no such file or folder; name the configuration folder "
-                "(--config PATH or RUNNER_CONFIG)"
-            )
-    return found
-
-
-def _walk(folder: str, shown: str) -> Iterator[tuple[str, str]]:
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        below = dirpath[len(folder) :].lstrip(os.sep)
-        shown_dir = os.path.join(shown, below) if below else shown
-        real_prefix, shown_prefix = dirpath + os.sep, shown_dir + os.sep
-        for name in sorted(filenames):
-            if name.endswith(SUFFIXES) and not name.startswith("."):
-                yield real_prefix + name, shown_prefix + name
-
-
-def display_path(path: str | os.PathLike[str], cwd: str | None = None) -> str:
-    """The path as people see it: relative to the working directory when under it."""
-    text = os.path.relpath(path, cwd or os.getcwd())
-    return str(path) if text.startswith("..") else text
 
 
 def _load_file(

@@ -36,7 +36,7 @@ def opened_store(home: Home) -> Iterator[Store]:
     if home.shared is not None:
         yield home.shared
         return
-    store = open_store(home=home.path, url=home.store_url)
+    store = open_store(home=home.path, url=home.store_url, command=True)
     try:
         mark_stale_runs(store, host=hostname(), now=now())
         yield store

@@ -76,7 +76,10 @@ def cron_error(expr: str) -> str | None:
         )
     if _parses(text):
         return None
-    return f'"{expr}" is not a valid cron expression: {_invalid_part(text.split())}'
+    bad = _invalid_part(text.split())
+    if bad is None:  # each field is fine alone: together they name no date
+        return f'"{expr}" can never fire: {_no_date(text.split())}'
+    return f'"{expr}" is not a valid cron expression: {bad}'
 
 
 def _parses(text: str) -> bool:
@@ -87,15 +90,36 @@ def _parses(text: str) -> bool:
     return True
 
 
-def _invalid_part(fields: list[str]) -> str:
+def _invalid_part(fields: list[str]) -> str | None:
     """Which field cronsim refuses, found by trying each one alone, so that the message
-    is runner's own and not cronsim's wording."""
+    is runner's own and not cronsim's wording; None when each parses alone."""
     for i, (name, allowed) in enumerate(CRON_FIELDS):
         probe = ["*"] * len(CRON_FIELDS)
         probe[i] = fields[i]
         if not _parses(" ".join(probe)):
             return f'bad {name} "{fields[i]}"; use {allowed}, or a list, range or step of them'
-    return "no date has this day-of-month in these months; use a day that they have"
+    return None
+
+
+_MONTH_NAMES = (
+    *("January", "February", "March", "April", "May", "June"),
+    *("July", "August", "September", "October", "November", "December"),
+)
+
+
+_LONGEST = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # days, in a leap year
+
+
+def _no_date(fields: list[str]) -> str:
+    """Why a valid day-of-month and month never meet (`0 0 30 2 *`): which months."""
+    months = sorted(getattr(CronSim(f"0 0 1 {fields[3]} *", _PROBE), "months", ()))
+    names = [_MONTH_NAMES[m - 1] for m in months if 1 <= m <= 12]
+    shown = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+    last = min((_LONGEST[m - 1] for m in months if 1 <= m <= 12), default=28)
+    return (
+        f'no date has this day-of-month ("{fields[2]}") in {shown or "these months"}; '
+        f"use a day from 1 to {last}, or L for the last day of the month"
+    )
 
 
 def _stray_character(expr: str) -> str | None:

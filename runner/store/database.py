@@ -5,13 +5,18 @@ opens goes through `Database.reading` or `Database.writing`, which turn a databa
 (a server gone, a locked or read-only file, a failed statement) into one `StoreError`
 naming the store and what it was doing. So a caller catches `StoreError`, and decides
 for itself whether that is fatal (an executor that cannot record its tasks) or a pass
-to try again (a daemon's tick).
+to try again (a daemon's tick). A full disk and a server that does not answer in time
+are said as such, with what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -32,6 +37,18 @@ class StoreLost(StoreError):
     code = "store-lost"
 
 
+class StoreFull(StoreError):
+    """The disk under the store is full: the store cannot grow."""
+
+    code = "disk-full"
+
+
+class StoreTimeout(StoreError):
+    """A PostgreSQL server that did not answer in time: a command never hangs on it."""
+
+    code = "store-timeout"
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an error's text (a driver's own error when it wraps one)."""
     text = str(getattr(exc, "orig", exc) or exc)
@@ -41,6 +58,73 @@ def first_line(exc: BaseException) -> str:
 def safe_url(url: str) -> str:
     """A store's URL as it may be shown: without its password."""
     return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def store_error(exc: BaseException, url: str, doing: str) -> StoreError:
+    """The one-line error for a database error while `doing`: a full disk or a timeout
+    said as such, anything else with the database's own first line."""
+    if is_disk_full(exc, url):
+        file = Path(sa.make_url(url).database or "state.db")
+        return StoreFull(
+            f"disk full: the store file {file} cannot grow ({doing} failed); free space on "
+            f"{mount_of(file)} and try again"
+        )
+    if is_timeout(exc):
+        return StoreTimeout(
+            f"the store at {safe_url(url)} did not answer in time ({doing}): the server is "
+            "down or overloaded, or something there holds a lock; try again later (the "
+            "timeouts: connect_timeout and options=-c statement_timeout=MS in the URL)"
+        )
+    return StoreError(f"the store at {safe_url(url)}: {doing} failed: {first_line(exc)}")
+
+
+SQLITE_IOERR, SQLITE_FULL = 10, 13
+DISK_FULL_MARGIN = 64 * 1024  # free bytes under which an I/O error is a full disk
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for statement_timeout
+
+
+def is_disk_full(exc: BaseException, url: str) -> bool:
+    """Whether an error comes from a full disk: ENOSPC, SQLITE_FULL, or an I/O error
+    (what SQLite says when growing its -shm or WAL file fails) with no room left."""
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, OSError):
+        return orig.errno == errno.ENOSPC
+    if not isinstance(orig, sqlite3.Error) or not url.startswith("sqlite"):
+        return False
+    primary = (getattr(orig, "sqlite_errorcode", 0) or 0) & 0xFF
+    if primary == SQLITE_FULL:
+        return True
+    free = free_bytes(Path(sa.make_url(url).database or "."))
+    return primary == SQLITE_IOERR and free is not None and free < DISK_FULL_MARGIN
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A PostgreSQL connect timeout, or a statement cancelled by its statement_timeout."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == QUERY_CANCELED:
+        return True
+    try:
+        from psycopg.errors import ConnectionTimeout
+    except ImportError:  # SQLite only: psycopg is an extra
+        return False
+    return isinstance(orig, ConnectionTimeout)
+
+
+def free_bytes(file: Path) -> int | None:
+    """The bytes free to an unprivileged writer on the file system holding `file`."""
+    try:
+        stat = os.statvfs(file.parent)
+    except OSError:
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def mount_of(file: Path) -> Path:
+    """The mount point of the file system holding `file`: where space must be freed."""
+    path = file.parent.resolve()
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
 
 
 def failing_as(url: str, doing: str) -> _FailingAs:
@@ -69,9 +153,7 @@ class _FailingAs:
         tb: TracebackType | None,
     ) -> None:
         if isinstance(exc, sa.exc.SQLAlchemyError):
-            raise StoreError(
-                f"the store at {safe_url(self.url)}: {self.doing} failed: {first_line(exc)}"
-            ) from exc
+            raise store_error(exc, self.url, self.doing) from exc
 
 
 class Database:
@@ -79,6 +161,8 @@ class Database:
 
     url: str
     engine: sa.Engine
+    # PostgreSQL with a statement timeout for reads (a command's store): writes lift it
+    reads_time_out: bool = False
 
     @property
     def where(self) -> str:
@@ -96,4 +180,9 @@ class Database:
     def writing(self, doing: str) -> Iterator[sa.Connection]:
         """A transaction, committed when the block ends; `doing` as for `reading`."""
         with failing_as(self.url, doing), self.engine.begin() as conn:
+            if self.reads_time_out:
+                conn.execute(NO_STATEMENT_TIMEOUT)  # a write is not cut short half-way
             yield conn
+
+
+NO_STATEMENT_TIMEOUT = sa.text("SET LOCAL statement_timeout = 0")

@@ -10,8 +10,6 @@ caller needs of it is written down as small interfaces in `runner.store.interfac
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -29,11 +27,12 @@ from runner.store.configuration import (
     chunks,
 )
 from runner.store.cursors import Cursor, CursorOperations, read_cursors
-from runner.store.database import failing_as
+from runner.store.database import NO_STATEMENT_TIMEOUT, failing_as
+from runner.store.engine import create_engine, reads_time_out
 from runner.store.events import EventOperations
 from runner.store.holds import HoldOperations
 from runner.store.idempotency import IdempotencyOperations
-from runner.store.migrations import migrate
+from runner.store.migrations import LATEST, current_version, migrate
 from runner.store.queue import QueueOperations
 from runner.store.run_reads import RunQueries
 from runner.store.run_writes import RunWriteOperations
@@ -73,21 +72,30 @@ class Store(
     interfaces.Queue,
     interfaces.Actions,
 ):
-    def __init__(self, url: str, *, home: Path) -> None:
+    def __init__(self, url: str, *, home: Path, command: bool = False) -> None:
+        """`command`: opened for one command, not a daemon (see `runner.store.engine`)."""
         self.url = url
         self.home = home
         self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
-        self.engine = _engine(url)
+        self.engine = create_engine(url, command=command)
+        self.reads_time_out = reads_time_out(url, command=command)
+        with self.engine.connect() as conn:
+            if current_version(conn) == LATEST:
+                return  # a reader takes no write lock to find nothing to migrate
         try:
-            with self.engine.begin() as conn:
-                migrate(conn, self.where)
+            self._migrate()
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
             if not any(s in str(exc) for s in ("already exists", "UNIQUE", "duplicate key")):
                 raise
             # Another process created the new store's tables at the same moment; now
             # they are there, and the second look finds them stamped.
-            with self.engine.begin() as conn:
-                migrate(conn, self.where)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            if self.reads_time_out:
+                conn.execute(NO_STATEMENT_TIMEOUT)
+            migrate(conn, self.where)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -156,45 +164,3 @@ class Store(
                 send_busiest_writes(conn)
             finally:
                 transaction.rollback()
-
-
-def _engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-WAL_WAIT = 10.0  # how long another process switching a new store to WAL is waited for
-
-
-def _wal(cursor: Any) -> None:
-    """The store in WAL mode. A store being created by another process at this moment
-    (a command run as its daemon starts) may not be in WAL yet, and that process holds
-    the lock the switch needs: wait for it, as the busy timeout would, rather than fail
-    with "database is locked"."""
-    deadline = time.monotonic() + WAL_WAIT
-    while True:
-        mode = cursor.execute("PRAGMA journal_mode").fetchone()
-        if mode and str(mode[0]).lower() == "wal":
-            return
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(0.05)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
-    # Switching to WAL takes a lock that the busy timeout does not wait for, so a
-    # command opening the store while a daemon writes to it failed with "database is
-    # locked": the mode is persistent, so it is set only on a store not yet in WAL.
-    _wal(cursor)
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()

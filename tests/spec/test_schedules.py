@@ -123,8 +123,8 @@ def test_every_ignores_the_wall_clock_across_fall_back() -> None:
         ("0 0 ? * *", '"0 0 ? * *" is not a valid cron expression: bad day-of-month "?"'),
         (
             "0 0 30 2 *",
-            '"0 0 30 2 *" is not a valid cron expression: no date has this day-of-month in '
-            "these months; use a day that they have",
+            '"0 0 30 2 *" can never fire: no date has this day-of-month ("30") in February; '
+            "use a day from 1 to 29",
         ),
         ("* * *", '"* * *" has 3 fields; use 5 fields'),
         ("@reboot", '"@reboot" is not a supported cron macro'),
