@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from runner.cli.common import duration
+from runner.cli.logsize import max_log_size_option
 from runner.cli.options import home_option, store_option, watched_config_option
 from runner.errors import ExitCode
 from runner.ops.daemon import DEBOUNCE, GRACE
@@ -23,6 +24,7 @@ from runner.ops.daemon import DEBOUNCE, GRACE
     default=None,
     help="Tasks running at once (default: the number of CPUs).",
 )
+@max_log_size_option
 @click.option(
     "--grace",
     default=f"{GRACE:g}s",
@@ -100,6 +102,7 @@ def command(
     home: str,
     store_url: str | None,
     max_parallel: int | None,
+    max_log_size: int | None,
     grace: str,
     debounce: str,
     api: str | None,
@@ -141,6 +144,7 @@ def command(
     options = DaemonOptions(
         config=config,
         max_parallel=max_parallel,
+        max_log_size=max_log_size,
         grace=duration(grace, "--grace"),
         debounce=_millis(debounce),
         log_format=log_format,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from runner.cli import complete
+from runner.cli.logsize import max_log_size_option
 from runner.cli.options import Where, json_option, where_options
 from runner.domain import RunState
 from runner.errors import ExitCode
@@ -49,6 +50,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
     default=None,
     help="Tasks running at once (default: the number of CPUs).",
 )
+@max_log_size_option
 @where_options
 @json_option
 def command(
@@ -58,6 +60,7 @@ def command(
     overlap: str | None,
     wait: bool,
     max_parallel: int | None,
+    max_log_size: int | None,
     where: Where,
     as_json: bool,
 ) -> int:
@@ -77,6 +80,7 @@ def command(
         overlap=overlap,
         wait=wait,
         max_parallel=max_parallel,
+        max_log_size=max_log_size,
     )
 
     def show(run_id: int, total: int) -> Display:

@@ -18,6 +18,7 @@ from typing import Any
 
 from runner.errors import RunnerError
 from runner.system.procs import hostname, start_time
+from runner.system.safefs import NotFollowed, home_problem, make_home, open_private
 
 LOCK_FILE = "daemon.lock"
 
@@ -33,9 +34,14 @@ class HomeLock:
 
     @classmethod
     def acquire(cls, home: Path, **about: Any) -> HomeLock:
-        home.mkdir(parents=True, exist_ok=True)
+        if (unsafe := home_problem(home)) is not None:
+            raise RunnerError(unsafe, code="home-unsafe")
+        make_home(home)
         path = home / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:  # issue 17: a link or a second name there is never followed, written or emptied
+            fd = open_private(path, os.O_RDWR)
+        except NotFollowed as exc:
+            raise RunnerError(str(exc.strerror), code="home-unsafe") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -68,7 +74,7 @@ class HomeLock:
 def holder(home: Path) -> dict[str, Any] | None:
     """Who holds the home's lock now: the record it wrote, or None when no daemon runs."""
     try:
-        fd = os.open(home / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(home / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:

@@ -11,6 +11,7 @@ from runner.config.gitsource import GitSource
 from runner.daemon.eventlog import EventLog
 from runner.daemon.gitsync import GitOptions, GitSync
 from runner.daemon.service import DEBOUNCE, GRACE, Daemon, Service
+from runner.executors.logcap import DEFAULT_MAX_LOG_SIZE
 from runner.ops.common import Home
 from runner.store import open_store
 
@@ -21,6 +22,7 @@ __all__ = ["DEBOUNCE", "GRACE", "DaemonOptions", "GitOptions", "git_folder", "se
 class DaemonOptions:
     config: str = "jobs.d"
     max_parallel: int | None = None  # tasks running at once; None: the number of CPUs
+    max_log_size: int | None = DEFAULT_MAX_LOG_SIZE  # bytes a task attempt's log keeps
     grace: float = GRACE  # seconds running tasks get to end on SIGTERM
     debounce: float = DEBOUNCE  # seconds the folder must be quiet before an apply
     log_format: str = "text"  # text, or JSON lines
@@ -68,6 +70,7 @@ def serve(home: Home, options: DaemonOptions) -> None:
             clock=clock,
             log=log,
             max_parallel=options.max_parallel,
+            max_log_size=options.max_log_size,
             grace=options.grace,
             debounce=options.debounce,
             services=services,

@@ -15,6 +15,7 @@ from runner.daemon.lock import holder
 from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.errors import RunnerError, UsageError
 from runner.executors.journal import Change
+from runner.executors.logcap import DEFAULT_MAX_LOG_SIZE
 from runner.ops.audit import entry as audit_entry
 from runner.ops.audit import record as audit_record
 from runner.ops.common import Home, opened_store
@@ -57,6 +58,7 @@ class RunRequest:
     overlap: str | None = None  # overrides the job's overlap policy for this trigger
     wait: bool = False  # queued to a daemon: follow the run to its end
     max_parallel: int | None = None  # executed here: tasks at once
+    max_log_size: int | None = DEFAULT_MAX_LOG_SIZE  # executed here: each attempt's log
     actor: Actor | None = None  # who asks (the audit's); None: the OS user here
 
 
@@ -106,6 +108,7 @@ def run(
                 clock=clock,
                 observer=display,
                 max_parallel=request.max_parallel,
+                max_log_size=request.max_log_size,
                 on_wait=display.note if display is not None else None,
             )
     return RunOutcome(record)

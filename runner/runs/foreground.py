@@ -22,6 +22,7 @@ from runner.domain import ACTIVE_RUN_STATES, RunState
 from runner.domain.jobs import job_view
 from runner.executors import journal as j
 from runner.executors.holding import HoldsOf
+from runner.executors.logcap import DEFAULT_MAX_LOG_SIZE
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder
 from runner.executors.supervisor import KILL_GRACE, Supervisor
@@ -46,11 +47,12 @@ def execute(
     clock: Clock,
     observer: Observer | None = None,
     max_parallel: int | None = None,
+    max_log_size: int | None = DEFAULT_MAX_LOG_SIZE,
     kill_grace: float = KILL_GRACE,
     on_wait: Callable[[str], None] | None = None,
 ) -> RunRecord:
     """Run `triggered` to its end here and return it as the store has it."""
-    logs = LogFiles(home)
+    logs = LogFiles(home, max_size=max_log_size)
     listener = _listen(home)
     supervisor = Supervisor(
         journal=StoreJournal(store, logs, clock),
