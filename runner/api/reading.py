@@ -16,6 +16,7 @@ from runner.ops import audit as audit_ops
 from runner.ops import configuration, jobs, reading, status
 from runner.ops.common import labels_from
 from runner.runs.views import run_json
+from runner.spec.env import shown_spec
 
 router = APIRouter(prefix="/v1", tags=["read"])
 
@@ -45,7 +46,8 @@ def one_job(ctx: Read, job: str) -> dict[str, Any]:
 
     data: dict[str, Any] = _job_named(ctx, job).as_json()
     with opened_store(ctx.home) as store:
-        data["spec"] = store.specs([("Job", job)]).get(("Job", job))
+        # a secret's digest is no business of a reader's: (secret), as plans show it
+        data["spec"] = shown_spec(store.specs([("Job", job)]).get(("Job", job)))
     return data
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runner.plan import Action, Change, FieldChange, Plan, SkippedFile
+from runner.spec.env import is_env_value, shown_value
 
 if TYPE_CHECKING:
     from runner.config.origin import Origin
@@ -74,6 +75,9 @@ def _field(f: FieldChange) -> str:
 
 
 def _value(path: str, value: Any) -> str:
+    if is_env_value(path) and value is not None:
+        shown = shown_value(value)  # a value never stored shows as (secret), unquoted
+        return show(shown) if shown is value else str(shown)
     if path.endswith("cron") and isinstance(value, list) and len(value) == 1:
         return show(value[0])
     if isinstance(value, dict) and "name" in value:  # `tasks[validate]` names it already

@@ -61,6 +61,8 @@ def _run(run: RunRecord, now: datetime) -> str:
         lines.append(f"  owner {run.owner.label}")
     if run.waiting:
         lines.append(f"  {run.waiting}")  # "waiting for a slot in ...", "held by ..."
+    if run.env:  # given at run time: the names only, never the values (SPEC 3)
+        lines.append("  env " + ", ".join(f"{k}=(secret)" for k in sorted(run.env)))
     rows = []
     for task in run.tasks:
         rows.append(task_row(task, now))

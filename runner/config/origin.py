@@ -14,7 +14,9 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+# kept importable from here, where it was first written
+from runner.system.urls import strip_credentials as strip_credentials
 
 GIT_TIMEOUT = 10.0
 
@@ -73,16 +75,6 @@ def origin_of(paths: Sequence[str | os.PathLike[str]]) -> Origin:
         user=user,
         host=host,
     )
-
-
-def strip_credentials(url: str) -> str:
-    """The URL without a password or token (`https://user:token@host/r.git` ->
-    `https://host/r.git`); an scp-like `git@host:repo.git` is kept (no secret in it)."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc or "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def _remote(folder: str, branch: str | None) -> str | None:

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
+from runner.config.secrets import job_secrets
 from runner.daemon.executor import fatal_store_errors
 from runner.daemon.parts import LoopPart, LoopParts
 from runner.domain import RunState
@@ -204,6 +205,7 @@ class Starts(LoopPart):
             source_file=job.source_file,
             selected=run.selected,
             run_env=run.env,
+            secrets=job_secrets(view, job.source_file),
         )
 
     def _view(self, run: QueuedRun) -> JobView:

@@ -15,9 +15,11 @@ from typing import Any
 
 from runner.domain.timing import timing_of
 from runner.spec.durations import parse_seconds
+from runner.spec.env import EnvRef, env_entry
 from runner.spec.schedules import Timing
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+EnvValues = Mapping[str, str | EnvRef]  # a string, or what is read when the task starts
 
 
 def schedule_digest(schedule: Mapping[str, Any]) -> str:
@@ -73,7 +75,7 @@ class TaskView:
     argv: tuple[str, ...] | None = None
     after: tuple[str, ...] = ()
     active: bool = True
-    env: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    env: EnvValues = field(default_factory=lambda: _EMPTY)
     workdir: str | None = None
     timeout: float | None = None
     retries: Retries = Retries()
@@ -108,11 +110,18 @@ class JobView:
     keep_runs: int | None
     keep_days: int | None
     tasks: tuple[TaskView, ...]
-    env: Mapping[str, str]
+    env: EnvValues
     workdir: str | None
     timeout: float | None  # seconds, for the whole run
     max_parallel: int | None = None  # its tasks at once, across its runs
     pools: frozenset[str] = frozenset()  # the Pools its tasks take slots of
+    env_passthrough: tuple[str, ...] = ()  # the daemon's variables its tasks get as they are
+
+    @property
+    def has_secrets(self) -> bool:
+        """Whether a run needs its file read for `{value: V, secret: true}` values."""
+        envs = [self.env, *(t.env for t in self.tasks)]
+        return any(isinstance(v, EnvRef) and v.source == "secret" for e in envs for v in e.values())
 
     @property
     def limited(self) -> bool:
@@ -140,10 +149,11 @@ def job_view(spec: Mapping[str, Any]) -> JobView:
         keep_runs=history.get("keepRuns"),
         keep_days=history.get("keepDays"),
         tasks=tuple(task_view(t) for t in spec.get("tasks") or ()),
-        env=_strings(spec.get("env")),
+        env=_env(spec.get("env")),
         workdir=spec.get("workdir"),
         timeout=seconds(spec.get("timeout")),
         max_parallel=spec.get("maxParallel"),
+        env_passthrough=tuple(spec.get("envPassthrough") or ()),
         pools=frozenset(t["pool"] for t in spec.get("tasks") or () if t.get("pool")),
     )
 
@@ -183,7 +193,7 @@ def _task(text: str) -> TaskView:
         argv=tuple(data["argv"]) if data.get("argv") else None,
         after=tuple(data.get("after") or ()),
         active=data.get("active", True) is not False,
-        env=_strings(data.get("env")),
+        env=_env(data.get("env")),
         workdir=data.get("workdir"),
         timeout=seconds(data.get("timeout")),
         retries=_retries(data.get("retries") or {}),
@@ -210,14 +220,21 @@ def _retries_of(limit: int, delay: float, backoff: float, max_delay: float) -> R
 
 
 def _strings(values: Mapping[str, Any] | None) -> Mapping[str, str]:
-    """Labels or env; the same ones in many jobs are one mapping."""
+    """Labels; the same ones in many jobs are one mapping."""
     if not values:
         return _EMPTY
     return _mapping(tuple((k, str(v)) for k, v in values.items()))
 
 
+def _env(values: Mapping[str, Any] | None) -> EnvValues:
+    """An env: strings, and the values read when the task starts (`EnvRef`)."""
+    if not values:
+        return _EMPTY
+    return _mapping(tuple((k, env_entry(v)) for k, v in values.items()))
+
+
 @lru_cache(maxsize=4096)
-def _mapping(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+def _mapping(items: tuple[tuple[str, Any], ...]) -> Mapping[str, Any]:
     return MappingProxyType(dict(items))
 
 

@@ -1,5 +1,9 @@
 """What an executor is asked to run: one run of one revision, read from the job's
-normalised spec (SPEC 1.1), with the environment and working folder of SPEC 3."""
+normalised spec (SPEC 1.1), with the environment and working folder of SPEC 3.
+
+The secret values of the job's `env` travel here only, in memory (`secrets`: digest
+to value, read from the job's file when the order is made), and so do the run's
+`--env` values: a `RunOrder` is never stored, and its repr shows neither."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner.domain.jobs import JobView, Retries, TaskView
+from runner.domain.jobs import EnvValues, JobView, Retries, TaskView
+from runner.executors.environment import base_env, resolve
 
 TaskSpec = TaskView  # a task as the executor runs it: the job view's
 __all__ = ["Retries", "RunOrder", "TaskSpec", "order_from_view"]
@@ -24,8 +29,11 @@ class RunOrder:
     due: datetime
     tasks: tuple[TaskSpec, ...]
     selected: frozenset[str] | None = None  # None: every task
-    env: Mapping[str, str] = field(default_factory=dict)  # the job's
-    run_env: Mapping[str, str] = field(default_factory=dict)  # `runner run --env`
+    env: EnvValues = field(default_factory=dict)  # the job's
+    run_env: Mapping[str, str] = field(default_factory=dict, repr=False)  # `runner run --env`
+    passthrough: tuple[str, ...] = ()  # the job's envPassthrough
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # digest -> value
+    source_file: str | None = None  # the job's file: relative fromFile paths start there
     workdir: str = "."
     timeout: float | None = None
     max_parallel: int | None = None  # the job's `maxParallel`: its tasks at once
@@ -40,9 +48,14 @@ class RunOrder:
         return self.max_parallel is not None or any(t.pool for t in self.tasks)
 
     def task_env(self, task: TaskSpec, *, attempt: int, base: Mapping[str, str]) -> dict[str, str]:
-        """The daemon's environment, then the job's, the task's and the run's `--env`,
-        then the RUNNER_ variables, which nothing overrides."""
-        env = {**base, **self.env, **task.env, **self.run_env}
+        """The task's defined environment, from the daemon's `base`: its base names and
+        the job's envPassthrough, the job's `env`, the task's and the run's `--env`,
+        then the RUNNER_ variables, which nothing overrides. Raises `EnvUnresolved`
+        (a failed attempt) when a value cannot be read."""
+        env = base_env(base, self.passthrough)
+        env.update(self._read(self.env, base))
+        env.update(self._read(task.env, base))
+        env.update(self.run_env)
         env.update(
             RUNNER_JOB=self.job,
             RUNNER_RUN_ID=str(self.run_id),
@@ -52,6 +65,13 @@ class RunOrder:
             RUNNER_SCHEDULED_FOR=self.due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         return env
+
+    def _read(self, env: EnvValues, daemon: Mapping[str, str]) -> dict[str, str]:
+        """`env` with its values read (a relative fromFile from the job file's folder)."""
+        folder = os.path.dirname(self.source_file) if self.source_file else self.workdir
+        return resolve(
+            env, daemon=daemon, folder=folder, secrets=self.secrets, source=self.source_file
+        )
 
     def task_workdir(self, task: TaskSpec) -> str:
         if not task.workdir:
@@ -71,9 +91,11 @@ def order_from_view(
     run_env: Mapping[str, str] | None = None,
     kept: Mapping[str, tuple[str, str | None]] | None = None,
     attempts: Mapping[str, int] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> RunOrder:
     """A run order from a job's view. A relative `workdir` (and the default, none) is
-    the folder of the job's file, so scripts kept beside the YAML are found."""
+    the folder of the job's file, so scripts kept beside the YAML are found. `secrets`:
+    the job's secret values by digest (`runner.config.secrets.secret_values`)."""
     base = str(Path(source_file).parent) if source_file else os.getcwd()
     workdir = os.path.join(base, os.path.expanduser(job.workdir or "."))
     return RunOrder(
@@ -88,6 +110,9 @@ def order_from_view(
         due=due,
         selected=frozenset(selected) if selected else None,
         run_env=dict(run_env or {}),
+        passthrough=job.env_passthrough,
+        secrets=dict(secrets or {}),
+        source_file=source_file,
         workdir=os.path.normpath(workdir),
         kept=dict(kept or {}),
         attempts=dict(attempts or {}),

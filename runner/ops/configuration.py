@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,24 @@ class Planned:
     def save(self, out: Path) -> None:
         """Save the plan to apply it exactly later (`apply --plan FILE`)."""
         saved = {**plan_as_json(self.result.plan), "saved": saved_plan(self.result)}
-        out.write_text(json.dumps(saved, indent=1) + "\n")
+        try:
+            write_private(out, json.dumps(saved, indent=1) + "\n")
+        except OSError as exc:
+            raise RunnerError(
+                f"cannot save the plan to {out}: {exc.strerror or exc}", code="plan-not-saved"
+            ) from None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner reads (0600, an existing file's mode narrowed too):
+    a saved plan holds every env value that is not secret, and the store's digests."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", closefd=False) as handle:
+            handle.write(text)
+    finally:
+        os.close(fd)
 
 
 def plan(home: Home, paths: Sequence[str]) -> Planned:

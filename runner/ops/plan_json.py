@@ -1,11 +1,14 @@
 """A plan as versioned data (`runner plan --format json`, `--out`, and the API's
-`GET /v1/plan`): shared by every interface, so it lives with the operations."""
+`GET /v1/plan`): shared by every interface, so it lives with the operations. Env values
+that are never stored show as `(secret)` here; a saved plan's `saved` part, which
+`apply --plan` writes, keeps the normalised form (a secret's digest, never its value)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from runner.plan import Action, Change, Plan
+from runner.plan import Action, Change, FieldChange, Plan
+from runner.spec.env import is_env_value, shown_spec, shown_value
 
 FORMAT_VERSION = "1"
 
@@ -45,11 +48,17 @@ def _change_json(c: Change) -> dict[str, Any]:
         "name": c.name,
         "source": c.source,
         "revision": {"before": c.revision_before, "after": c.revision_after},
-        "before": c.before,
-        "after": c.after,
-        "fields": [
-            {"path": f.path, "op": f.op, "before": f.before, "after": f.after} for f in c.fields
-        ],
+        "before": shown_spec(c.before),
+        "after": shown_spec(c.after),
+        "fields": [_field_json(f) for f in c.fields],
         "notes": [{"text": n.text, "warn": n.warn} for n in c.notes],
         "running": [{"id": r.id, "revision": r.revision, "state": r.state} for r in c.running],
     }
+
+
+def _field_json(f: FieldChange) -> dict[str, Any]:
+    """A field change; an env value as it may be shown (a secret as `(secret)`)."""
+    before, after = f.before, f.after
+    if is_env_value(f.path):
+        before, after = shown_value(before), shown_value(after)
+    return {"path": f.path, "op": f.op, "before": before, "after": after}

@@ -19,6 +19,7 @@ from runner.domain import RunState
 from runner.domain.holds import hold_covers
 from runner.domain.runs import ActiveRun, RuntimeHold
 from runner.domain.timing import timing_of
+from runner.spec.env import is_env_value
 from runner.spec.schedules import preview
 
 NAMED_LISTS = ("tasks", "holds")  # lists whose items are matched by `name`
@@ -350,10 +351,11 @@ def _without_inherited(changes: Iterator[FieldChange]) -> Iterator[FieldChange]:
 
 
 def field_changes(before: Any, after: Any, path: str = "") -> Iterator[FieldChange]:
-    """Every leaf that differs between two normalised specs."""
+    """Every leaf that differs between two normalised specs. An env value is a leaf,
+    whatever its form: a changed secret is `env.X` changed, not its digest."""
     if before == after:
         return
-    if isinstance(before, dict) and isinstance(after, dict):
+    if isinstance(before, dict) and isinstance(after, dict) and not is_env_value(path):
         for key in _keys(before, after):
             sub = f"{path}.{key}" if path else key
             if key in NAMED_LISTS and _named(before.get(key)) and _named(after.get(key)):

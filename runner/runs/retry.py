@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.clock import Clock
+from runner.config.secrets import job_secrets
 from runner.domain import ENDED_TASK_STATES, TaskState
 from runner.domain.jobs import job_view
 from runner.executors.order import RunOrder, order_from_view
@@ -43,8 +44,9 @@ def retry_order(
     spec = store.revision_spec("Job", run.job, run.revision)
     if spec is None:
         return None
+    view = job_view(spec)
     return order_from_view(
-        job_view(spec),
+        view,
         run_id=run.id,
         revision=run.revision,
         trigger=run.trigger,
@@ -54,6 +56,7 @@ def retry_order(
         run_env=run.env,
         kept={t.name: (t.state, t.reason) for t in run.tasks if t.state in ENDED_TASK_STATES},
         attempts={t.name: t.attempt for t in run.tasks if t.attempt},
+        secrets=job_secrets(view, source_file),
     )
 
 

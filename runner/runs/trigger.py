@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from runner.config.secrets import job_secrets
 from runner.domain import RunState
 from runner.domain.jobs import JobView, job_view
 from runner.domain.runs import ActiveRun
@@ -116,6 +117,7 @@ def trigger(
         source_file=resource.source_file,
         selected=tasks,
         run_env=env,
+        secrets=job_secrets(view, resource.source_file),
     )
     return _triggered(run_id, order, decided[0])
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from runner.domain import ENDED_TASK_STATES
+from runner.spec.env import SHOWN
 from runner.spec.types import format_timestamp, read_timestamp
 from runner.store import AttemptRecord, Owner, RunRecord, TaskRecord
 
@@ -68,15 +69,23 @@ def run_json(run: RunRecord, *, attempts: bool = False) -> dict[str, Any]:
         "tasks": [task_json(t, attempts=attempts) for t in run.tasks],
         "progress": {"done": done, "total": total},
         "selected": run.selected,
+        "env": shown_run_env(run.env),
         "owner": (
             {"host": run.owner.host, "pid": run.owner.pid} if run.owner is not None else None
         ),
     }
 
 
+def shown_run_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The run's `--env` as it is shown everywhere: the names, each value `(secret)`
+    (SPEC 3: values given at run time are never shown)."""
+    return {name: SHOWN for name in sorted(env or ())}
+
+
 def run_from_json(data: Mapping[str, Any]) -> RunRecord:
-    """`run_json`'s answer read back. What it leaves out (the environment, the owner's
-    start time, heartbeats) is not shown by the CLI, and `run_json` gives the same JSON."""
+    """`run_json`'s answer read back. What it leaves out (the environment's values, the
+    owner's start time, heartbeats) is not shown by the CLI, and `run_json` gives the
+    same JSON."""
     owner = data.get("owner")
     return RunRecord(
         id=data["id"],
@@ -91,7 +100,7 @@ def run_from_json(data: Mapping[str, Any]) -> RunRecord:
         ended=at(data["ended"]),
         attempt=data.get("attempt", 1),
         selected=data.get("selected"),
-        env=None,
+        env=dict(data.get("env") or {}) or None,  # names, each value (secret)
         owner=Owner(owner["host"], owner["pid"], 0.0) if owner else None,
         heartbeat=None,
         cancel_requested=None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from runner.spec.diagnostics import JsonPath, dotted
+from runner.spec.env import NEVER_PASSED, FromEnv
 from runner.spec.findings import Finding, did_you_mean
 from runner.spec.models import Hold, Job, Pool, Resource, Schedule
 from runner.spec.schedules import cron_error, timezone_error
@@ -28,6 +29,7 @@ def _check_job(job: Job) -> Iterator[Finding]:
     if job.timeout is not None and job.timeout <= 0:
         yield Finding(("timeout",), "timeout-zero", "must be more than 0s; leave it out for none")
     yield from _check_tasks(job)
+    yield from _check_env(job)
     names = {t.name for t in job.tasks}
     yield from _unique(((h.name, ("holds", i, "name")) for i, h in enumerate(job.holds)), "hold")
     for i, hold in enumerate(job.holds):
@@ -88,6 +90,26 @@ def _check_schedule(schedule: Schedule | None, *, status: str | None) -> Iterato
             "paused is not valid for a manual job; only start (it runs once when apply "
             "creates the job), or leave status out (it waits for a trigger)",
         )
+
+
+def _check_env(job: Job) -> Iterator[Finding]:
+    """The daemon's secrets that no task gets (SPEC 3): named in envPassthrough or
+    fromEnv, they would be handed on; an error, not a silent drop."""
+    for k, name in enumerate(job.env_passthrough or ()):
+        if name in NEVER_PASSED:
+            yield Finding(("envPassthrough", k), "env-never-passed", _never(name))
+    scopes = [((), job.env)] + [(("tasks", i), t.env) for i, t in enumerate(job.tasks)]
+    for here, env in scopes:
+        for key, value in env.items():
+            if isinstance(value, FromEnv) and value.name in NEVER_PASSED:
+                yield Finding(
+                    (*here, "env", key, "fromEnv"), "env-never-passed", _never(value.name)
+                )
+
+
+def _never(name: str) -> str:
+    what = "the store's URL and password" if name == "RUNNER_STORE" else "a token"
+    return f"{name} is never passed on to tasks (it holds {what}); remove it"
 
 
 def _check_tasks(job: Job) -> Iterator[Finding]:

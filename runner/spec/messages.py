@@ -89,7 +89,7 @@ def _message(kind: str, err: ErrorDetails, value: Any) -> str:
         return "must not be empty" if least == 1 else f"must have at least {least} items"
     if kind == "string_too_short":
         return "must not be empty"
-    if kind.startswith(("duration_", "timestamp_")):
+    if kind.startswith(("duration_", "timestamp_", "env_")):
         return str(err["msg"])
     return f"{err['msg'][:1].lower()}{err['msg'][1:]}; got {got}"
 

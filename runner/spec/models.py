@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runner.spec.durations import Duration
+from runner.spec.env import EnvValue
 from runner.spec.types import (
     Account,
     EnvName,
@@ -118,8 +119,9 @@ class Task(Model):
     [] starts at the beginning of the run."""
     active: bool = True
     """false: kept in the file, skipped when the job runs."""
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    """Environment variables for this task, beside the job's."""
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    """Environment variables for this task, beside the job's: a string,
+    {fromEnv: NAME}, {fromFile: PATH} or {value: V, secret: true}."""
     workdir: Text | None = None
     """The working directory. Default: the job's."""
     user: Account | None = None
@@ -194,8 +196,14 @@ class Job(Model):
     """The default retry policy of every task."""
     continue_on_error: bool = Field(False, alias="continueOnError")
     """The default continueOnError of every task."""
-    env: dict[EnvName, str] = Field(default_factory=dict)
-    """Environment variables for every task."""
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    """Environment variables for every task: a string, {fromEnv: NAME} (the daemon's
+    variable when the task starts), {fromFile: PATH} (the file's content) or
+    {value: V, secret: true}; all but strings are never stored and show as (secret)."""
+    env_passthrough: list[EnvName] | None = Field(None, alias="envPassthrough")
+    """Variables of the daemon's environment every task gets as they are (a task gets
+    only PATH, HOME, LANG, TZ, USER and the RUNNER_ variables otherwise); RUNNER_STORE
+    and the API and git tokens are never passed on."""
     workdir: Text | None = None
     """The working directory of every task."""
     user: Account | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.spec.env import normal_env
 from runner.spec.models import Hold, Job, Pool, Resource
 from runner.spec.schedules import cron_fields
 
@@ -74,7 +75,10 @@ def _job(data: dict[str, Any]) -> dict[str, Any]:
         if data.get(key) is None:  # are no change
             data.pop(key, None)
     data["labels"] = dict(sorted(data["labels"].items()))
-    data["env"] = dict(sorted(data["env"].items()))
+    data["env"] = normal_env(data["name"], data["env"])
+    passthrough = data.pop("envPassthrough", None)  # left out when none, as UNSET_LEFT_OUT
+    if passthrough:
+        data["envPassthrough"] = sorted(set(passthrough))
     return data
 
 
@@ -103,7 +107,7 @@ def _task(
     task["retries"] = merge_retries(task.get("retries"), retries)
     if task.get("continueOnError") is None:
         task["continueOnError"] = job["continueOnError"]
-    task["env"] = dict(sorted(task["env"].items()))
+    task["env"] = normal_env(job["name"], task["env"])
     for inherited in ("pool", "user", "group"):
         task[inherited] = task.get(inherited) or job.get(inherited)
         if task[inherited] is None:

@@ -24,6 +24,8 @@ import sqlalchemy as sa
 
 from runner.errors import RunnerError
 from runner.store.tables import meta
+from runner.system.safefs import NotFollowed, open_private
+from runner.system.urls import redact_argv, redact_url
 
 ADVISORY_KEY = 0x72756E6E  # "runn"
 POLL = 0.05
@@ -36,10 +38,13 @@ class LockHeld(RunnerError):
 
 
 def holder_info(command: str | None = None) -> dict[str, Any]:
+    """Who holds the lock, as others are told: the command line without the password
+    of `--store URL` (or any token), which other users read in "store is locked by"."""
+    shown = command or " ".join(["runner", *redact_argv(sys.argv[1:])])
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "command": command or " ".join(["runner", *sys.argv[1:]])[:200],
+        "command": redact_url(shown)[:200],
         "since": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 
@@ -47,10 +52,8 @@ def holder_info(command: str | None = None) -> dict[str, Any]:
 def describe_holder(info: dict[str, Any] | None) -> str:
     if not info:
         return "another process"
-    return (
-        f"{info.get('command', 'a runner process')} (pid {info.get('pid')} on "
-        f"{info.get('host')}, since {info.get('since')})"
-    )
+    command = redact_url(str(info.get("command", "a runner process")))  # an older record's
+    return f"{command} (pid {info.get('pid')} on {info.get('host')}, since {info.get('since')})"
 
 
 def _refusal(info: dict[str, Any] | None, waited: float) -> LockHeld:
@@ -63,7 +66,10 @@ def _refusal(info: dict[str, Any] | None, waited: float) -> LockHeld:
 @contextlib.contextmanager
 def file_lock(path: Path, *, timeout: float, command: str | None = None) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # issue 17: a link or a second name there is never followed, written or emptied
+        fd = open_private(path, os.O_RDWR)
+    except NotFollowed as exc:
+        raise RunnerError(str(exc.strerror), code="home-unsafe") from None
     try:
         _wait(lambda: _try_flock(fd), timeout, lambda: _read_info(path))
         os.ftruncate(fd, 0)
@@ -87,7 +93,11 @@ def _try_flock(fd: int) -> bool:
 
 def _read_info(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text() or "null")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            data = json.loads(os.pread(fd, 1 << 16, 0).decode(errors="replace") or "null")
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -27,6 +27,7 @@ JOBS = """
 apiVersion: runner/v1
 kind: Job
 name: gate
+envPassthrough: [NAP]  # the tests set it for the runs they spawn
 tasks:
   - {name: build, run: "true"}
   - {name: approve, kind: manual, prompt: look at the build}

@@ -249,15 +249,17 @@ def test_environment_precedence_and_runner_variables(
     make: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FROM_PROCESS", "inherited")
+    monkeypatch.setenv("NOT_LISTED", "stays with the daemon")
     monkeypatch.setenv("A", "process")
     monkeypatch.setenv("RUNNER_TASK", "from the process")
     h = make()
     tasks = "  - name: t\n    argv: [env]\n    env: {B: task, C: task, D: task}\n"
-    job = "env: {A: job, B: job, C: job}"
+    job = "envPassthrough: [FROM_PROCESS, A]\nenv: {A: job, B: job, C: job}"
     run_env = {"C": "run", "RUNNER_JOB": "not this"}
     assert h.run(order(h.folder, tasks, job=job, run_id=7, run_env=run_env)).state == "success"
     env = env_of(h.log("t", run_id=7))
-    assert env["FROM_PROCESS"] == "inherited"
+    assert env["FROM_PROCESS"] == "inherited"  # listed in envPassthrough
+    assert "NOT_LISTED" not in env
     assert (env["A"], env["B"], env["C"], env["D"]) == ("job", "task", "run", "task")
     assert env["RUNNER_JOB"] == "job"
     assert env["RUNNER_RUN_ID"] == "7"
