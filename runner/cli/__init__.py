@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("runner.cli.resume", "Apply again after suspend: what changed meanwhile."),
     "audit": ("runner.cli.audit", "Who did what: actions, holds and releases, by user."),
     "token": ("runner.cli.token", "API tokens: add, list, revoke (kept hashed)."),
+    "store": ("runner.cli.store", "The state store: check its integrity, back it up."),
     "schema": ("runner.cli.schema", "Print the JSON Schema of a job file, for editors."),
     "import": ("runner.cli.importing", "Turn crontabs and systemd timers into job files."),
 }
@@ -70,6 +71,9 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from runner.system.safefs import private_umask
+
+    private_umask()  # the home, logs and plans are the user's only, whatever the umask
     sys.exit(run(argv))
 
 

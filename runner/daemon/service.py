@@ -18,7 +18,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
@@ -27,6 +27,7 @@ from runner.clock import Clock
 from runner.daemon.applier import ApplyFailed, Outcome, apply_forked, finish
 from runner.daemon.eventlog import EventLog
 from runner.daemon.executor import DaemonJournal, fatal_store_errors
+from runner.daemon.lateness import Lateness
 from runner.daemon.lock import HomeLock
 from runner.daemon.memory import FREEZE_IDLE, Memory
 from runner.daemon.parts import LoopParts
@@ -37,6 +38,7 @@ from runner.daemon.watch import FolderWatch
 from runner.daemon.wording import EventWording, whole_seconds
 from runner.domain import RunState
 from runner.executors import journal as j
+from runner.executors.logcap import DEFAULT_MAX_LOG_SIZE
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder
 from runner.executors.supervisor import KILL_GRACE, Supervisor
@@ -44,6 +46,7 @@ from runner.runs.afterwards import create_follow_ups, hold_on_failure
 from runner.runs.stale import mark_stale_runs
 from runner.scheduler.jobs import JobTable
 from runner.store import Store, StoreError, StoreLost
+from runner.store.daemonlock import StoreDaemonLock
 from runner.system.procs import hostname
 from runner.system.wakeup import Listener
 
@@ -80,6 +83,7 @@ class Daemon:
         clock: Clock,
         log: EventLog,
         max_parallel: int | None = None,
+        max_log_size: int | None = DEFAULT_MAX_LOG_SIZE,
         grace: float = GRACE,
         debounce: float = DEBOUNCE,
         kill_grace: float = KILL_GRACE,
@@ -92,6 +96,7 @@ class Daemon:
         self.clock = clock
         self.say = EventWording(log)
         self.max_parallel = max_parallel or (os.cpu_count() or 1)
+        self.max_log_size = max_log_size  # each attempt's log (None: no cap)
         self.grace = grace
         self.debounce = debounce
         self.kill_grace = kill_grace
@@ -104,7 +109,8 @@ class Daemon:
         self._held_back = False  # a change waits for `runner resume`
         self._stopping: str | None = None
         self._retry_at: float | None = None  # after a failed pass, monotonic
-        self._last_pass: datetime | None = None
+        self._exit_code = 0
+        self.lateness = Lateness(self.say, IDLE_LOOK)
         self.supervisor: Supervisor | None = None
         self._runs_ended = 0  # runs ended, for when to ask about holds again
         self._holds_seen: tuple[int, int] = (0, 0)  # (job loads, runs ended) when asked
@@ -138,9 +144,18 @@ class Daemon:
         with self._signals():  # from the start: a SIGHUP at once must not kill it
             lock = HomeLock.acquire(self.home, config=[str(Path(p).resolve()) for p in self.config])
             try:
-                return self._run()
+                held = StoreDaemonLock.acquire(self.store, on_lost=self._store_taken)
+                try:
+                    return self._run()
+                finally:
+                    held.release()
             finally:
                 lock.release()
+
+    def _store_taken(self, why: str) -> None:  # from the store lock's thread
+        self.say.store_taken(why)
+        self._exit_code = 1
+        self.stop("another daemon took the store")
 
     def _run(self) -> int:
         listener = Listener(self.home)
@@ -171,11 +186,11 @@ class Daemon:
             if watch is not None:
                 watch.stop()
             with contextlib.suppress(Exception):
-                self.store.record_daemon(None)
+                self.store.record_daemon(None) if not self._exit_code else None
             if self.supervisor is not None:
                 self.supervisor.close()
             listener.close()
-        return 0
+        return self._exit_code
 
     def start(self, listener: Listener) -> None:
         """What `run` does before its loop: the executor opened (woken by other
@@ -202,7 +217,7 @@ class Daemon:
 
     def _open_executor(self, listener: Listener) -> Supervisor:
         """The executor the loop drives, and its journal."""
-        logs = LogFiles(self.home)
+        logs = LogFiles(self.home, max_size=self.max_log_size)
         self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
         self.supervisor = Supervisor(
             journal=self.journal,
@@ -267,9 +282,8 @@ class Daemon:
         mono = self.clock.monotonic()
         self._reload_if_asked(mono)
         now = self.clock.now()
-        if self._last_pass is not None:
-            self._clock_moved(self._last_pass, now)
-        self._last_pass = now
+        if self.lateness.look(now, self.ticks):  # the clock stepped back
+            self.jobs.load(self.store, now=now)
         if self.ticks.applied_elsewhere(mono):
             self.jobs.load(self.store, now=now)
         self._handle_changes()
@@ -283,6 +297,7 @@ class Daemon:
             self.memory.refreeze()
         if self._stopping is None:
             self.ticks.prepare()
+        self.lateness.went_to_sleep(self.jobs.next_tick())
 
     def _look_at_holds(self) -> None:
         """After a configuration was read again or a run ended (a `dependsOn` may be
@@ -322,18 +337,6 @@ class Daemon:
             for order in started:
                 self.say.run_started(order)
         return started
-
-    def _clock_moved(self, last: datetime, now: datetime) -> None:
-        """The loop passes at least every IDLE_LOOK seconds. A longer gap is a suspend
-        (or a clock stepped forward): the ticks in it passed while nothing ran them, so
-        catch-up decides them, not the overlap policy. A clock stepped back: each job's
-        next tick is computed again from where the clock now is."""
-        if now - last > timedelta(seconds=2 * IDLE_LOOK):
-            self.say.clock_jumped(seconds=(now - last).total_seconds())
-            self.ticks.up_since = now
-        elif now < last - timedelta(seconds=1):
-            self.say.clock_stepped_back(seconds=(last - now).total_seconds())
-            self.jobs.load(self.store, now=now)
 
     def _idle_for(self) -> float:
         """Seconds until the loop has something to do by the clock (a tick, a timer)."""

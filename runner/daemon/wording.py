@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,9 @@ class EventWording:
     def store_error(self, message: str, *, again: float) -> None:
         self.log("store-error", f"{message}; trying again in {again:g}s")
 
+    def store_taken(self, why: str) -> None:
+        self.log("store-taken", f"{why}; stopping (exit 1)")
+
     def internal_error(self, exc: Exception, *, again: float) -> None:
         self.log(
             "internal-error",
@@ -63,6 +66,15 @@ class EventWording:
             f"{_took(seconds)} passed since the last look (a "
             "suspend, or the clock stepped): the ticks missed meanwhile are caught up "
             "per each job's catchup",
+        )
+
+    def loop_late(self, *, seconds: float, tick: datetime) -> None:
+        self.log(
+            "daemon-late",
+            f"the tick of {tick.astimezone(UTC):%H:%M:%S}Z was handled {_took(seconds)} "
+            "late (the store was busy or unreachable, or the process was stopped): the "
+            "ticks missed meanwhile are caught up per each job's catchup, not skipped "
+            "as overlaps",
         )
 
     def clock_stepped_back(self, *, seconds: float) -> None:

@@ -14,6 +14,7 @@ from runner.runs.cancel import find_run
 from runner.runs.reading import JobStatus, is_run_id, job_status, overview
 from runner.runs.views import run_from_json, run_json
 from runner.store import RunRecord, Store
+from runner.store.daemonlock import daemon_on_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +67,6 @@ def _daemon(home: Path, store: Store) -> dict[str, Any]:
     record = store.daemon_record() or {}
     if held is not None:
         return {"running": True, **record, **held}
+    if record and daemon_on_store(store):  # from another home, on one PostgreSQL store
+        return {"running": True, **record}
     return {"running": False, "last": record or None}

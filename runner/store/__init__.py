@@ -7,6 +7,7 @@ Both run the same code and pass the same test suite.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,17 @@ import sqlalchemy as sa
 
 from runner.store.configuration import ResourceWrite, StaleStore, StoredResource
 from runner.store.cursors import Cursor
-from runner.store.database import StoreError, StoreLost, first_line, safe_url
+from runner.store.database import (
+    StoreError,
+    StoreFull,
+    StoreLost,
+    StoreTimeout,
+    first_line,
+    is_disk_full,
+    is_timeout,
+    safe_url,
+    store_error,
+)
 from runner.store.facade import Store, TickInputs
 from runner.store.lock import LockHeld
 from runner.store.migrations import LATEST, StoreTooNew
@@ -24,6 +35,8 @@ from runner.store.queue import QueuedRun, QueueState
 from runner.store.run_reads import AttemptRecord, RunRecord, TaskRecord
 from runner.store.run_writes import RunsTaken, RunWriter
 from runner.store.runs import NewRun, Owner
+from runner.system.safefs import home_problem
+from runner.system.urls import redact_url
 
 __all__ = [
     "LATEST",
@@ -41,7 +54,9 @@ __all__ = [
     "StaleStore",
     "Store",
     "StoreError",
+    "StoreFull",
     "StoreLost",
+    "StoreTimeout",
     "StoreTooNew",
     "StoredResource",
     "TaskRecord",
@@ -63,14 +78,21 @@ def store_url(*, home: str | os.PathLike[str] | None, url: str | None) -> str:
         if url.startswith(("postgresql+", "sqlite:")):
             return url
         raise StoreError(
-            f'unsupported store "{url}": use postgresql://USER@HOST/DB or sqlite:///PATH'
+            f'unsupported store "{redact_url(url)}": use postgresql://USER@HOST/DB or '
+            "sqlite:///PATH"
         )
     folder = Path(home or DEFAULT_HOME)
     return f"sqlite:///{folder / 'state.db'}"
 
 
-def open_store(*, home: str | os.PathLike[str] | None = None, url: str | None = None) -> Store:
-    """Open (creating or migrating) the store for a home, or at `url`."""
+def open_store(
+    *, home: str | os.PathLike[str] | None = None, url: str | None = None, command: bool = False
+) -> Store:
+    """Open (creating or migrating) the store for a home, or at `url`; `command`: for
+    one command, not a daemon (it says when it waits for the write lock, and its reads
+    on PostgreSQL time out: `runner.store.engine`)."""
+    if (unsafe := home_problem(Path(home or DEFAULT_HOME))) is not None:
+        raise StoreError(unsafe, code="home-unsafe")  # issue 17: others may write it
     full = store_url(home=home, url=url)
     file = Path(full.split("///", 1)[1]) if full.startswith("sqlite:") else None
     if file is not None:
@@ -80,11 +102,13 @@ def open_store(*, home: str | os.PathLike[str] | None = None, url: str | None = 
             _create_store_file(file, Path(home or DEFAULT_HOME))
         _CHECKED.add(os.path.realpath(file))  # ours now: never read behind SQLite's back
     try:
-        return Store(full, home=Path(home or DEFAULT_HOME))
+        return Store(full, home=Path(home or DEFAULT_HOME), command=command)
     except sa.exc.SQLAlchemyError as exc:
         why = first_line(exc)
         if file is not None and any(w in why for w in DAMAGED):
             raise StoreError(f"the store file {file} is damaged ({why}): {RECOVER}") from exc
+        if is_disk_full(exc, full) or is_timeout(exc):
+            raise store_error(exc, full, "opening it") from exc
         raise StoreError(f"cannot open the store at {safe_url(url or full)}: {why}") from exc
     except ModuleNotFoundError as exc:
         raise StoreError(
@@ -97,7 +121,8 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 _CHECKED: set[str] = set()  # store files this process has looked at (`check_store_file`)
 DAMAGED = ("not a database", "malformed", "corrupt")
 RECOVER = (
-    "restore it from a backup; or, to start an empty store (the applied jobs, runs and "
+    'restore it from a backup ("Backup and restore" in the README) and run '
+    "`runner store check`; or, to start an empty store (the applied jobs, runs and "
     "history are lost), move it away and apply again"
 )
 
@@ -142,7 +167,13 @@ def _create_store_file(file: Path, home: Path) -> None:
         with contextlib.suppress(FileExistsError):
             os.link(temp, file)
     except sa.exc.SQLAlchemyError as exc:
+        if is_disk_full(exc, f"sqlite:///{temp}"):
+            raise store_error(exc, f"sqlite:///{file}", "creating it") from exc
         raise StoreError(f"cannot create the store at {file}: {first_line(exc)}") from exc
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise store_error(exc, f"sqlite:///{file}", "creating it") from exc
+        raise StoreError(f"cannot create the store at {file}: {exc.strerror or exc}") from exc
     finally:
         for leftover in (temp, *(temp.with_name(temp.name + s) for s in ("-wal", "-shm"))):
             with contextlib.suppress(FileNotFoundError):

@@ -66,6 +66,9 @@ class RunRecord:
     waiting: str | None = None  # scheduled: what it waits for (a hold, a pool's slot)
 
 
+REPORTING = timedelta(seconds=30)  # a run that just ended is being reported on
+
+
 class RunFilter(TypedDict, total=False):
     """Which runs `Store.history` returns (its keywords): all when none is given."""
 
@@ -131,8 +134,12 @@ class RunQueries(Database):
     ) -> list[tuple[int, datetime]]:
         """Ended runs of a job past its history: beyond the `keep_runs` that ended last,
         or ended more than `keep_days` ago. Returns (id, created) pairs. (By when they
-        ended, so that a run that just ended is never the one pruned.)"""
+        ended, so that a run that just ended is never the one pruned.) A run that ended
+        less than `REPORTING` ago is kept whatever `keep_runs` says: the process that ran
+        it (a `runner run`, a `run --wait`) may still be reading it for its report and
+        exit code, which never depend on another process's pruning (issue 17)."""
         cutoff = now - timedelta(days=keep_days)
+        recent = now - REPORTING
         query = (
             sa.select(runs.c.id, runs.c.created, runs.c.ended)
             .where(runs.c.job == job, runs.c.state.in_(ENDED_RUN_STATES))
@@ -143,7 +150,8 @@ class RunQueries(Database):
         return [
             (r.id, r.created)
             for i, r in enumerate(rows)
-            if i >= keep_runs or (r.ended is not None and r.ended < cutoff)
+            if (i >= keep_runs and (r.ended is None or r.ended < recent))
+            or (r.ended is not None and r.ended < cutoff)
         ]
 
     def missed_ticks(self, job: str, reasons: Sequence[str]) -> dict[str, int]:

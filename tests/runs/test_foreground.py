@@ -13,7 +13,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,10 +21,13 @@ import pytest
 from runner.cli import run
 from runner.clock import SystemClock
 from runner.errors import RunnerError
+from runner.executors.logs import LogFiles
 from runner.runs.cancel import cancel
 from runner.runs.foreground import execute
+from runner.runs.retention import prune_job
 from runner.runs.trigger import Refused, Triggered, trigger
 from runner.store import AttemptRecord, RunRecord, Store, TaskRecord, open_store
+from runner.store.run_reads import REPORTING
 from tests.conftest import WriteFile
 from tests.runs.conftest import execute_job as run_here
 from tests.waiting import pid_in, process_gone, wait_for
@@ -108,6 +111,7 @@ def test_the_environment_a_task_gets(
     apply(
         """
         name: env
+        envPassthrough: [FROM_PROCESS]
         env: {A: job, B: job, C: job}
         tasks:
           - name: t
@@ -560,7 +564,37 @@ def test_a_run_that_just_ended_is_kept_by_keep_runs_1(
     assert quick.state == "success"
     first = long_run.join()
     assert first.state == "success"  # it ended last, so it is the one kept
+    assert quick.id in {r.id for r in reader.history(job="keep1")}  # still being reported on
+    later = datetime.now(UTC) + REPORTING + timedelta(seconds=1)
+    prune_job(store, LogFiles(home), "keep1", now=later)  # the next run's end, later
     assert [r.id for r in reader.history(job="keep1")] == [first.id]
+
+
+def test_thirty_runs_at_once_under_keep_runs_1_each_report_their_own_end(
+    apply: Apply, home: Path
+) -> None:
+    """Issue 17, defect 11: runs of the same job pruned by each other's ends made 7 of 30
+    successful `runner run`s exit 1 with "no run N"."""
+    apply(
+        """
+        name: keep1
+        schedule: {mode: manual, overlap: allow}
+        history: {keepRuns: 1}
+        tasks:
+          - {name: t, run: 'true'}
+        """
+    )
+    command = [sys.executable, "-m", "runner", "run", "keep1", "--home", str(home)]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(30)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    for p in procs:
+        for stream in (p.stdout, p.stderr):
+            if stream:
+                stream.close()
+    assert [code for code, _ in outcomes] == [0] * 30, [e for _, e in outcomes if e]
 
 
 def test_a_failing_observer_does_not_break_the_run(apply: Apply, store: Store, home: Path) -> None:

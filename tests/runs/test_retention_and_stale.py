@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from runner.runs.retention import prune_job
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import trigger
 from runner.store import RunRecord, Store
+from runner.store.run_reads import REPORTING
 from runner.system.procs import ProcessId, hostname, myself, start_time
 from tests.conftest import WriteFile
 from tests.runs.conftest import execute_job
@@ -100,6 +101,8 @@ def test_keep_runs_keeps_the_newest_runs_and_their_logs(
         """
     )
     ids = [execute_job(store, home, "kept").id for _ in range(4)]
+    assert len(store.history(job="kept")) == 4  # each just ended: kept while reported on
+    prune_job(store, LogFiles(home), "kept", now=_after_reporting())
     assert [r.id for r in store.history(job="kept")] == ids[:1:-1]
     assert log_folders(home, "kept") == set(ids[2:])
     assert store.run(ids[0]) is None
@@ -141,12 +144,18 @@ def test_runs_not_ended_are_kept_and_log_folders_without_a_run_go(
     orphan.mkdir(parents=True)
     (orphan / "a.1.log").write_text("left by a crash\n")
     ended = [execute_job(store, home, "busy", overlap="allow").id for _ in range(2)]
+    prune_job(store, LogFiles(home), "busy", now=_after_reporting())
     assert [(r.id, r.state) for r in store.history(job="busy")] == [
         (ended[1], "success"),
         (waiting, "scheduled"),
     ]
     assert not orphan.exists()
     assert log_folders(home, "busy") == {ended[1]}
+
+
+def _after_reporting() -> datetime:
+    """Later than the time a run that just ended is kept for its report."""
+    return datetime.now(UTC) + REPORTING + timedelta(seconds=1)
 
 
 # --- stale runs -------------------------------------------------------------------------
