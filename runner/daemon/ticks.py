@@ -18,6 +18,7 @@ from runner.daemon.starts import FULL_LOOK, Starts
 from runner.scheduler.tick import TickReport, tick
 from runner.store import TickInputs
 from runner.store.queue import QueueState
+from runner.system.failpoints import failpoint
 
 LEAD = 0.015  # a tick's reads are made this long before it falls
 TICK_SLEEP = 0.002  # the last of the wait for a tick, slept exactly (epoll counts in ms)
@@ -85,6 +86,8 @@ class Ticks(LoopPart):
             for name in due:  # decided again with the next pass
                 self.jobs.set_next(name, now)
             raise
+        if report.created:
+            failpoint("run-created")
         self.specs.put(report.specs)  # what the runs' orders are made from
         requested = self.store.cancel_requests(report.cancelled)
         for run_id, reason in requested.items():  # ours: carried out now, not at a heartbeat

@@ -30,6 +30,7 @@ from runner.executors.process import Programs, SpawnFailed, spawn
 from runner.executors.runstate import ActiveRun, Attempt, finished, outcome, seconds, verdict
 from runner.executors.slots import Slots
 from runner.executors.timers import Timers
+from runner.system.failpoints import failpoint
 from runner.system.procs import ProcessId, group_alive, kill_group, myself
 
 KILL_GRACE = 10.0
@@ -215,6 +216,7 @@ class Supervisor:
                     )
                 )
             self._flush()
+            failpoint("run-started")
             for attempt in launches:
                 if attempt.run.order.run_id in self._taken:  # never started
                     self.slots.give_back(attempt.run.order, attempt.task)
@@ -342,6 +344,7 @@ class Supervisor:
         assert attempt.child is not None
         pid = attempt.child.pid
         code = attempt.child.reap()
+        failpoint("task-ended")
         if group_alive(pid):  # what the task left running goes with it
             kill_group(pid, signal.SIGTERM)
             self._leftovers.add(pid)
@@ -353,6 +356,7 @@ class Supervisor:
         self._killed[pid] = self.clock.monotonic()
 
     def _attempt_over(self, attempt: Attempt, code: int, failure: str | None) -> None:
+        self.logs.settle(attempt.log)  # its output is in the file before its end is written
         run, task = attempt.run, attempt.task
         for timer in attempt.timers:
             timer.cancel()
