@@ -1,8 +1,9 @@
 """Schedule maths: cron expressions and intervals, as pure functions of a reference time.
 
-Cron follows Debian cron across clock changes (SPEC 2.1) through cronsim, which passes
-SPEC's DST table without special cases of ours. Times go in and come out aware; results
-are in UTC.
+Cron follows Debian cron across clock changes (SPEC 2.1): jobs at a fixed time through
+cronsim, jobs run by the wall clock (a `*` starts minute or hour) by matching cronsim's
+minutes on the naive wall clock and placing them on the time line here.
+Times go in and come out aware; results are in UTC.
 """
 
 from __future__ import annotations
@@ -155,8 +156,38 @@ def timezone_error(name: str) -> str | None:
 
 
 def _cron_iter(expr: str, zone: ZoneInfo, after: datetime) -> Iterator[datetime]:
-    for tick in CronSim(expand_cron(expr), after.astimezone(zone)):
-        yield tick.astimezone(UTC)
+    cron = expand_cron(expr)
+    minute, hour = cron.split()[:2]
+    if minute.startswith("*") or hour.startswith("*"):
+        return _wall_clock_iter(cron, zone, after)
+    return (tick.astimezone(UTC) for tick in CronSim(cron, after.astimezone(zone)))
+
+
+def _wall_clock_iter(cron: str, zone: ZoneInfo, after: datetime) -> Iterator[datetime]:
+    """The ticks of a job that cron runs by the wall clock (a `*` starts minute or hour):
+    each matching minute the clock shows, none in a spring-forward gap, a repeated hour
+    again. cronsim's own handling of these drops or invents minutes when a gap starts a
+    day (Santiago's midnight) or after a half-hour fall-back (Lord Howe), so the minutes
+    are matched on the naive wall clock and placed on the time line here."""
+    start = after.astimezone(zone).replace(tzinfo=None) - _WIDEST_CHANGE
+    pending: list[datetime] = []
+    for wall in CronSim(cron, start):
+        first = wall.replace(tzinfo=zone, fold=0)
+        second = wall.replace(tzinfo=zone, fold=1)
+        if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+            continue  # in a gap: the clock never shows this minute
+        for instant in {first.astimezone(UTC), second.astimezone(UTC)}:
+            heapq.heappush(pending, instant)
+        # a later minute's first instant is never earlier than this one's
+        floor = first.astimezone(UTC)
+        while pending and pending[0] <= floor:
+            tick = heapq.heappop(pending)
+            if tick > after:
+                yield tick
+    yield from (tick for tick in sorted(pending) if tick > after)  # cronsim gave up
+
+
+_WIDEST_CHANGE = timedelta(hours=3)  # no zone's clock moves by more in one change
 
 
 def cron_times(exprs: Iterable[str], *, zone: str, after: datetime) -> Iterator[datetime]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from itertools import takewhile
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from runner.importing import import_crontab, render_job
 from runner.spec.schedules import Timing, cron_error, ticks
-from tests.importing.oracle import fire_times, is_wildcard
+from tests.importing.oracle import fire_times
 
 YEAR = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 CORPUS = [
@@ -110,21 +111,24 @@ LORD_HOWE = "Australia/Lord_Howe"
 
 @pytest.mark.parametrize("expr", DENSE + CORPUS)
 def test_fire_times_across_half_hour_clock_changes_match_cron(expr: str) -> None:
-    fall, spring = CHANGES[LORD_HOWE]  # April: back; October: forward
-    assert_same(expr, LORD_HOWE, spring - WINDOW, spring + WINDOW)
-    if not is_wildcard(expr):  # wildcard jobs: see the test below
-        assert_same(expr, LORD_HOWE, fall - WINDOW, fall + WINDOW)
+    """Lord Howe moves its clock by half an hour: after the fall-back (02:00+11 back to
+    01:30+10:30) a wall-clock job runs 01:30-01:59 again and then the clock's 02:00."""
+    for change in CHANGES[LORD_HOWE]:
+        assert_same(expr, LORD_HOWE, change - WINDOW, change + WINDOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cronsim (runner's cron) skips 02:00-02:29 after Lord Howe's half-hour "
-    "fall-back (02:00+11 back to 01:30+10:30); Debian cron runs the wall clock's 02:00",
+@pytest.mark.parametrize(
+    ("expr", "wall"),
+    [("*/2 0 * * 0", []), ("*/2 * * * 0", ["01:00", "01:02"]), ("*/2 1 * * 0", ["01:00", "01:02"])],
 )
-@pytest.mark.parametrize("expr", ["0 */2 * * *", "*/20 2 * * *"])
-def test_wildcard_jobs_after_a_half_hour_fall_back(expr: str) -> None:
-    fall = CHANGES[LORD_HOWE][0]
-    assert_same(expr, LORD_HOWE, fall - WINDOW, fall + WINDOW)
+def test_a_wall_clock_job_on_a_day_that_starts_in_a_gap(expr: str, wall: list[str]) -> None:
+    """Santiago skips 00:00-00:59 on 2026-09-06 (a Sunday): a wall-clock job runs no
+    minute of hour 0 and every matching minute of hour 1 (found by hypothesis)."""
+    zone = "America/Santiago"
+    change = CHANGES[zone][1]
+    times = imported_ticks(expr, zone, change, change + timedelta(hours=2))
+    assert [t.astimezone(ZoneInfo(zone)).strftime("%H:%M") for t in times][:2] == wall
+    assert_same(expr, zone, change - WINDOW, change + WINDOW)
 
 
 def _field(
