@@ -17,6 +17,7 @@ import selectors
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from runner.clock import Clock
@@ -27,6 +28,7 @@ from runner.executors.graph import RETRYING, TaskGraph
 from runner.executors.logs import LogFiles
 from runner.executors.order import RunOrder
 from runner.executors.process import Programs, SpawnFailed, spawn
+from runner.executors.refusals import of, without
 from runner.executors.runstate import ActiveRun, Attempt, finished, outcome, seconds, verdict
 from runner.executors.slots import Slots
 from runner.executors.timers import Timers
@@ -147,6 +149,12 @@ class Supervisor:
         """Stop every run (a daemon's SIGTERM): nothing new starts, running tasks get
         SIGTERM and, `grace` seconds later, SIGKILL; the runs end `cancelled`."""
         self.kill_grace = grace
+        for pid in self._leftovers:  # their kill grace may outlast the daemon's
+            self._timers.after(grace, partial(self._kill_leftovers, pid))
+        for attempt in self._attempts.values():  # stopping already (a cancel): the same
+            if attempt.stopping and attempt.child is not None:
+                kill = partial(kill_group, attempt.child.pid, signal.SIGKILL)
+                attempt.timers.append(self._timers.after(grace, kill))
         for run in list(self.runs.values()):
             self._cancel(run, reason)
         self._settle()
@@ -244,7 +252,7 @@ class Supervisor:
             self.journal.write(changes)
         except j.RunsTaken as refused:  # not ours: forget them, write the rest
             self._forget(refused.run_ids)
-            self._buffer = [_without(c, refused.run_ids) for c in changes if not _of(c, refused)]
+            self._buffer = [without(c, refused.run_ids) for c in changes if not of(c, refused)]
             self._flush()
             return
         if self.observer is not None:
@@ -488,13 +496,3 @@ class Supervisor:
         """Seconds until the nearest timer (a timeout, a retry, the heartbeat)."""
         wait = self._timers.until_next()
         return float("inf") if wait is None else wait
-
-
-def _of(change: j.Change, refused: j.RunsTaken) -> bool:
-    return getattr(change, "run_id", None) in refused.run_ids
-
-
-def _without(change: j.Change, run_ids: frozenset[int]) -> j.Change:
-    if isinstance(change, j.Heartbeat):
-        return j.Heartbeat(tuple(i for i in change.run_ids if i not in run_ids), change.at)
-    return change

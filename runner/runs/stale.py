@@ -1,6 +1,8 @@
 """Stale runs (SPEC 3): a running run whose owner process is gone. Whoever notices first
 marks it: the daemon at start, or any command that reads runs on the owner's host. What
-its tasks left running is killed only when pid and start time both match; when the task
+its tasks left running is killed only when it is certainly theirs: the leader by pid and
+start time, or, the leader gone, a group member that carries the task's RUNNER_RUN_ID
+and RUNNER_TASK in its environment (a group id is not reused while a member lives); when the task
 it cut short had retries left, a retry run is scheduled. A run still
 `scheduled` by an owner that died (a foreground `runner run` killed while it queued) is
 discarded: it never started, and nothing will start it."""
@@ -12,9 +14,9 @@ from datetime import datetime
 
 from runner.domain import RunState, TaskState
 from runner.runs.afterwards import retry_stale
-from runner.store import RunRecord, Store
+from runner.store import RunRecord, Store, TaskRecord
 from runner.store.interfaces import RunHistory
-from runner.system.procs import is_alive, kill_group_if_same
+from runner.system.procs import is_alive, kill_group_if_marked, kill_group_if_same
 
 
 def owner_gone(run: RunRecord) -> bool:
@@ -50,7 +52,18 @@ def _mark(store: RunHistory, run: RunRecord, *, now: datetime) -> RunRecord | No
     assert run.owner is not None
     full = store.run(run.id) or run  # its tasks, with their pids, for the dead only
     for task in full.tasks:
-        if task.state == TaskState.RUNNING and task.pid and task.pid_started:
-            kill_group_if_same(task.pid, task.pid_started, signal.SIGKILL)
+        _kill_what_is_left(run.id, task)
     reason = f"its runner ({run.owner.label}) died while it ran"
     return full if store.mark_stale(run.id, now=now, reason=reason) else None
+
+
+def _kill_what_is_left(run_id: int, task: TaskRecord) -> None:
+    """SIGKILL the task's process group: by its leader (pid and start time) while the
+    task runs, else, its leader gone, if a member of the group carries its marks."""
+    if not task.pid:
+        return
+    started = task.pid_started if task.state == TaskState.RUNNING else None
+    if started and kill_group_if_same(task.pid, started, signal.SIGKILL):
+        return
+    marks = {"RUNNER_RUN_ID": str(run_id), "RUNNER_TASK": task.name}
+    kill_group_if_marked(task.pid, marks, signal.SIGKILL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -80,6 +81,11 @@ def group_alive(pgid: int) -> bool:
     is empty: /proc is only read when `killpg` says there is someone."""
     if not kill_group(pgid, 0):
         return False
+    return next(_members(pgid), None) is not None
+
+
+def _members(pgid: int) -> Iterator[int]:
+    """The pids of the group's members that have not ended (zombies left out)."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -90,7 +96,26 @@ def group_alive(pgid: int) -> bool:
             continue
         fields = raw[raw.rindex(b")") + 2 :].split()
         if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
+            yield int(entry.name)
+
+
+def kill_group_if_marked(pgid: int, marks: Mapping[str, str], sig: int = signal.SIGKILL) -> bool:
+    """Signal what is left of a task's group once its leader is gone: only when a member
+    of group `pgid` carries every one of `marks` in its environment (the variables the
+    runner set for the task). While a member lives, Linux does not reuse its group's id
+    as a pid, so a group that holds a marked process is the task's; an unrelated group
+    that took the id later holds no such process and is left alone."""
+    wanted = {f"{k}={v}".encode() for k, v in marks.items()}
+    if not wanted or not kill_group(pgid, 0):
+        return False
+    for pid in _members(pgid):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ:
+                found = set(environ.read().split(b"\0"))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if wanted <= found:
+            return kill_group(pgid, sig)
     return False
 
 

@@ -52,13 +52,6 @@ def test_kill_9_at_each_step_of_a_run_loses_and_doubles_nothing_on_postgresql(
     assert_kept_every_promise(pg_fenv, kill9(pg_fenv, step, CYCLES), step)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="found by this suite (issue 17): when the daemon dies after a task's leader "
-    "ended but before the leftovers of its process group were killed, the restart "
-    "cannot identify the group by its leader's pid and start time, and the children "
-    "live on (docs/reliability.md, 'kill -9 of the daemon')",
-)
 def test_a_child_left_by_a_task_that_ended_as_its_daemon_died_is_killed_by_the_restart(
     fenv: FaultEnv,
 ) -> None:

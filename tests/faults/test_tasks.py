@@ -74,12 +74,6 @@ def test_a_cancelled_task_ignoring_sigterm_is_killed_after_the_grace(fenv: Fault
     assert process_gone(task, within=15.0) and process_gone(child, within=15.0)
 
 
-@pytest.mark.slow  # it waits out the 10 s kill grace of the leftover
-@pytest.mark.xfail(
-    strict=False,
-    reason="found by this suite (issue 17): a daemon's SIGTERM waits the executor's 10 s "
-    "kill grace, not --grace, for what an ended task left running that ignores SIGTERM",
-)
 def test_the_daemon_stops_within_its_grace_though_a_leftover_ignores_sigterm(
     fenv: FaultEnv,
 ) -> None:
