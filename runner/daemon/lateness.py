@@ -10,7 +10,8 @@ of each pass, against the last pass and against the tick the loop went to sleep 
 Either way the ticks that fell meanwhile passed while nothing could run them, as in a
 downtime: each job's `catchup` and `startingDeadline` decide them, not the overlap
 policy (a run that could not be marked ended while the store was away is no overlap).
-A clock stepped back: each job's next tick is computed again from the new time.
+A clock stepped back: each job's next tick is computed again from the new time, and the
+ticks after it are live (not ticks missed before the daemon was up).
 
 Each pass also tells systemd the loop is alive (`READY=1`, then `WATCHDOG=1`), so that
 under `WatchdogSec=` a hung loop is killed and restarted.
@@ -53,6 +54,7 @@ class Lateness:
             ticks.up_since = now
         elif now < last - timedelta(seconds=1):
             self.say.clock_stepped_back(seconds=(last - now).total_seconds())
+            ticks.up_since = now  # the ticks after the new time are live, not caught up
             return True
         elif expected is not None and (now - expected).total_seconds() > LATE:
             self.say.loop_late(seconds=(now - expected).total_seconds(), tick=expected)

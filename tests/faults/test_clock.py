@@ -12,22 +12,13 @@ from tests.faults.scenarios import FaultEnv
 
 pytestmark = pytest.mark.faults
 
-STEPPED_BACK_DROPS_EVERY_TICK = pytest.mark.xfail(
-    strict=True,
-    reason="defect: after a wall clock stepped back, a job with `catchup: none` counts "
-    "each live tick as missed (catchup) and never runs until the wall clock passes its "
-    "last run (docs/reliability.md)",
-)
-
-
 def _cases() -> list[object]:
     cases: list[object] = []
     for policy in ("none", "all"):  # bench/faults.py adds `latest`
         for step in STEPS:
             if policy == "all" and step == "+1d":
                 continue  # 100 catch-up runs, the cap: test_downtime has it; the bench runs it
-            marks = [STEPPED_BACK_DROPS_EVERY_TICK] if policy == "none" and "-" in step else []
-            cases.append(pytest.param(policy, step, marks=marks, id=f"{policy}{step}"))
+            cases.append(pytest.param(policy, step, id=f"{policy}{step}"))
     return cases
 
 
