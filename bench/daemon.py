@@ -167,7 +167,7 @@ class DaemonProc:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env={**os.environ, **(env or {}), "LC_ALL": "C"},  # $EPOCHREALTIME with a dot
+            env={**os.environ, **(env or {}), "LC_ALL": "C"},  # tasks: LANG only
             cwd=str(config.parent),
         )
         self.pid = self.proc.pid
@@ -399,7 +399,7 @@ def read_stamps(path: Path) -> list[Stamp]:
     for line in path.read_text(encoding="utf-8").splitlines():
         parts = line.split()
         if len(parts) == 4:
-            out.append(Stamp(parts[0], parts[1], parts[2], float(parts[3])))
+            out.append(Stamp(parts[0], parts[1], parts[2], float(parts[3].replace(",", "."))))
     return out
 
 

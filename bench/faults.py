@@ -162,12 +162,12 @@ def _in(env: scenarios.FaultEnv, scenario: Any) -> scenarios.Tally:
         env.stop_all()
 
 
-def run_processes(groups: set[str], store: str, cycles: int) -> list[scenarios.Tally]:
-    """The scenarios against real daemon processes: SIGSTOP (5 s a cycle), hostile
+def run_processes(groups: set[str], store: str, cycles: int, stop: float) -> list[scenarios.Tally]:
+    """The scenarios against real daemon processes: SIGSTOP (--stop-seconds a cycle), hostile
     configuration (10,000 files), damaged stores, two daemons on one store."""
     out = []
     if "sigstop" in groups:
-        out.append(in_env(store, lambda env: clock.sigstop(env, cycles)))
+        out.append(in_env(store, lambda env: clock.sigstop(env, cycles, seconds=stop)))
     if "config" in groups and store == "sqlite":
         out.append(in_env(store, lambda env: config.hostile(env, files=10_000)))
     if "store" in groups and store == "sqlite":
@@ -240,6 +240,13 @@ def parse_args() -> argparse.Namespace:
         default=set(GROUPS),
         help="comma-separated, of " + ", ".join(GROUPS) + "; default all",
     )
+    parser.add_argument(
+        "--stop-seconds",
+        type=float,
+        default=90.0,
+        help="how long each SIGSTOP lasts (default 90: 90 ticks of a job every second, "
+        "under the 100 catch-up runs of `catchup: all`)",
+    )
     common.output_args(parser, "faults")
     common.strict_arg(parser)
     args = parser.parse_args()
@@ -263,7 +270,7 @@ def main() -> int:
                 steps="kill9" in args.scenarios,
                 child_only="child" in args.scenarios,
             )
-        tallies += run_processes(args.scenarios, store, args.cycles)
+        tallies += run_processes(args.scenarios, store, args.cycles, args.stop_seconds)
     if "downtime" in args.scenarios:
         tallies += run_downtime(args.cycles)
     if "clock" in args.scenarios:
@@ -273,7 +280,12 @@ def main() -> int:
     problems = [(t.scenario, t.store, p) for t in tallies for p in t.problems[:5]]
     for scenario, store, problem in problems:
         print(f"- {scenario} ({store}): {problem}")
-    options = {"cycles": args.cycles, "stores": stores, "scenarios": sorted(args.scenarios)}
+    options = {
+        "cycles": args.cycles,
+        "stores": stores,
+        "scenarios": sorted(args.scenarios),
+        "stop_seconds": args.stop_seconds,
+    }
     cases = [t.as_json() for t in tallies]
     report = common.new_report("faults", started, common.machine(), options, cases=cases)
     common.write_report(report, common.out_path(args, "faults"))

@@ -79,3 +79,19 @@ def test_compare_flags_a_slower_run(results: Path, tmp_path: Path) -> None:
         "compare", str(results / "validate.json"), str(tmp_path / "validate.json"), "--strict"
     )
     assert strict.returncode == 1
+
+
+def test_the_fault_bench_runs_and_reports_each_scenario(tmp_path: Path) -> None:
+    """bench/faults.py end to end on one cycle of two cheap groups: its table's rows are
+    in the JSON report, each clean (`--strict` exits 1 otherwise)."""
+    out = tmp_path / "faults.json"
+    args = ["--cycles", "1", "--store", "sqlite", "--scenarios", "store,two", "--strict"]
+    done = _bench("faults", *args, "--out", str(out))
+    assert done.returncode == 0, f"bench/faults.py failed:\n{done.stdout}\n{done.stderr}"
+    cases = json.loads(out.read_text())["cases"]
+    assert [c["scenario"] for c in cases] == [
+        "store truncated to zero",
+        "store corrupt header",
+        "two daemons, daemon.lock deleted",
+    ]
+    assert all(c["result"] == "ok" and c["faults"] == 1 for c in cases)
