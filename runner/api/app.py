@@ -3,8 +3,9 @@ token's role, calls one operation and answers its result; it holds no logic of i
 
 Every refusal is `{"error": code, "detail": ...}` with the operation's own code: 404 for
 an unknown job, run or task, 409 for a refusal by state, 422 for a malformed body or
-date, 401 without a valid token, 403 for a role that may not. Never a 500 for a user's
-input: an unexpected error is a bug, logged, and answered 500 with no detail."""
+date, 401 without a valid token, 403 for a role that may not, 413 for a body over 1 MiB
+(runner/api/limits.py). Never a 500 for a user's input: an unexpected error is a bug,
+logged, and answered 500 with no detail."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runner import __version__
+from runner.api.limits import HOOK, BodyLimit
 from runner.errors import NotFound, RunnerError, UsageError
 from runner.ops.common import Home
 from runner.ops.identity import Actor
@@ -67,6 +69,7 @@ def create_app(
         responses={401: {"description": "no valid token"}},
         dependencies=[Depends(_no_nul)],
     )
+    app.add_middleware(BodyLimit)  # 413 for a body over 1 MiB, before it is read
     app.state.home, app.state.tokens, app.state.config = home, tokens, list(config)
     app.state.started = started if started is not None else time.time()
     _errors(app)
@@ -86,15 +89,28 @@ def create_app(
 
 
 async def _no_nul(request: Request) -> None:
-    """A NUL character in the path, the query or the body's text is refused (422): no
-    name holds one, and PostgreSQL cannot keep one in text."""
+    """A NUL character or a lone surrogate in the path, the query or the body's text is
+    refused (422): no name holds one, and PostgreSQL cannot keep one in text. (A git
+    webhook's body is only hashed, never kept: it is not read here.)"""
     texts = [request.url.path, *request.query_params.values()]
-    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path != HOOK:
         body = await request.body()
-        if b"\x00" in body or b"\\u0000" in body:
+        if b"\x00" in body or b"\\u0000" in body or b"\\ud" in body.lower():
             texts.append(_all_text(body))
     if any("\x00" in t for t in texts):
         raise ApiError(422, "invalid", "a NUL character is not allowed in a name or a text")
+    if not all(_unicode(t) for t in texts):
+        raise ApiError(422, "invalid", "a lone surrogate (\\ud800 to \\udfff) is not text")
+
+
+def _unicode(text: str) -> bool:
+    """Whether `text` is Unicode text: a JSON string may hold half of a surrogate pair
+    (`"\\ud800"`), which no store can keep (PostgreSQL refuses it in JSON)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _all_text(body: bytes) -> str:
@@ -103,7 +119,7 @@ def _all_text(body: bytes) -> str:
 
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep for the parser
         return body.decode("utf-8", "replace")
     out: list[str] = []
     stack = [data]
@@ -163,7 +179,8 @@ def _errors(app: FastAPI) -> None:
         if exc.status_code == 400:  # FastAPI could not parse the body (not UTF-8, say)
             detail = [{"loc": ["body"], "msg": "the body is not JSON (in UTF-8)"}]
             return JSONResponse({"error": "invalid", "detail": detail}, 422)
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        codes = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+        code = codes.get(exc.status_code, "http")
         return JSONResponse({"error": code, "detail": exc.detail}, exc.status_code)
 
     @app.exception_handler(Exception)

@@ -150,9 +150,13 @@ def _start(
     """Where a stream starts: after `Last-Event-ID` (or `?after=`), else None. (A
     dependency: a bad one is refused before the stream begins.)"""
     if last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
+        text = last_event_id.strip()
+        # ASCII digits only (str.isdigit() takes "²", which int() refuses), and few enough
+        # for int() and for the store's column
+        digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))
+        if not (digits and int(text) <= MAX_ID):
             raise ApiError(422, "bad-event-id", f"Last-Event-ID {last_event_id!r} is not an id")
-        return int(last_event_id)
+        return int(text)
     return after
 
 

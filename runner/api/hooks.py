@@ -3,7 +3,8 @@ Git hosts cannot send a bearer token, so the request is authenticated by the hos
 signature instead, with the secret of `RUNNER_GIT_WEBHOOK_SECRET`: GitHub's and Gitea's
 `X-Hub-Signature-256` (HMAC-SHA256 of the body), Gitea's `X-Gitea-Signature` (the same,
 without the prefix), GitLab's `X-Gitlab-Token` (the secret itself). Compared in constant
-time; the body is not otherwise read: any push fetches the branch the daemon follows."""
+time; the body is hashed as it comes and not otherwise read (nor held: a body may be up
+to 25 MiB, runner/api/limits.py): any push fetches the branch the daemon follows."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ async def git_push(request: Request) -> JSONResponse:
             "RUNNER_GIT_WEBHOOK_SECRET set",
         )
     secret, fetch_now = hook
-    body = await request.body()
-    if not signed(request.headers, body, secret):
+    mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+    async for chunk in request.stream():  # hashed as it comes, never held (up to 25 MiB)
+        mac.update(chunk)
+    if not signed(request.headers, mac.hexdigest(), secret):
         raise ApiError(
             401,
             "bad-signature",
@@ -50,10 +53,10 @@ async def git_push(request: Request) -> JSONResponse:
     return JSONResponse({"status": "fetching"}, 202)
 
 
-def signed(headers: object, body: bytes, secret: str) -> bool:
-    """Whether one of the hosts' signature headers is right for `body` and `secret`."""
+def signed(headers: object, digest: str, secret: str) -> bool:
+    """Whether one of the hosts' signature headers is right for the body whose
+    HMAC-SHA256 with `secret` is `digest` (in hex)."""
     get = getattr(headers, "get")  # noqa: B009 (starlette's Headers, or a dict in tests)
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     offered = [
         (get("x-hub-signature-256") or "").removeprefix("sha256="),
         get("x-gitea-signature") or "",

@@ -3,6 +3,7 @@ the daemon's home and store, and stops with it."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import sys
 import threading
@@ -15,6 +16,7 @@ from runner.errors import RunnerError, UsageError
 
 START_WAIT = 10.0
 SWITCH_INTERVAL = 0.001
+MAX_FILES = 65_536  # the soft limit on open files a daemon serving the API raises itself to
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -32,6 +34,21 @@ def loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def more_files(most: int = MAX_FILES) -> None:
+    """Raise this process's soft limit on open files towards its hard limit (to `most`).
+    Every connection holds a file, and uvicorn does not time out one that never sends
+    its request: at a soft limit of 256, 400 idle connections left none for the tasks'
+    logs, and every tick's run failed ("Too many open files") until they closed. The
+    tasks inherit the limit (as they would in a container, whose limit is this high)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = most if hard == resource.RLIM_INFINITY else min(hard, most)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 class ApiServer:
@@ -61,6 +78,7 @@ class ApiServer:
         # wants the GIL gets it within 1 ms rather than Python's 5, so that a burst of
         # requests or of events to stream delays a tick by a millisecond at most.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        more_files()
         self.thread.start()
         deadline = time.monotonic() + START_WAIT
         while not self.server.started:

@@ -12,6 +12,7 @@ from tests.faults.scenarios import FaultEnv
 
 pytestmark = pytest.mark.faults
 
+
 def _cases() -> list[object]:
     cases: list[object] = []
     for policy in ("none", "all"):  # bench/faults.py adds `latest`
