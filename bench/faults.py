@@ -49,14 +49,14 @@ sys.path.insert(1, str(ROOT))  # tests.faults, after this folder (for `common`)
 
 import common  # noqa: E402  bench/common.py, beside this file
 
-from tests.faults import clock, config, scenarios, stores  # noqa: E402
+from tests.faults import api, clock, config, scenarios, stores  # noqa: E402
 
 DOWNTIMES = (1, 2, 7, 30, 99, 100, 101, 150)  # ticks missed, taken in turn
 # Scenarios whose promise runner does not yet keep (scenario: what the table says); not
 # judged by --strict. Empty: the two found so far (children outliving a restart, a step
 # back dropping every tick) are fixed.
 KNOWN: dict[str, str] = {}
-GROUPS = ("kill9", "child", "downtime", "clock", "sigstop", "config", "store", "two")
+GROUPS = ("kill9", "child", "downtime", "clock", "sigstop", "config", "store", "two", "api")
 POLICIES = ("none", "latest", "all")
 
 
@@ -164,7 +164,8 @@ def _in(env: scenarios.FaultEnv, scenario: Any) -> scenarios.Tally:
 
 def run_processes(groups: set[str], store: str, cycles: int, stop: float) -> list[scenarios.Tally]:
     """The scenarios against real daemon processes: SIGSTOP (--stop-seconds a cycle), hostile
-    configuration (10,000 files), damaged stores, two daemons on one store."""
+    configuration (10,000 files), damaged stores, two daemons on one store, the API's
+    bad input, slow clients and load."""
     out = []
     if "sigstop" in groups:
         out.append(in_env(store, lambda env: clock.sigstop(env, cycles, seconds=stop)))
@@ -179,6 +180,9 @@ def run_processes(groups: set[str], store: str, cycles: int, stop: float) -> lis
             out.append(_timed(total, began))
     if "two" in groups:
         out.append(in_env(store, lambda env: stores.two_daemons(env, cycles)))
+    if "api" in groups:  # its firing delays with and without load are in the JSON
+        began = time.monotonic()
+        out += [_timed(tally, began) for tally in api.bench(store, cycles)]
     return out
 
 
