@@ -69,6 +69,13 @@ def store_error(exc: BaseException, url: str, doing: str) -> StoreError:
             f"disk full: the store file {file} cannot grow ({doing} failed); free space on "
             f"{mount_of(file)} and try again"
         )
+    unwritable = read_only_file(exc, url)
+    if unwritable is not None:
+        return StoreError(
+            f"read-only: the store file {unwritable} cannot be written ({doing} failed); "
+            "make it writable (its mode, a read-only mount, or the immutable flag: lsattr) "
+            "and try again"
+        )
     if is_timeout(exc):
         return StoreTimeout(
             f"the store at {safe_url(url)} did not answer in time ({doing}): the server is "
@@ -78,7 +85,7 @@ def store_error(exc: BaseException, url: str, doing: str) -> StoreError:
     return StoreError(f"the store at {safe_url(url)}: {doing} failed: {first_line(exc)}")
 
 
-SQLITE_IOERR, SQLITE_FULL = 10, 13
+SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL = 8, 10, 13
 DISK_FULL_MARGIN = 64 * 1024  # free bytes under which an I/O error is a full disk
 QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for statement_timeout
 
@@ -96,6 +103,23 @@ def is_disk_full(exc: BaseException, url: str) -> bool:
         return True
     free = free_bytes(Path(sa.make_url(url).database or "."))
     return primary == SQLITE_IOERR and free is not None and free < DISK_FULL_MARGIN
+
+
+def read_only_file(exc: BaseException, url: str) -> Path | None:
+    """The SQLite store's file, its WAL or its folder that cannot be written, where an
+    error comes from one: SQLITE_READONLY, or the "disk I/O error" SQLite says when a
+    write is refused (the immutable flag and a read-only mount refuse root too)."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, sqlite3.Error) or not url.startswith("sqlite"):
+        return None
+    primary = (getattr(orig, "sqlite_errorcode", 0) or 0) & 0xFF
+    if primary not in (SQLITE_READONLY, SQLITE_IOERR):
+        return None
+    file = Path(sa.make_url(url).database or "state.db")
+    for candidate in (file, Path(f"{file}-wal"), file.parent):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            return candidate
+    return None
 
 
 def is_timeout(exc: BaseException) -> bool:
