@@ -49,14 +49,26 @@ sys.path.insert(1, str(ROOT))  # tests.faults, after this folder (for `common`)
 
 import common  # noqa: E402  bench/common.py, beside this file
 
-from tests.faults import api, clock, config, scenarios, stores  # noqa: E402
+from tests.faults import api, away, clock, config, jobs, scenarios, stores  # noqa: E402
 
 DOWNTIMES = (1, 2, 7, 30, 99, 100, 101, 150)  # ticks missed, taken in turn
 # Scenarios whose promise runner does not yet keep (scenario: what the table says); not
 # judged by --strict. Empty: the two found so far (children outliving a restart, a step
 # back dropping every tick) are fixed.
 KNOWN: dict[str, str] = {}
-GROUPS = ("kill9", "child", "downtime", "clock", "sigstop", "config", "store", "two", "api")
+GROUPS = (
+    "kill9",
+    "child",
+    "downtime",
+    "clock",
+    "sigstop",
+    "config",
+    "store",
+    "two",
+    "api",
+    "away",
+    "jobs",
+)
 POLICIES = ("none", "latest", "all")
 
 
@@ -183,11 +195,15 @@ def run_processes(groups: set[str], store: str, cycles: int, stop: float) -> lis
     if "api" in groups:  # its firing delays with and without load are in the JSON
         began = time.monotonic()
         out += [_timed(tally, began) for tally in api.bench(store, cycles)]
+    for group, module in (("away", away), ("jobs", jobs)):
+        if group in groups:  # the store away under a daemon; jobs changed as they run
+            began = time.monotonic()
+            out += [_timed(tally, began) for tally in module.bench(store, cycles)]
     return out
 
 
 def _timed(tally: scenarios.Tally, began: float) -> scenarios.Tally:
-    tally.seconds = round(time.monotonic() - began, 1)
+    tally.seconds = round(tally.seconds or time.monotonic() - began, 1)  # its own, if it has
     result = "ok" if tally.clean else "FAILED"
     if tally.scenario in KNOWN and not tally.clean:
         result = KNOWN[tally.scenario]
