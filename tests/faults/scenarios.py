@@ -250,11 +250,22 @@ def settle(env: FaultEnv, tally: Tally, *, ticks: int = 1) -> None:
 
     try:
         wait_for("a few ticks run by a clean daemon", later_ticks_done, DEADLINE * 3)
+        _stop_ticking(env, daemon)
         wait_for("the runs made before to end", lambda: not _unfinished(env), DEADLINE * 3)
     except AssertionError as exc:
         tally.problems.append(str(exc))
     if daemon.stop() != 0:
         tally.problems.append(f"the clean daemon exited {daemon.proc.returncode}")
+
+
+def _stop_ticking(env: FaultEnv, daemon: Any) -> None:
+    """The tick job's schedule disabled and applied, so that no run is made as the clean
+    daemon stops: one made then would stay `scheduled` for the next daemon to start
+    (SPEC 3), and look lost to `check`."""
+    applied = len(daemon.events("config-applied"))
+    text = (env.config / "tick.yaml").read_text()
+    env.replace("tick.yaml", text.replace("schedule: {", "schedule: {enabled: false, "))
+    wait_for("the tick job disabled", lambda: len(daemon.events("config-applied")) > applied)
 
 
 def _missed(env: FaultEnv) -> dict[str, int]:
