@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from runner.domain.jobs import EnvValues, JobView, Retries, TaskView
 from runner.executors.environment import base_env, resolve
+from runner.system.marks import task_marks
 
 TaskSpec = TaskView  # a task as the executor runs it: the job view's
 __all__ = ["Retries", "RunOrder", "TaskSpec", "order_from_view"]
@@ -56,14 +57,8 @@ class RunOrder:
         env.update(self._read(self.env, base))
         env.update(self._read(task.env, base))
         env.update(self.run_env)
-        env.update(
-            RUNNER_JOB=self.job,
-            RUNNER_RUN_ID=str(self.run_id),
-            RUNNER_TASK=task.name,
-            RUNNER_ATTEMPT=str(attempt),
-            RUNNER_TRIGGER=self.trigger,
-            RUNNER_SCHEDULED_FOR=self.due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
+        env.update(task_marks(job=self.job, run_id=self.run_id, task=task.name, due=self.due))
+        env.update(RUNNER_ATTEMPT=str(attempt), RUNNER_TRIGGER=self.trigger)
         return env
 
     def _read(self, env: EnvValues, daemon: Mapping[str, str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from runner.clock import SystemClock
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import trigger
 from runner.store import Store
+from runner.system.marks import task_marks
 from runner.system.procs import ProcessId, hostname, kill_group_if_marked, start_time
 from tests.conftest import WriteFile
 from tests.waiting import pid_in, process_gone
@@ -101,13 +102,25 @@ def test_an_empty_group_is_not_signalled(leave: Leave) -> None:
     assert not kill_group_if_marked(pgid, {"RUNNER_RUN_ID": "41", "RUNNER_TASK": "a"})
 
 
-@pytest.mark.parametrize("ours", [True, False], ids=["its marks", "another run's marks"])
+@pytest.mark.parametrize(
+    ("whose", "ours"),
+    [("its", True), ("another run's", False), ("another job's", False)],
+    ids=["its marks", "another run's marks", "another job's marks"],
+)
 def test_a_stale_run_kills_what_its_ended_leader_left_only_when_marked_as_its(
-    store: Store, write: WriteFile, config_dir: Path, leave: Leave, ours: bool
+    store: Store, write: WriteFile, config_dir: Path, leave: Leave, whose: str, ours: bool
 ) -> None:
+    """Another job's: the same run id and task name, as another home's run would have."""
     run_id = triggered(store, write, config_dir)
-    marked = str(run_id if ours else run_id + 99)
-    pid, started, child = leave({"RUNNER_RUN_ID": marked, "RUNNER_TASK": "a"})
+    run = store.run(run_id)
+    assert run is not None
+    marks = task_marks(
+        job="other" if whose == "another job's" else "owned",
+        run_id=run_id + 99 if whose == "another run's" else run_id,
+        task="a",
+        due=run.due,
+    )
+    pid, started, child = leave(marks)
     orphaned(store, run_id, pid, started)
     assert mark_stale_runs(store, host=hostname(), now=CLOCK.now()) == [run_id]
     if ours:
