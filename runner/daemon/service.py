@@ -6,8 +6,7 @@ Each pass (`step`): re-apply the folder if it changed (debounced), reload the jo
 anyone applied, tick the jobs that are due, then start what may start. The order of
 events is rebuilt from the store each time, so a restart, or a crash anywhere, loses
 nothing. Its parts: `Ticks` (deciding ticks, and making the next one ready), `Starts`
-(admission), `EventWording` (the log's lines), `Memory` (the collector's freeze).
-"""
+(admission), `EventWording` (the log's lines), `Memory` (the collector's freeze)."""
 
 from __future__ import annotations
 
@@ -33,6 +32,7 @@ from runner.daemon.memory import FREEZE_IDLE, Memory
 from runner.daemon.parts import LoopParts
 from runner.daemon.specs import SpecCache
 from runner.daemon.starts import Starts
+from runner.daemon.storewait import journal
 from runner.daemon.ticks import Ticks
 from runner.daemon.watch import FolderWatch
 from runner.daemon.wording import EventWording, whole_seconds
@@ -218,7 +218,7 @@ class Daemon:
     def _open_executor(self, listener: Listener) -> Supervisor:
         """The executor the loop drives, and its journal."""
         logs = LogFiles(self.home, max_size=self.max_log_size)
-        self.journal = DaemonJournal(self.store, logs, self.clock, self.changes)
+        self.journal = journal(self.store, logs, self.clock, self.changes, self.lateness)
         self.supervisor = Supervisor(
             journal=self.journal,
             logs=logs,
@@ -291,7 +291,7 @@ class Daemon:
         started = self._tick_and_start(now)
         self._handle_changes()
         self._look_at_holds()
-        if not started and self._idle_for() > TIDY_SLICE:  # prune history, deferred deletes
+        if (not started and self._idle_for() > TIDY_SLICE) or self.journal.starved():  # prune
             self.journal.tidy(until=self.clock.monotonic() + TIDY_SLICE)
         if self.memory.refreeze_pending and not started and self._idle_for() > FREEZE_IDLE:
             self.memory.refreeze()
@@ -462,7 +462,7 @@ class Daemon:
                 self.supervisor.poll()
                 self._handle_changes()
             self.supervisor.run_until_done()
-            self.journal.tidy()
+            self.journal.tidy_before_exit()
         self._handle_changes()
         self.say.stopped()
 

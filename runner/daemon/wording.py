@@ -50,6 +50,17 @@ class EventWording:
     def store_error(self, message: str, *, again: float) -> None:
         self.log("store-error", f"{message}; trying again in {again:g}s")
 
+    def store_waiting(self, message: str, *, seconds: float, every: float, most: float) -> None:
+        self.log(
+            "store-waiting",
+            f"{message}; the record of the tasks waits, {_took(seconds)} so far: the tasks "
+            f"run on, and it is tried again every {every:g}s, for {_took(most)} at most "
+            "(then the tasks are killed and the daemon exits 1)",
+        )
+
+    def store_back(self, *, seconds: float) -> None:
+        self.log("store-back", f"the store took the record of the tasks after {_took(seconds)}")
+
     def store_taken(self, why: str) -> None:
         self.log("store-taken", f"{why}; stopping (exit 1)")
 

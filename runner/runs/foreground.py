@@ -28,7 +28,7 @@ from runner.executors.order import RunOrder
 from runner.executors.supervisor import KILL_GRACE, Supervisor
 from runner.runs.cancel import find_run, wake_owner
 from runner.runs.holds import held_tasks
-from runner.runs.journal import StoreJournal
+from runner.runs.journal import PATIENCE, StoreJournal, told
 from runner.runs.stale import mark_stale_runs
 from runner.runs.trigger import Triggered
 from runner.store import RunRecord, Store, StoreError, StoreLost
@@ -55,7 +55,9 @@ def execute(
     logs = LogFiles(home, max_size=max_log_size)
     listener = _listen(home)
     supervisor = Supervisor(
-        journal=StoreJournal(store, logs, clock),
+        journal=StoreJournal(
+            store, logs, clock, patience=PATIENCE, waiting=told(on_wait) if on_wait else None
+        ),
         logs=logs,
         clock=clock,
         max_parallel=max_parallel,

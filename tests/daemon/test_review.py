@@ -144,18 +144,7 @@ def spin(h: Harness, seconds: float) -> None:
         h.daemon.wait()
 
 
-def test_a_store_blip_while_starting_a_run_stops_the_daemon_rather_than_hang_the_run(
-    real: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The run is claimed, and its first journal write fails: the executor and the store
-    have parted, so the daemon kills what it runs and exits (its supervisor restarts it,
-    and the run is then found stale and retried) instead of keeping a run `running` that
-    nothing runs."""
-    real.write("m.yaml", MANUAL.format(name="once"))
-    d = real.boot()  # status: start queues its one run
-    (run,) = real.runs("once")
-    assert run.state == "scheduled"
-    journal = d.supervisor.journal  # type: ignore[union-attr]
+def _blip_on_first_write(journal: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     real_write = journal.write
     calls = {"n": 0}
 
@@ -166,6 +155,39 @@ def test_a_store_blip_while_starting_a_run_stops_the_daemon_rather_than_hang_the
         real_write(changes)
 
     monkeypatch.setattr(journal, "write", flaky)
+
+
+def test_a_store_blip_while_starting_a_run_is_waited_out(
+    real: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is claimed, and its first journal write fails: the write is tried again
+    (issue 17: the journal waits for the store, for PATIENCE), the run goes on and ends,
+    and the daemon says it waited."""
+    real.write("m.yaml", MANUAL.format(name="once"))
+    d = real.boot()  # status: start queues its one run
+    (run,) = real.runs("once")
+    assert run.state == "scheduled"
+    _blip_on_first_write(d.supervisor.journal, monkeypatch)  # type: ignore[union-attr]
+    spin(real, 3.0)
+    found = real.store.run(run.id)
+    assert found is not None and found.state == "success"
+    assert "store-waiting" in real.out.getvalue() and "store-back" in real.out.getvalue()
+
+
+def test_a_store_away_past_the_patience_stops_the_daemon_rather_than_hang_the_run(
+    real: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run is claimed, its first journal write fails, and the journal has no patience
+    left (as after PATIENCE): the executor and the store have parted, so the daemon kills
+    what it runs and exits (its supervisor restarts it, and the run is then found stale
+    and retried) instead of keeping a run `running` that nothing runs."""
+    real.write("m.yaml", MANUAL.format(name="once"))
+    d = real.boot()  # status: start queues its one run
+    (run,) = real.runs("once")
+    assert run.state == "scheduled"
+    journal = d.supervisor.journal  # type: ignore[union-attr]
+    journal.patience = 0.0
+    _blip_on_first_write(journal, monkeypatch)
     with pytest.raises(StoreLost, match="restart the daemon once the store is back") as lost:
         spin(real, 3.0)
     assert lost.value.code == "store-lost"
