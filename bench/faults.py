@@ -49,7 +49,7 @@ sys.path.insert(1, str(ROOT))  # tests.faults, after this folder (for `common`)
 
 import common  # noqa: E402  bench/common.py, beside this file
 
-from tests.faults import api, away, clock, config, jobs, scenarios, stores  # noqa: E402
+from tests.faults import api, away, clock, config, jobs, leaks, scenarios, stores  # noqa: E402
 
 DOWNTIMES = (1, 2, 7, 30, 99, 100, 101, 150)  # ticks missed, taken in turn
 # Scenarios whose promise runner does not yet keep (scenario: what the table says); not
@@ -68,6 +68,7 @@ GROUPS = (
     "api",
     "away",
     "jobs",
+    "leaks",
 )
 POLICIES = ("none", "latest", "all")
 
@@ -195,8 +196,10 @@ def run_processes(groups: set[str], store: str, cycles: int, stop: float) -> lis
     if "api" in groups:  # its firing delays with and without load are in the JSON
         began = time.monotonic()
         out += [_timed(tally, began) for tally in api.bench(store, cycles)]
-    for group, module in (("away", away), ("jobs", jobs)):
-        if group in groups:  # the store away under a daemon; jobs changed as they run
+    for group, module in (("away", away), ("jobs", jobs), ("leaks", leaks)):
+        # the store away under a daemon; jobs changed as they run; 1 GiB of output,
+        # descriptors and zombies over many runs (500 a cycle), pid reuse
+        if group in groups:
             began = time.monotonic()
             out += [_timed(tally, began) for tally in module.bench(store, cycles)]
     return out
