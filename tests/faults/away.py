@@ -21,7 +21,6 @@ missed by catch-up, none as an overlap."""
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import subprocess
 import tempfile
@@ -43,6 +42,7 @@ from tests.faults.scenarios import (
     settle,
     tick_job,
 )
+from tests.store.test_disk_full import fill
 from tests.waiting import DEADLINE, wait_for
 
 FAULTS = ("locked", "read-only", "disk full")
@@ -94,16 +94,8 @@ def _read_only(env: FaultEnv, seconds: float) -> None:
 
 def _disk_full(env: FaultEnv, seconds: float) -> None:
     """The home's tmpfs filled to its last byte for `seconds`, then freed."""
-    filler = env.home / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    filler = fill(env.home)
     try:
-        try:
-            for size in (65536, 4096, 1):  # to the last byte
-                with contextlib.suppress(OSError):
-                    while True:
-                        os.write(fd, b"\0" * size)
-        finally:
-            os.close(fd)
         _pause(seconds)
     finally:
         filler.unlink(missing_ok=True)
