@@ -81,8 +81,9 @@ def create_app(
     app.state.tail = events.Tail(home)
 
     @app.get("/healthz", tags=["daemon"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the API answers (no token needed)."""
+    async def healthz() -> dict[str, str]:
+        """Liveness: the API answers (no token needed; on the event loop, not waiting
+        for the worker thread, runner/api/server.py WORKERS)."""
         return {"status": "ok"}
 
     return app
