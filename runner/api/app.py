@@ -81,9 +81,8 @@ def create_app(
     app.state.tail = events.Tail(home)
 
     @app.get("/healthz", tags=["daemon"])
-    async def healthz() -> dict[str, str]:
-        """Liveness: the API answers (no token needed; on the event loop, not waiting
-        for the worker thread, runner/api/server.py WORKERS)."""
+    async def healthz() -> dict[str, str]:  # async: never waits for the worker thread
+        """Liveness: the API answers (no token needed)."""
         return {"status": "ok"}
 
     return app
