@@ -82,6 +82,11 @@ class Tail:
         return self._news
 
     @property
+    def following(self) -> bool:
+        """Whether the tail reads now (so `newest` is at most TAIL_EVERY old)."""
+        return self.floor >= 0 and self._task is not None and not self._task.done()
+
+    @property
     def newest(self) -> int:
         """The newest event's id that the tail has read."""
         return self.kept[-1].id if self.kept else self.floor
@@ -184,6 +189,14 @@ async def events(
     one, from now, or with `?run=`, from that run's first event."""
     tail: Tail = request.app.state.tail
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if start is None and run is None:
+        # "now" is fixed before the headers go out: a client that has them gets every
+        # event written after, whatever it does next (a run it asks for at once)
+        start = (
+            tail.newest
+            if tail.following
+            else await to_thread.run_sync(event_ops.newest_event, ctx.home)
+        )
     body = _sse(tail, ctx.home, start, job, run)
     return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 

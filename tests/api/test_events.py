@@ -58,12 +58,19 @@ def server(write: WriteFile, home: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def read_events(
-    client: httpx.Client, into: queue.Queue[dict[str, Any]], stop: threading.Event, **kw: Any
+    client: httpx.Client,
+    into: queue.Queue[dict[str, Any]],
+    stop: threading.Event,
+    connected: threading.Event | None = None,
+    **kw: Any,
 ) -> None:
-    """Parse the stream into `into` (each event's data, with its `event:` and `id:`)."""
+    """Parse the stream into `into` (each event's data, with its `event:` and `id:`);
+    `connected` is set once the response's headers are in (the stream's start is fixed)."""
     with client.stream("GET", "/v1/events", timeout=httpx.Timeout(10, read=None), **kw) as r:
         assert r.status_code == 200, r.read()
         assert r.headers["content-type"].startswith("text/event-stream")
+        if connected is not None:
+            connected.set()
         fields: dict[str, str] = {}
         for line in r.iter_lines():
             if stop.is_set():

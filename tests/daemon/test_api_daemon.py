@@ -110,10 +110,14 @@ def test_the_daemons_event_stream_follows_a_run_it_executes(
     events: queue.Queue[dict[str, object]] = queue.Queue()
     stop = threading.Event()
     listener = httpx.Client(base_url=url, headers=auth, timeout=10)
+    connected = threading.Event()
     reader = threading.Thread(
-        target=read_events, args=(listener, events, stop), kwargs={"params": {"job": "gated"}}
+        target=read_events,
+        args=(listener, events, stop, connected),
+        kwargs={"params": {"job": "gated"}},
     )
     reader.start()
+    assert connected.wait(10), "the event stream did not answer"
     with httpx.Client(base_url=url, headers=auth, timeout=10) as api:
         run_id = api.post("/v1/jobs/gated/runs", json={}).json()["id"]
         told = take(events, 5)
